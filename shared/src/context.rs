@@ -1,0 +1,36 @@
+//! What a function builds once at init and every request shares.
+
+use std::sync::Arc;
+
+use aws_config::BehaviorVersion;
+
+use crate::config::{Config, ConfigError};
+use crate::store::Store;
+
+/// Configuration plus the DynamoDB-backed store.
+#[derive(Debug, Clone)]
+pub struct AppContext {
+    pub config: Arc<Config>,
+    pub store: Store,
+}
+
+impl AppContext {
+    /// A context over an existing client (tests and the local gateway share one).
+    pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> Self {
+        let store = Store::new(client, config.tables.clone());
+        Self { config: Arc::new(config), store }
+    }
+
+    /// Reads the environment and builds the SDK client (honouring `AWS_ENDPOINT_URL_DYNAMODB`).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Ok(Self::new(config, aws_sdk_dynamodb::Client::new(&sdk)))
+    }
+}
+
+/// Structured JSON logs (level from `RUST_LOG`, default `info`), as CloudWatch expects.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(true).without_time().try_init();
+}

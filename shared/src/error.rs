@@ -1,0 +1,165 @@
+//! The error envelope of contract §1.5, in one place: every failure becomes a JSON body with a
+//! string `message` and the right status code.
+
+use lambda_http::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::domain::ValidationError;
+use crate::store::StoreError;
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 406 with `{message, data}`.
+    #[error("{0}")]
+    Validation(#[from] ValidationError),
+    /// 404 for a record type and id.
+    #[error("{kind} with id '{id}' could not be found")]
+    NotFound { kind: &'static str, id: String },
+    /// 409 for a duplicate of `property`.
+    #[error("duplicate {property}")]
+    Conflict { property: &'static str, data: Value },
+    /// 401: no identity reached the function.
+    #[error("unauthorized")]
+    Unauthorized,
+    /// 403: identified, but not a partnerships admin.
+    #[error("forbidden")]
+    Forbidden,
+    /// 404: no such route on this function.
+    #[error("no route for {0}")]
+    NoRoute(String),
+    /// 500: a table is missing (deployment problem).
+    #[error("table missing")]
+    TableMissing(#[source] StoreError),
+    /// 503: DynamoDB throttled us or was unavailable; worth retrying.
+    #[error("store unavailable")]
+    Unavailable(#[source] StoreError),
+    /// 500: anything else; the chain is logged, never sent.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Result of a route.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    /// A 406 with the given message and data.
+    pub fn validation(message: impl Into<String>, data: Value) -> Self {
+        ApiError::Validation(ValidationError::new(message, data))
+    }
+
+    /// 404 for a record kind (`partner`, `partnership event`, …).
+    pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
+        ApiError::NotFound { kind, id: id.into() }
+    }
+
+    /// Maps a store failure seen while touching a record of `kind`: a failed "must exist"
+    /// condition is that record's 404; throttling is 503; a missing table is 500.
+    pub fn from_store(err: StoreError, kind: &'static str, id: &str) -> Self {
+        match err {
+            StoreError::ConditionFailed => ApiError::not_found(kind, id),
+            other => other.into(),
+        }
+    }
+
+    /// The HTTP status code.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::NotFound { .. } | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TableMissing(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The JSON body; internal details never leave the process.
+    pub fn body(&self) -> Value {
+        match self {
+            ApiError::Validation(v) => json!({"message": v.message, "data": v.data}),
+            ApiError::NotFound { kind, id } => json!({
+                "message": format!("{kind} with id '{id}' could not be found. Make sure you have provided the correct id.")
+            }),
+            ApiError::Conflict { property, data } => json!({
+                "message": format!("A database entry with the same '{property}' already exists!"),
+                "data": data,
+            }),
+            ApiError::Unauthorized => json!({"message": "Unauthorized"}),
+            ApiError::Forbidden => json!({"message": "Forbidden: partnerships admin access is required."}),
+            ApiError::NoRoute(route) => json!({"message": format!("No route matches '{route}'.")}),
+            ApiError::TableMissing(_) => json!({
+                "message": "Required partnerships table is missing in DynamoDB. Deploy the stack (or run 'make run' locally) to create it."
+            }),
+            ApiError::Unavailable(_) => json!({"message": "The database is busy. Please retry."}),
+            ApiError::Internal(_) => json!({"message": "Request failed."}),
+        }
+    }
+
+    /// Whether this is a server-side failure worth an error log with its chain.
+    pub fn is_server_error(&self) -> bool {
+        self.status().is_server_error()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::TableMissing(_) => ApiError::TableMissing(err),
+            StoreError::Throttled(_) => ApiError::Unavailable(err),
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+/// Renders an error and its `source()` chain on one line for the logs.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_always_carry_a_message() {
+        let cases = [
+            ApiError::validation("'company' is required.", json!({"company": null})),
+            ApiError::not_found("partner", "p1"),
+            ApiError::Conflict { property: "partnerId+eventId", data: json!({}) },
+            ApiError::Unauthorized,
+            ApiError::Forbidden,
+            ApiError::NoRoute("GET /x".into()),
+            ApiError::Internal("boom: secret detail".into()),
+        ];
+        for err in cases {
+            assert!(err.body()["message"].is_string(), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn statuses_and_messages_match_the_contract() {
+        let nf = ApiError::not_found("partner", "p1");
+        assert_eq!(nf.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            nf.body()["message"],
+            "partner with id 'p1' could not be found. Make sure you have provided the correct id."
+        );
+        let dup = ApiError::Conflict { property: "partnerId+eventId", data: json!({"partnerId": "p"}) };
+        assert_eq!(dup.status(), StatusCode::CONFLICT);
+        assert_eq!(dup.body()["message"], "A database entry with the same 'partnerId+eventId' already exists!");
+        let internal = ApiError::Internal("secret".into());
+        assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!internal.body().to_string().contains("secret"));
+        assert_eq!(ApiError::validation("m", json!({})).status().as_u16(), 406);
+        assert_eq!(ApiError::from_store(StoreError::ConditionFailed, "partner", "x").status(), StatusCode::NOT_FOUND);
+    }
+}

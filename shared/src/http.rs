@@ -1,0 +1,108 @@
+//! Request parsing and JSON responses for API Gateway HTTP API (payload v2) events.
+
+use std::collections::HashMap;
+
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::AppContext;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, error_chain};
+
+/// The route key API Gateway matched (`GET /partnerships/partners/{partnerId}`).
+pub fn route_key(request: &Request) -> String {
+    match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) if ctx.route_key.is_some() => ctx.route_key.clone().unwrap_or_default(),
+        _ => format!("{} {}", request.method(), request.uri().path()),
+    }
+}
+
+/// A path parameter; API Gateway always supplies the route's parameters, so absence is a 404.
+pub fn path_param(request: &Request, name: &str) -> ApiResult<String> {
+    request
+        .path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .map(str::to_string)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::NoRoute(format!("missing path parameter {name}")))
+}
+
+/// Query parameters, first value of each.
+pub fn query_params(request: &Request) -> HashMap<String, String> {
+    let mut params = HashMap::new();
+    if let Some(query) = request.query_string_parameters_ref() {
+        for (key, _) in query.iter() {
+            if let Some(value) = query.first(key) {
+                params.entry(key.to_string()).or_insert_with(|| value.to_string());
+            }
+        }
+    }
+    params
+}
+
+/// The body as a JSON object (§1.5): empty is `{}`, invalid JSON and non-objects are 406.
+pub fn json_body(request: &Request) -> ApiResult<Map<String, Value>> {
+    let bytes: &[u8] = match request.body() {
+        Body::Empty => b"",
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    // The raw body is never echoed back (§14.4): it may hold notes and emails.
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::validation("Request body must be a JSON object.", json!({}))),
+        Err(_) => Err(ApiError::validation("Invalid JSON in request body.", json!({}))),
+    }
+}
+
+/// A JSON response with the CORS header the web client expects. Never with
+/// `Access-Control-Allow-Credentials`: bearer tokens need no credentials mode (§14.4).
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).unwrap_or_else(|_| r#"{"message":"Request failed."}"#.to_string());
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response
+}
+
+/// 200 with a JSON body.
+pub fn ok(body: &impl Serialize) -> ApiResult<Response<Body>> {
+    Ok(json_response(StatusCode::OK, body))
+}
+
+/// 201 with a JSON body.
+pub fn created(body: &impl Serialize) -> ApiResult<Response<Body>> {
+    Ok(json_response(StatusCode::CREATED, body))
+}
+
+/// The caller, authenticated by the gateway and authorized as a partnerships admin.
+pub fn authenticate(request: &Request, ctx: &AppContext) -> ApiResult<Caller> {
+    let caller = Caller::from_request(request)?;
+    caller.authorize(&ctx.config.admins).inspect_err(|_| tracing::warn!(caller = %caller.email, "refused: not a partnerships admin"))?;
+    Ok(caller)
+}
+
+/// Turns a route's result into the response, logging failures once, in one place: server
+/// errors with their whole chain, client errors as a one-line notice.
+pub fn finish(route: &str, result: ApiResult<Response<Body>>) -> Response<Body> {
+    match result {
+        Ok(response) => response,
+        Err(err) => {
+            if err.is_server_error() {
+                tracing::error!(route, error = %error_chain(&err), "request failed");
+            } else {
+                tracing::info!(route, status = err.status().as_u16(), message = %err.body()["message"], "request rejected");
+            }
+            json_response(err.status(), &err.body())
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Everything the Partnerships CRM functions share: configuration, table definitions, the pure
+//! domain rules, DynamoDB access, the HTTP envelope and caller authorization.
+
+pub mod auth;
+pub mod config;
+pub mod context;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod store;
+pub mod tables;
+
+pub use context::AppContext;
+pub use error::{ApiError, ApiResult};

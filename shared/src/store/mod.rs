@@ -1,0 +1,300 @@
+//! DynamoDB access. Handlers never build expressions by hand: they call the typed helpers here,
+//! which follow every page to the end, retry unprocessed batch keys, stamp the audit attributes
+//! on every write and turn SDK failures into a small [`StoreError`].
+
+pub mod partners;
+mod update;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::tables::{GsiDef, ID, Tables};
+pub use update::Update;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// What went wrong talking to DynamoDB, reduced to what callers act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A condition expression failed (missing item, duplicate key, stale version).
+    #[error("conditional check failed")]
+    ConditionFailed,
+    /// A transaction was cancelled; one reason code per item (`None` = that item was fine).
+    #[error("transaction cancelled: {0:?}")]
+    TransactionCanceled(Vec<Option<String>>),
+    /// The table does not exist.
+    #[error("table missing")]
+    TableMissing(#[source] BoxError),
+    /// Throttled or a transaction conflict: retryable.
+    #[error("throttled or conflicting")]
+    Throttled(#[source] BoxError),
+    /// Any other SDK failure.
+    #[error("dynamodb request failed")]
+    Sdk(#[source] BoxError),
+    /// An item did not match its Rust shape.
+    #[error("item serialization failed")]
+    Serde(#[from] serde_dynamo::Error),
+    /// Unprocessed keys survived every retry.
+    #[error("batch read incomplete after retries")]
+    BatchIncomplete,
+}
+
+impl StoreError {
+    /// Whether a transaction was cancelled only by failed conditions (no conflicts or throttling).
+    pub fn is_condition_failure(&self) -> bool {
+        match self {
+            StoreError::ConditionFailed => true,
+            StoreError::TransactionCanceled(reasons) => reasons.iter().flatten().any(|r| r == "ConditionalCheckFailed")
+                && reasons.iter().flatten().all(|r| r == "ConditionalCheckFailed" || r == "None"),
+            _ => false,
+        }
+    }
+
+    /// Whether item `index` of a cancelled transaction failed its condition.
+    pub fn condition_failed_at(&self, index: usize) -> bool {
+        match self {
+            StoreError::TransactionCanceled(reasons) => {
+                reasons.get(index).and_then(|r| r.as_deref()) == Some("ConditionalCheckFailed")
+            }
+            StoreError::ConditionFailed => true,
+            _ => false,
+        }
+    }
+}
+
+/// Classifies an SDK error by its service error code.
+fn classify<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match err.code() {
+        Some("ConditionalCheckFailedException") => StoreError::ConditionFailed,
+        Some("ResourceNotFoundException") => StoreError::TableMissing(Box::new(err)),
+        Some(
+            "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "TransactionConflictException"
+            | "TransactionInProgressException",
+        ) => StoreError::Throttled(Box::new(err)),
+        _ => StoreError::Sdk(Box::new(err)),
+    }
+}
+
+/// The DynamoDB client plus the stage's table names.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    tables: Tables,
+}
+
+const BATCH_GET_MAX: usize = 100;
+const BATCH_RETRIES: u32 = 8;
+const TRANSACT_MAX: usize = 100;
+
+impl Store {
+    /// A store over `client` for the given tables.
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self { client, tables }
+    }
+
+    /// The stage's table names.
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// The raw client, for the table bootstrap of the local stack.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Strongly consistent GetItem by id.
+    pub async fn get<T: DeserializeOwned>(&self, table: &str, id: &str) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key(ID, AttributeValue::S(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+    }
+
+    /// PutItem that fails with [`StoreError::ConditionFailed`] if the id exists.
+    pub async fn put_new<T: Serialize>(&self, table: &str, value: &T) -> Result<(), StoreError> {
+        let item: Item = serde_dynamo::to_item(value)?;
+        self.client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", ID)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    /// UpdateItem with the audit stamps and conditions of `update`; returns the new item.
+    pub async fn update<T: DeserializeOwned>(&self, table: &str, id: &str, update: &Update) -> Result<T, StoreError> {
+        let expr = update.expression()?;
+        let out = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key(ID, AttributeValue::S(id.to_string()))
+            .update_expression(expr.update)
+            .set_condition_expression(expr.condition)
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(serde_dynamo::from_item(out.attributes.unwrap_or_default())?)
+    }
+
+    /// Every item of a GSI partition, following LastEvaluatedKey past the 1 MB page.
+    pub async fn query_index<T: DeserializeOwned>(&self, table: &str, index: GsiDef, hash: &str) -> Result<Vec<T>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(table)
+                .index_name(index.name)
+                .key_condition_expression("#h = :h")
+                .expression_attribute_names("#h", index.hash_key)
+                .expression_attribute_values(":h", AttributeValue::S(hash.to_string()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out.items.unwrap_or_default() {
+                items.push(serde_dynamo::from_item(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Every item of a table, page by page. Only for jobs and answers that are the whole table.
+    pub async fn scan_all<T: DeserializeOwned>(&self, table: &str) -> Result<Vec<T>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(table)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out.items.unwrap_or_default() {
+                items.push(serde_dynamo::from_item(item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    /// Strongly consistent BatchGetItem by ids (deduplicated), in chunks of 100, retrying
+    /// unprocessed keys with exponential backoff. Missing ids are simply absent from the result.
+    pub async fn batch_get<T: DeserializeOwned>(&self, table: &str, ids: &[String]) -> Result<Vec<T>, StoreError> {
+        let mut unique: Vec<&String> = ids.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let mut items = Vec::with_capacity(unique.len());
+        for chunk in unique.chunks(BATCH_GET_MAX) {
+            let keys: Vec<Item> =
+                chunk.iter().map(|id| HashMap::from([(ID.to_string(), AttributeValue::S((*id).clone()))])).collect();
+            let mut pending = Some(
+                KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Sdk(Box::new(e)))?,
+            );
+            let mut attempt = 0;
+            while let Some(request) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(table, request)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                for item in out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default() {
+                    items.push(serde_dynamo::from_item(item)?);
+                }
+                pending = out.unprocessed_keys.and_then(|mut u| u.remove(table)).filter(|k| !k.keys.is_empty());
+                if pending.is_some() {
+                    attempt += 1;
+                    if attempt > BATCH_RETRIES {
+                        return Err(StoreError::BatchIncomplete);
+                    }
+                    tokio::time::sleep(Duration::from_millis(10 << attempt.min(6))).await;
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// TransactWriteItems (at most 100 items): all or nothing.
+    pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        debug_assert!(items.len() <= TRANSACT_MAX);
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|err| match err.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e)) => {
+                    StoreError::TransactionCanceled(
+                        e.cancellation_reasons().iter().map(|r| r.code().map(str::to_string)).collect(),
+                    )
+                }
+                _ => classify(err),
+            })?;
+        Ok(())
+    }
+}
+
+/// An item as a JSON object (numbers stay numbers), for records shown as stored.
+pub fn item_to_json(item: Item) -> Result<Map<String, Value>, StoreError> {
+    Ok(serde_dynamo::from_item(item)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cancellation_reasons_classify() {
+        let e = StoreError::TransactionCanceled(vec![Some("ConditionalCheckFailed".into()), Some("None".into())]);
+        assert!(e.is_condition_failure());
+        assert!(e.condition_failed_at(0));
+        assert!(!e.condition_failed_at(1));
+        let e = StoreError::TransactionCanceled(vec![Some("ConditionalCheckFailed".into()), Some("TransactionConflict".into())]);
+        assert!(!e.is_condition_failure());
+    }
+}

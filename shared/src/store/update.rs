@@ -1,0 +1,159 @@
+//! An UpdateItem expression builder that always stamps `updatedAt`, `updatedBy` and `version`
+//! (the data conventions every table follows) and carries the write's conditions.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update as TransactUpdate};
+use serde::Serialize;
+
+use super::StoreError;
+use crate::tables::ID;
+
+/// A set of attribute changes plus the conditions under which they apply.
+#[derive(Debug, Clone)]
+pub struct Update {
+    sets: Vec<(Vec<String>, AttributeValue)>,
+    removes: Vec<Vec<String>>,
+    must_exist: bool,
+    expected_version: Option<u64>,
+    actor: String,
+    now_ms: i64,
+}
+
+/// The rendered expression strings and their placeholders.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expression {
+    pub update: String,
+    pub condition: Option<String>,
+    pub names: HashMap<String, String>,
+    pub values: HashMap<String, AttributeValue>,
+}
+
+impl Update {
+    /// An update by `actor` at `now_ms` of an item that must already exist.
+    pub fn new(actor: &str, now_ms: i64) -> Self {
+        Self { sets: Vec::new(), removes: Vec::new(), must_exist: true, expected_version: None, actor: actor.into(), now_ms }
+    }
+
+    /// Sets a top-level attribute.
+    pub fn set(self, attr: &str, value: impl Serialize) -> Result<Self, StoreError> {
+        self.set_path(&[attr], value)
+    }
+
+    /// Sets a nested map entry, e.g. `["linkSummaries", linkId]`; the parent map must exist.
+    pub fn set_path(mut self, path: &[&str], value: impl Serialize) -> Result<Self, StoreError> {
+        let value = serde_dynamo::to_attribute_value(value)?;
+        self.sets.push((path.iter().map(|s| s.to_string()).collect(), value));
+        Ok(self)
+    }
+
+    /// Removes a (possibly nested) attribute.
+    pub fn remove_path(mut self, path: &[&str]) -> Self {
+        self.removes.push(path.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Applies only if the stored `version` still equals `version` (0 = an item that predates
+    /// versioning): optimistic concurrency for read-modify-write.
+    pub fn expect_version(mut self, version: u64) -> Self {
+        self.expected_version = Some(version);
+        self
+    }
+
+    /// Renders the expression with `#nN` / `:vN` placeholders.
+    pub fn expression(&self) -> Result<Expression, StoreError> {
+        let mut names: HashMap<String, String> = HashMap::new();
+        let mut values: HashMap<String, AttributeValue> = HashMap::new();
+        let name_of = |segment: &str, names: &mut HashMap<String, String>| {
+            if let Some((placeholder, _)) = names.iter().find(|(_, v)| v.as_str() == segment) {
+                return placeholder.clone();
+            }
+            let placeholder = format!("#n{}", names.len());
+            names.insert(placeholder.clone(), segment.to_string());
+            placeholder
+        };
+        let path_of = |path: &[String], names: &mut HashMap<String, String>| {
+            path.iter().map(|s| name_of(s, names)).collect::<Vec<_>>().join(".")
+        };
+        let mut assignments = Vec::new();
+        for (i, (path, value)) in self.sets.iter().enumerate() {
+            let placeholder = format!(":v{i}");
+            assignments.push(format!("{} = {placeholder}", path_of(path, &mut names)));
+            values.insert(placeholder, value.clone());
+        }
+        let updated_at = path_of(&["updatedAt".into()], &mut names);
+        let updated_by = path_of(&["updatedBy".into()], &mut names);
+        let version = path_of(&["version".into()], &mut names);
+        let id = path_of(&[ID.into()], &mut names);
+        assignments.push(format!("{updated_at} = :now"));
+        assignments.push(format!("{updated_by} = :actor"));
+        assignments.push(format!("{version} = if_not_exists({version}, :zero) + :one"));
+        values.insert(":now".into(), AttributeValue::N(self.now_ms.to_string()));
+        values.insert(":actor".into(), AttributeValue::S(self.actor.clone()));
+        values.insert(":zero".into(), AttributeValue::N("0".into()));
+        values.insert(":one".into(), AttributeValue::N("1".into()));
+        let mut update = format!("SET {}", assignments.join(", "));
+        if !self.removes.is_empty() {
+            let removed: Vec<String> = self.removes.iter().map(|p| path_of(p, &mut names)).collect();
+            update.push_str(&format!(" REMOVE {}", removed.join(", ")));
+        }
+        let mut conditions = Vec::new();
+        if self.must_exist {
+            conditions.push(format!("attribute_exists({id})"));
+        }
+        match self.expected_version {
+            Some(0) => conditions.push(format!("attribute_not_exists({version})")),
+            Some(expected) => {
+                conditions.push(format!("{version} = :expected"));
+                values.insert(":expected".into(), AttributeValue::N(expected.to_string()));
+            }
+            None => {}
+        }
+        let condition = (!conditions.is_empty()).then(|| conditions.join(" AND "));
+        Ok(Expression { update, condition, names, values })
+    }
+
+    /// The same update as one item of a transaction.
+    pub fn into_transact(self, table: &str, id: &str) -> Result<TransactWriteItem, StoreError> {
+        let expr = self.expression()?;
+        let update = TransactUpdate::builder()
+            .table_name(table)
+            .key(ID, AttributeValue::S(id.to_string()))
+            .update_expression(expr.update)
+            .set_condition_expression(expr.condition)
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
+            .build()
+            .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_audit_attributes_and_conditions() -> Result<(), StoreError> {
+        let expr = Update::new("me@example.org", 42).set("company", "Acme")?.expect_version(3).expression()?;
+        assert!(expr.update.starts_with("SET #n0 = :v0, #n1 = :now, #n2 = :actor, #n3 = if_not_exists(#n3, :zero) + :one"));
+        assert_eq!(expr.names["#n0"], "company");
+        assert_eq!(expr.condition.as_deref(), Some("attribute_exists(#n4) AND #n3 = :expected"));
+        assert_eq!(expr.values[":now"], AttributeValue::N("42".into()));
+        assert_eq!(expr.values[":actor"], AttributeValue::S("me@example.org".into()));
+        Ok(())
+    }
+
+    #[test]
+    fn nested_paths_share_name_placeholders() -> Result<(), StoreError> {
+        let expr = Update::new("job", 1)
+            .set_path(&["linkSummaries", "p::e"], serde_json::json!({"status": "paid"}))?
+            .remove_path(&["linkSummaries", "p::old"])
+            .expect_version(0)
+            .expression()?;
+        assert!(expr.update.contains("#n0.#n1 = :v0"));
+        assert!(expr.update.ends_with("REMOVE #n0.#n6"));
+        assert!(expr.condition.as_deref().is_some_and(|c| c.ends_with("attribute_not_exists(#n4)")));
+        Ok(())
+    }
+}
