@@ -1,0 +1,223 @@
+//! The partners Lambda: directory, create, detail and update (contract §5.1–§5.4).
+//!
+//! Handlers are thin: parse → domain → store → respond. The rules live in
+//! `shared::domain::partner`; DynamoDB access in `shared::store`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::Utc;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Map, Value, json};
+use shared::domain::normalize::{is_canonical_status, stored_status, stored_tier};
+use shared::domain::partner::{DirectoryQuery, PartnerChanges, directory, status_options};
+use shared::domain::sort::newest_first;
+use shared::domain::utc_date_string;
+use shared::http::{authenticate, created, finish, json_body, ok, path_param, query_params, route_key};
+use shared::store::{StoreError, Update};
+use shared::{ApiError, ApiResult, AppContext};
+
+const PARTNER: &str = "partner";
+/// Optimistic-concurrency attempts for a PATCH racing other writes to the same partner.
+const PATCH_ATTEMPTS: usize = 5;
+
+/// Serves one API Gateway request, exactly as Lambda calls it.
+pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
+    let route = route_key(&request);
+    let result = async {
+        let caller = authenticate(&request, ctx)?;
+        match route.as_str() {
+            "GET /partnerships/partners" => list(&request, ctx).await,
+            "POST /partnerships/partners" => create(&request, ctx, &caller.email).await,
+            "GET /partnerships/partners/{partnerId}" => detail(&path_param(&request, "partnerId")?, ctx).await,
+            "PATCH /partnerships/partners/{partnerId}" => {
+                update(&path_param(&request, "partnerId")?, &request, ctx, &caller.email).await
+            }
+            _ => Err(ApiError::NoRoute(route.clone())),
+        }
+    }
+    .await;
+    finish(&route, result)
+}
+
+async fn list(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
+    let query = DirectoryQuery::parse(&query_params(request))?;
+    let (partners, event_tiers) = futures::try_join!(ctx.store.all_partners(), ctx.store.event_tier_ids())?;
+    ok(&directory(&partners, &event_tiers, &query, &utc_date_string(Utc::now())))
+}
+
+async fn create(request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
+    let changes = PartnerChanges::parse(&json_body(request)?, true)?;
+    let partner = changes.into_new_partner(uuid::Uuid::new_v4().to_string(), Utc::now().timestamp_millis(), actor);
+    ctx.store.create_partner(&partner).await?;
+    created(&json!({"message": "Partner created successfully.", "partner": partner.to_wire()}))
+}
+
+async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
+    // Body errors come before the 404, as the contract orders them.
+    let changes = PartnerChanges::parse(&json_body(request)?, false)?;
+    for _ in 0..PATCH_ATTEMPTS {
+        let stored = ctx.store.get_partner(id).await?.ok_or_else(|| ApiError::not_found(PARTNER, id))?;
+        if changes.is_empty() {
+            return Err(ApiError::validation("At least one property must be provided.", json!({})));
+        }
+        let mut update = Update::new(actor, Utc::now().timestamp_millis()).expect_version(stored.version);
+        for (attr, value) in changes.assignments(&stored) {
+            update = update.set(attr, value)?;
+        }
+        match ctx.store.update_partner(id, &update).await {
+            Ok(partner) => {
+                return ok(&json!({"message": "Partner updated successfully.", "partner": partner.to_wire()}));
+            }
+            // Another write got in between (or the partner vanished): re-read and re-merge.
+            Err(StoreError::ConditionFailed) => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Err(ApiError::Unavailable(StoreError::ConditionFailed))
+}
+
+fn touched_at(record: &Map<String, Value>) -> i64 {
+    let at = |key: &str| record.get(key).and_then(Value::as_i64).unwrap_or(0);
+    if at("updatedAt") != 0 { at("updatedAt") } else { at("createdAt") }
+}
+
+fn text_of<'a>(record: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    record.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn newest_first_by_touch(records: &mut [Map<String, Value>]) {
+    records.sort_by(|a, b| newest_first(touched_at(a), touched_at(b)));
+}
+
+async fn detail(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
+    let partner = ctx.store.get_partner(id).await?.ok_or_else(|| ApiError::not_found(PARTNER, id))?;
+    let (mut links, mut documents, mut communications, event_tiers) = futures::try_join!(
+        ctx.store.links_of(&partner),
+        ctx.store.documents_of(id),
+        ctx.store.communications_of(id),
+        ctx.store.event_tier_ids(),
+    )?;
+    let event_ids: Vec<String> = links
+        .iter()
+        .chain(&documents)
+        .chain(&communications)
+        .filter_map(|r| text_of(r, "eventId").map(str::to_string))
+        .collect();
+    let events: HashMap<String, Map<String, Value>> = ctx
+        .store
+        .events_by_ids(&event_ids)
+        .await?
+        .into_iter()
+        .filter_map(|e| Some((text_of(&e, "id")?.to_string(), e)))
+        .collect();
+
+    let mut custom_statuses = BTreeSet::new();
+    let mut tier_options: BTreeSet<String> = event_tiers;
+    for link in &mut links {
+        hydrate_link(link, &events);
+        let status = stored_status(text_of(link, "status"));
+        if !is_canonical_status(&status) {
+            custom_statuses.insert(status);
+        }
+        if let Some(tier) = text_of(link, "packageTier") {
+            tier_options.insert(tier.to_string());
+        }
+    }
+    for record in documents.iter_mut().chain(communications.iter_mut()) {
+        hydrate_event_reference(record, &events);
+    }
+    newest_first_by_touch(&mut links);
+    newest_first_by_touch(&mut documents);
+    newest_first_by_touch(&mut communications);
+    ok(&json!({
+        "partner": partner.to_wire_with_metrics(partner.link_summaries.values()),
+        "links": links,
+        "documents": documents,
+        "communications": communications,
+        "statusOptions": status_options(custom_statuses),
+        "packageTierOptions": tier_options,
+    }))
+}
+
+fn event_id_year(event: &Map<String, Value>) -> Option<String> {
+    Some(format!("{}#{}", text_of(event, "id")?, event.get("year")?.as_i64()?))
+}
+
+/// §5.3: the current event name (when the link still points at the event's current year),
+/// else the stored snapshot, else the event id; the event's dates; the tier re-normalized.
+fn hydrate_link(link: &mut Map<String, Value>, events: &HashMap<String, Map<String, Value>>) {
+    let event = text_of(link, "eventId").and_then(|id| events.get(id));
+    let current = event.filter(|e| event_id_year(e).as_deref() == text_of(link, "eventIdYear"));
+    let name = current
+        .and_then(|e| text_of(e, "name"))
+        .or_else(|| text_of(link, "eventName"))
+        .or_else(|| text_of(link, "eventId"))
+        .map(str::to_string);
+    let date = |key: &str| event.and_then(|e| e.get(key)).cloned().unwrap_or(Value::Null);
+    let (start, end) = (date("startDate"), date("endDate"));
+    let tier = stored_tier(text_of(link, "packageTier"));
+    link.insert("eventName".into(), json!(name));
+    link.insert("eventStartDate".into(), start);
+    link.insert("eventEndDate".into(), end);
+    link.insert("packageTier".into(), Value::String(tier));
+}
+
+/// §5.3: documents and communications show the referenced event's current name and year.
+fn hydrate_event_reference(record: &mut Map<String, Value>, events: &HashMap<String, Map<String, Value>>) {
+    let event = text_of(record, "eventId").and_then(|id| events.get(id));
+    let pick = |key: &str, record: &Map<String, Value>| {
+        event
+            .and_then(|e| e.get(if key == "eventName" { "name" } else { "year" }))
+            .filter(|v| !v.is_null())
+            .or_else(|| record.get(key).filter(|v| !v.is_null()))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let (name, year) = (pick("eventName", record), pick("eventYear", record));
+    record.insert("eventName".into(), name);
+    record.insert("eventYear".into(), year);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn links_take_the_current_event_name_only_for_the_current_year() {
+        let events = HashMap::from([(
+            "e1".to_string(),
+            map(json!({"id": "e1", "name": "Blueprint", "year": 2026, "startDate": "2026-01-10", "endDate": null})),
+        )]);
+        let mut current = map(json!({"eventId": "e1", "eventIdYear": "e1#2026", "eventName": "Old", "packageTier": "Gold Plus"}));
+        hydrate_link(&mut current, &events);
+        assert_eq!(current["eventName"], "Blueprint");
+        assert_eq!(current["eventStartDate"], "2026-01-10");
+        assert_eq!(current["packageTier"], "gold_plus");
+        let mut stale = map(json!({"eventId": "e1", "eventIdYear": "e1#2025", "eventName": "Old"}));
+        hydrate_link(&mut stale, &events);
+        assert_eq!(stale["eventName"], "Old");
+        let mut orphan = map(json!({"eventId": "gone", "eventIdYear": "gone#2025"}));
+        hydrate_link(&mut orphan, &events);
+        assert_eq!(orphan["eventName"], "gone");
+        assert_eq!(orphan["eventStartDate"], Value::Null);
+        assert_eq!(orphan["packageTier"], "");
+    }
+
+    #[test]
+    fn documents_fall_back_to_stored_event_fields() {
+        let events = HashMap::from([("e1".to_string(), map(json!({"id": "e1", "name": "Now", "year": 2026})))]);
+        let mut doc = map(json!({"eventId": "e1", "eventName": "Then", "eventYear": 2025}));
+        hydrate_event_reference(&mut doc, &events);
+        assert_eq!((doc["eventName"].clone(), doc["eventYear"].clone()), (json!("Now"), json!(2026)));
+        let mut orphan = map(json!({"eventId": "gone", "eventName": "Then", "eventYear": 2025}));
+        hydrate_event_reference(&mut orphan, &events);
+        assert_eq!(orphan["eventName"], "Then");
+        let mut none = map(json!({"eventId": null}));
+        hydrate_event_reference(&mut none, &events);
+        assert_eq!((none["eventName"].clone(), none["eventYear"].clone()), (Value::Null, Value::Null));
+    }
+}

@@ -1,1 +1,12 @@
-fn main(){}
+//! Lambda entry point: wires config, logs and the SDK client, then serves `partners::handle`.
+
+use lambda_http::{Error, service_fn};
+use shared::AppContext;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::context::init_tracing();
+    let ctx = AppContext::from_env().await?;
+    let ctx = &ctx;
+    lambda_http::run(service_fn(move |request| async move { Ok::<_, Error>(partners::handle(request, ctx).await) })).await
+}

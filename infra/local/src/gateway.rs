@@ -1,0 +1,193 @@
+//! The local stand-in for API Gateway: matches template routes, plays the JWT authorizer, answers
+//! CORS preflights, and calls the function handlers in-process with payload-v2 requests.
+//!
+//! Local only: the token's signature is NOT verified (there is no Cognito here). Its payload
+//! claims are passed on as the real authorizer would pass verified ones.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use base64::Engine;
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Map, Value, json};
+use shared::AppContext;
+use tokio::net::TcpListener;
+
+use crate::apigw::{HttpCall, match_path};
+use crate::functions::{KNOWN_BINARIES, dispatch};
+use crate::template::{CorsSpec, RouteSpec, Template};
+
+/// Largest body accepted, like API Gateway's 10 MB payload limit.
+const MAX_BODY: usize = 10 * 1024 * 1024;
+
+/// Routes, CORS and the shared function context.
+#[derive(Debug)]
+pub struct Gateway {
+    routes: Vec<RouteSpec>,
+    cors: CorsSpec,
+    ctx: AppContext,
+}
+
+fn reply(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
+    headers.insert("access-control-allow-origin", hyper::header::HeaderValue::from_static("*"));
+    response
+}
+
+/// The claims of `Authorization: Bearer <jwt>`, decoded without verification (local only).
+pub fn bearer_claims(header: Option<&str>, now_secs: i64) -> Option<Map<String, Value>> {
+    let token = header?.trim().strip_prefix("Bearer ").or_else(|| header?.trim().strip_prefix("bearer "))?.trim();
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let claims: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+    // An expired token is refused, as the real authorizer would.
+    if claims.get("exp").and_then(Value::as_i64).is_some_and(|exp| exp < now_secs) {
+        return None;
+    }
+    Some(claims)
+}
+
+impl Gateway {
+    /// A gateway for the template's routes; fails if a route names a binary it cannot serve.
+    pub fn new(template: &Template, ctx: AppContext) -> Result<Self, String> {
+        if let Some(route) = template.routes.iter().find(|r| !KNOWN_BINARIES.contains(&r.binary.as_str())) {
+            return Err(format!("template route {} names unknown binary {}", route.route_key(), route.binary));
+        }
+        Ok(Self { routes: template.routes.clone(), cors: template.cors.clone(), ctx })
+    }
+
+    fn preflight(&self) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        let headers = response.headers_mut();
+        let pairs = [
+            ("access-control-allow-origin", self.cors.allow_origins.join(",")),
+            ("access-control-allow-methods", self.cors.allow_methods.join(",")),
+            ("access-control-allow-headers", self.cors.allow_headers.join(",")),
+            ("access-control-max-age", self.cors.max_age.unwrap_or(0).to_string()),
+        ];
+        for (name, value) in pairs {
+            if let Ok(value) = hyper::header::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
+
+    /// Answers one HTTP request.
+    pub async fn respond(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+        let (parts, body) = request.into_parts();
+        let method = parts.method.as_str().to_string();
+        let raw_path = parts.uri.path().to_string();
+        if parts.method == Method::OPTIONS && parts.headers.contains_key("access-control-request-method") {
+            return self.preflight();
+        }
+        let matched = self
+            .routes
+            .iter()
+            .filter(|r| r.method == method)
+            .find_map(|r| match_path(&r.path, &raw_path).map(|_| r));
+        let Some(route) = matched else {
+            return reply(StatusCode::NOT_FOUND, &json!({"message": "Not Found"}));
+        };
+        let claims = if route.public {
+            None
+        } else {
+            let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
+            match bearer_claims(header, chrono::Utc::now().timestamp()) {
+                Some(claims) => Some(claims),
+                None => return reply(StatusCode::UNAUTHORIZED, &json!({"message": "Unauthorized"})),
+            }
+        };
+        let bytes = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return reply(StatusCode::BAD_REQUEST, &json!({"message": "Could not read the request body."})),
+        };
+        if bytes.len() > MAX_BODY {
+            return reply(StatusCode::PAYLOAD_TOO_LARGE, &json!({"message": "Request Entity Too Large"}));
+        }
+        let call = HttpCall {
+            method,
+            route_path: route.path.clone(),
+            raw_path,
+            raw_query: parts.uri.query().unwrap_or_default().to_string(),
+            headers: parts
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .collect(),
+            body: (!bytes.is_empty()).then(|| bytes.to_vec()),
+            claims,
+            source_ip: peer.ip().to_string(),
+        };
+        let lambda_request = match call.to_request() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "could not build the Lambda event");
+                return reply(StatusCode::INTERNAL_SERVER_ERROR, &json!({"message": "Internal Server Error"}));
+            }
+        };
+        let Some(response) = dispatch(&route.binary, lambda_request, &self.ctx).await else {
+            return reply(StatusCode::INTERNAL_SERVER_ERROR, &json!({"message": "Internal Server Error"}));
+        };
+        let (parts, body) = response.into_parts();
+        let mut out = Response::new(Full::new(Bytes::from(body.to_vec())));
+        *out.status_mut() = parts.status;
+        *out.headers_mut() = parts.headers;
+        out
+    }
+}
+
+/// Serves until `shutdown` resolves, one task per connection.
+pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => return,
+        };
+        let Ok((stream, peer)) = accepted else { continue };
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+                let gateway = gateway.clone();
+                async move {
+                    let started = Instant::now();
+                    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+                    let response = gateway.respond(request, peer).await;
+                    tracing::info!(%method, %path, status = response.status().as_u16(), ms = started.elapsed().as_secs_f64() * 1e3, "request");
+                    Ok::<_, Infallible>(response)
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(payload: &Value) -> String {
+        let enc = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!("Bearer {}.{}.sig", enc(b"{\"alg\":\"none\"}"), enc(payload.to_string().as_bytes()))
+    }
+
+    #[test]
+    fn bearer_tokens_decode_and_expire() {
+        let t = token(&json!({"email": "a@example.org", "exp": 100}));
+        assert_eq!(bearer_claims(Some(&t), 50).unwrap()["email"], "a@example.org");
+        assert!(bearer_claims(Some(&t), 150).is_none());
+        assert!(bearer_claims(Some("Bearer garbage"), 0).is_none());
+        assert!(bearer_claims(None, 0).is_none());
+        assert!(bearer_claims(Some("Basic abc"), 0).is_none());
+    }
+}

@@ -1,0 +1,261 @@
+//! Reads what the local stack needs from `template.yaml` — tables, HTTP routes and CORS — so
+//! the template stays the one source of truth for both the cloud and the local stack.
+
+use std::path::Path;
+
+use serde_json::{Map, Value};
+
+/// Why the template could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("cannot read template: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("template is not valid YAML: {0}")]
+    Yaml(#[from] serde_norway::Error),
+    #[error("template: {0}")]
+    Shape(String),
+}
+
+/// A global secondary index as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GsiSpec {
+    pub name: String,
+    pub hash_key: String,
+    pub range_key: Option<String>,
+    pub projection: String,
+}
+
+/// A DynamoDB table as declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    pub logical_id: String,
+    /// `TableName`, with `${Env}` still in it.
+    pub name_template: String,
+    pub hash_key: String,
+    /// Attribute name → `S` / `N` / `B`.
+    pub attribute_types: Vec<(String, String)>,
+    pub gsis: Vec<GsiSpec>,
+    pub billing_mode: String,
+    pub point_in_time_recovery: bool,
+}
+
+impl TableSpec {
+    /// The concrete table name for a stage.
+    pub fn name_for(&self, env: &str) -> String {
+        self.name_template.replace("${Env}", env)
+    }
+}
+
+/// An HTTP API route and the function binary serving it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: String,
+    pub path: String,
+    /// `BuildProperties.Binary` of the function.
+    pub binary: String,
+    /// True when the route opts out of the JWT authorizer (`Auth.Authorizer: NONE`).
+    pub public: bool,
+}
+
+impl RouteSpec {
+    /// `METHOD /path/{param}`, as API Gateway names the route.
+    pub fn route_key(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// The HTTP API's CORS configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsSpec {
+    pub allow_origins: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub allow_methods: Vec<String>,
+    pub max_age: Option<u64>,
+}
+
+/// What the local stack reads from the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    pub tables: Vec<TableSpec>,
+    pub routes: Vec<RouteSpec>,
+    pub cors: CorsSpec,
+}
+
+/// YAML to JSON, turning short-form intrinsics (`!Sub x`) into `{"!Sub": x}`.
+fn to_json(value: serde_norway::Value) -> Value {
+    use serde_norway::Value as Y;
+    match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => serde_json::to_value(n).unwrap_or(Value::Null),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Y::Mapping(map) => Value::Object(
+            map.into_iter()
+                .filter_map(|(k, v)| match k {
+                    Y::String(k) => Some((k, to_json(v))),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        Y::Tagged(tagged) => {
+            let mut map = Map::new();
+            map.insert(tagged.tag.to_string(), to_json(tagged.value));
+            Value::Object(map)
+        }
+    }
+}
+
+fn shape(message: String) -> TemplateError {
+    TemplateError::Shape(message)
+}
+
+fn str_list(value: Option<&Value>) -> Vec<String> {
+    value.and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+}
+
+fn key_of(schema: &Value, kind: &str) -> Option<String> {
+    schema.as_array()?.iter().find(|k| k["KeyType"] == kind).and_then(|k| k["AttributeName"].as_str()).map(str::to_string)
+}
+
+impl Template {
+    /// Reads and parses a template file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, TemplateError> {
+        Self::parse(&std::fs::read_to_string(path)?)
+    }
+
+    /// Parses template text.
+    pub fn parse(text: &str) -> Result<Self, TemplateError> {
+        let root = to_json(serde_norway::from_str(text)?);
+        let resources = root["Resources"].as_object().ok_or_else(|| shape("no Resources".into()))?;
+        let mut tables = Vec::new();
+        let mut routes = Vec::new();
+        let mut cors = CorsSpec::default();
+        for (logical_id, resource) in resources {
+            let props = &resource["Properties"];
+            match resource["Type"].as_str() {
+                Some("AWS::DynamoDB::Table") => tables.push(Self::table(logical_id, props)?),
+                Some("AWS::Serverless::Function") => {
+                    let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+                        .as_str()
+                        .ok_or_else(|| shape(format!("{logical_id}: no Metadata.BuildProperties.Binary")))?;
+                    for event in props["Events"].as_object().into_iter().flat_map(|e| e.values()) {
+                        if event["Type"] != "HttpApi" {
+                            continue;
+                        }
+                        let p = &event["Properties"];
+                        routes.push(RouteSpec {
+                            method: p["Method"].as_str().unwrap_or_default().to_uppercase(),
+                            path: p["Path"].as_str().unwrap_or_default().to_string(),
+                            binary: binary.to_string(),
+                            public: p["Auth"]["Authorizer"] == "NONE",
+                        });
+                    }
+                }
+                Some("AWS::Serverless::HttpApi") => {
+                    let c = &props["CorsConfiguration"];
+                    cors = CorsSpec {
+                        allow_origins: str_list(c.get("AllowOrigins")),
+                        allow_headers: str_list(c.get("AllowHeaders")),
+                        allow_methods: str_list(c.get("AllowMethods")),
+                        max_age: c["MaxAge"].as_u64(),
+                    };
+                }
+                _ => {}
+            }
+        }
+        Ok(Self { tables, routes, cors })
+    }
+
+    fn table(logical_id: &str, props: &Value) -> Result<TableSpec, TemplateError> {
+        let name = &props["TableName"];
+        let name_template = name
+            .get("!Sub")
+            .or_else(|| name.get("Fn::Sub"))
+            .or(Some(name))
+            .and_then(Value::as_str)
+            .ok_or_else(|| shape(format!("{logical_id}: TableName must be a string or !Sub")))?;
+        let gsis = props["GlobalSecondaryIndexes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|g| GsiSpec {
+                name: g["IndexName"].as_str().unwrap_or_default().to_string(),
+                hash_key: key_of(&g["KeySchema"], "HASH").unwrap_or_default(),
+                range_key: key_of(&g["KeySchema"], "RANGE"),
+                projection: g["Projection"]["ProjectionType"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect();
+        Ok(TableSpec {
+            logical_id: logical_id.to_string(),
+            name_template: name_template.to_string(),
+            hash_key: key_of(&props["KeySchema"], "HASH").ok_or_else(|| shape(format!("{logical_id}: no HASH key")))?,
+            attribute_types: props["AttributeDefinitions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|a| Some((a["AttributeName"].as_str()?.to_string(), a["AttributeType"].as_str()?.to_string())))
+                .collect(),
+            gsis,
+            billing_mode: props["BillingMode"].as_str().unwrap_or_default().to_string(),
+            point_in_time_recovery: props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] == true,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::tables::ALL;
+
+    fn template() -> Template {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
+        match Template::load(path) {
+            Ok(t) => t,
+            Err(e) => panic!("template.yaml must parse: {e}"),
+        }
+    }
+
+    /// `template.yaml` and `shared::tables` must describe the same six tables.
+    #[test]
+    fn template_tables_agree_with_shared_definitions() {
+        let t = template();
+        assert_eq!(t.tables.len(), ALL.len(), "the template must define exactly the six tables");
+        for def in ALL {
+            let spec = t.tables.iter().find(|s| s.logical_id == def.logical_id).unwrap_or_else(|| panic!("{} missing", def.logical_id));
+            assert_eq!(spec.name_template, format!("{}${{Env}}", def.base_name));
+            assert_eq!(spec.hash_key, def.hash_key);
+            assert_eq!(spec.billing_mode, "PAY_PER_REQUEST", "{}", def.logical_id);
+            assert!(spec.point_in_time_recovery, "{} needs point-in-time recovery", def.logical_id);
+            let type_of = |attr: &str| spec.attribute_types.iter().find(|(a, _)| a == attr).map(|(_, t)| t.as_str());
+            assert_eq!(type_of(def.hash_key), Some("S"));
+            assert_eq!(spec.gsis.len(), def.gsis.len(), "{} GSIs", def.logical_id);
+            for gsi in def.gsis {
+                let g = spec.gsis.iter().find(|g| g.name == gsi.name).unwrap_or_else(|| panic!("{} lacks {}", def.logical_id, gsi.name));
+                assert_eq!(g.hash_key, gsi.hash_key);
+                assert_eq!(g.range_key.as_deref(), Some(gsi.range_key));
+                assert_eq!(g.projection, "ALL");
+                assert_eq!(type_of(gsi.hash_key), Some("S"));
+                assert_eq!(type_of(gsi.range_key), Some("N"));
+            }
+            assert_eq!(spec.attribute_types.len(), 1 + def.gsis.iter().flat_map(|g| [g.hash_key, g.range_key]).collect::<std::collections::BTreeSet<_>>().len());
+        }
+    }
+
+    #[test]
+    fn routes_and_cors_are_read() {
+        let t = template();
+        assert!(t.routes.iter().any(|r| r.route_key() == "GET /partnerships/partners/{partnerId}" && r.binary == "partners" && !r.public));
+        assert_eq!(t.cors.allow_origins, vec!["*"]);
+        assert!(t.cors.allow_methods.contains(&"PATCH".to_string()));
+    }
+
+    #[test]
+    fn short_and_long_intrinsics_both_parse() {
+        let t = Template::parse(
+            "Resources:\n  T:\n    Type: AWS::DynamoDB::Table\n    Properties:\n      TableName:\n        Fn::Sub: x${Env}\n      KeySchema:\n        - AttributeName: id\n          KeyType: HASH\n",
+        )
+        .unwrap();
+        assert_eq!(t.tables[0].name_for("dev"), "xdev");
+    }
+}
