@@ -52,8 +52,28 @@ impl Caller {
         if email.is_empty() {
             return None;
         }
-        let mut first = first_claim(claims, &["given_name", "givenName", "first_name", "firstName", "fname"], 80);
-        let mut last = first_claim(claims, &["family_name", "familyName", "last_name", "lastName", "lname"], 120);
+        let mut first = first_claim(
+            claims,
+            &[
+                "given_name",
+                "givenName",
+                "first_name",
+                "firstName",
+                "fname",
+            ],
+            80,
+        );
+        let mut last = first_claim(
+            claims,
+            &[
+                "family_name",
+                "familyName",
+                "last_name",
+                "lastName",
+                "lname",
+            ],
+            120,
+        );
         let mut full = first_claim(claims, &["name", "full_name", "fullName"], 180);
         if full.is_empty() {
             full = format!("{first} {last}").trim().to_string();
@@ -67,26 +87,52 @@ impl Caller {
         if last.is_empty() {
             last = words.collect::<Vec<_>>().join(" ");
         }
-        let groups = claims.get("cognito:groups").map(|g| parse_groups(g)).unwrap_or_default();
-        Some(Self { email, first_name: first, last_name: last, full_name: full, groups })
+        let groups = claims
+            .get("cognito:groups")
+            .map(|g| parse_groups(g))
+            .unwrap_or_default();
+        Some(Self {
+            email,
+            first_name: first,
+            last_name: last,
+            full_name: full,
+            groups,
+        })
     }
 
     /// The caller of an API Gateway HTTP API request, or 401 if the authorizer passed no claims.
     pub fn from_request(request: &Request) -> Result<Self, ApiError> {
         let claims = match request.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| &j.claims),
+            Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .map(|j| &j.claims),
             _ => None,
         };
-        claims.and_then(Self::from_claims).ok_or(ApiError::Unauthorized)
+        claims
+            .and_then(Self::from_claims)
+            .ok_or(ApiError::Unauthorized)
     }
 
     /// 403 unless the caller is a partnerships admin by email, email domain or group.
     pub fn authorize(&self, policy: &AdminPolicy) -> Result<(), ApiError> {
-        let domain = self.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+        let domain = self
+            .email
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or_default();
         let allowed = policy.emails.contains(&self.email)
             || (!domain.is_empty() && policy.domains.contains(domain))
-            || policy.group.as_ref().is_some_and(|g| self.groups.iter().any(|mine| mine == g));
-        if allowed { Ok(()) } else { Err(ApiError::Forbidden) }
+            || policy
+                .group
+                .as_ref()
+                .is_some_and(|g| self.groups.iter().any(|mine| mine == g));
+        if allowed {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden)
+        }
     }
 }
 
@@ -95,16 +141,29 @@ mod tests {
     use super::*;
 
     fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn identity_follows_the_claim_order() {
-        let c = Caller::from_claims(&claims(&[("cognito:username", "U1"), ("email", " Mary@Example.org "), ("name", "Mary Ann Smith")])).unwrap();
+        let c = Caller::from_claims(&claims(&[
+            ("cognito:username", "U1"),
+            ("email", " Mary@Example.org "),
+            ("name", "Mary Ann Smith"),
+        ]))
+        .unwrap();
         assert_eq!(c.email, "mary@example.org");
         assert_eq!(c.first_name, "Mary");
         assert_eq!(c.last_name, "Ann Smith");
-        let c = Caller::from_claims(&claims(&[("cognito:username", "bob"), ("given_name", "Bob"), ("family_name", "Lee")])).unwrap();
+        let c = Caller::from_claims(&claims(&[
+            ("cognito:username", "bob"),
+            ("given_name", "Bob"),
+            ("family_name", "Lee"),
+        ]))
+        .unwrap();
         assert_eq!(c.email, "bob");
         assert_eq!(c.full_name, "Bob Lee");
         assert!(Caller::from_claims(&claims(&[("sub", "x")])).is_none());
@@ -112,14 +171,18 @@ mod tests {
 
     #[test]
     fn groups_parse_in_every_rendering() {
-        assert_eq!(parse_groups("[admins partners]"), vec!["admins", "partners"]);
+        assert_eq!(
+            parse_groups("[admins partners]"),
+            vec!["admins", "partners"]
+        );
         assert_eq!(parse_groups("[\"admins\",\"x\"]"), vec!["admins", "x"]);
         assert_eq!(parse_groups("admins, x"), vec!["admins", "x"]);
     }
 
     #[test]
     fn only_admins_are_authorized() {
-        let policy = AdminPolicy::from_parts("boss@elsewhere.com", "example.org", "partnerships-admins");
+        let policy =
+            AdminPolicy::from_parts("boss@elsewhere.com", "example.org", "partnerships-admins");
         let caller = |email: &str, groups: &[&str]| Caller {
             email: email.into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
@@ -127,9 +190,17 @@ mod tests {
         };
         assert!(caller("a@example.org", &[]).authorize(&policy).is_ok());
         assert!(caller("boss@elsewhere.com", &[]).authorize(&policy).is_ok());
-        assert!(caller("x@other.com", &["partnerships-admins"]).authorize(&policy).is_ok());
+        assert!(
+            caller("x@other.com", &["partnerships-admins"])
+                .authorize(&policy)
+                .is_ok()
+        );
         assert!(caller("a@notexample.org", &[]).authorize(&policy).is_err());
         assert!(caller("a@sub.example.org", &[]).authorize(&policy).is_err());
-        assert!(caller("x@other.com", &["other"]).authorize(&AdminPolicy::default()).is_err());
+        assert!(
+            caller("x@other.com", &["other"])
+                .authorize(&AdminPolicy::default())
+                .is_err()
+        );
     }
 }

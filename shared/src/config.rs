@@ -8,7 +8,9 @@ use crate::tables::Tables;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// `ENV` is missing or not a safe table suffix.
-    #[error("ENV must be set to a table suffix of 1-32 letters, digits, '-' or '_' (got {0:?}); stages must not share tables")]
+    #[error(
+        "ENV must be set to a table suffix of 1-32 letters, digits, '-' or '_' (got {0:?}); stages must not share tables"
+    )]
     BadEnv(String),
 }
 
@@ -33,7 +35,11 @@ impl AdminPolicy {
                 .collect::<BTreeSet<_>>()
         };
         let group = group.trim();
-        Self { emails: list(emails), domains: list(domains), group: (!group.is_empty()).then(|| group.to_string()) }
+        Self {
+            emails: list(emails),
+            domains: list(domains),
+            group: (!group.is_empty()).then(|| group.to_string()),
+        }
     }
 }
 
@@ -67,8 +73,15 @@ impl Config {
     }
 
     /// Validates and assembles a configuration.
-    pub fn build(env: &str, main_events_table: &str, admins: AdminPolicy) -> Result<Self, ConfigError> {
-        let valid = (1..=32).contains(&env.len()) && env.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    pub fn build(
+        env: &str,
+        main_events_table: &str,
+        admins: AdminPolicy,
+    ) -> Result<Self, ConfigError> {
+        let valid = (1..=32).contains(&env.len())
+            && env
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !valid {
             return Err(ConfigError::BadEnv(env.to_string()));
         }
@@ -76,7 +89,8 @@ impl Config {
         Ok(Self {
             env: env.to_string(),
             tables: Tables::with_suffix(env),
-            main_events_table: (!main_events_table.is_empty()).then(|| main_events_table.to_string()),
+            main_events_table: (!main_events_table.is_empty())
+                .then(|| main_events_table.to_string()),
             admins,
         })
     }

@@ -18,7 +18,10 @@ impl AppContext {
     /// A context over an existing client (tests and the local gateway share one).
     pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> Self {
         let store = Store::new(client, config.tables.clone());
-        Self { config: Arc::new(config), store }
+        Self {
+            config: Arc::new(config),
+            store,
+        }
     }
 
     /// Reads the environment and builds the SDK client (honouring `AWS_ENDPOINT_URL_DYNAMODB`).
@@ -31,6 +34,12 @@ impl AppContext {
 
 /// Structured JSON logs (level from `RUST_LOG`, default `info`), as CloudWatch expects.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_current_span(true).without_time().try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .without_time()
+        .try_init();
 }

@@ -50,7 +50,10 @@ impl ApiError {
 
     /// 404 for a record kind (`partner`, `partnership event`, …).
     pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
-        ApiError::NotFound { kind, id: id.into() }
+        ApiError::NotFound {
+            kind,
+            id: id.into(),
+        }
     }
 
     /// Maps a store failure seen while touching a record of `kind`: a failed "must exist"
@@ -87,7 +90,9 @@ impl ApiError {
                 "data": data,
             }),
             ApiError::Unauthorized => json!({"message": "Unauthorized"}),
-            ApiError::Forbidden => json!({"message": "Forbidden: partnerships admin access is required."}),
+            ApiError::Forbidden => {
+                json!({"message": "Forbidden: partnerships admin access is required."})
+            }
             ApiError::NoRoute(route) => json!({"message": format!("No route matches '{route}'.")}),
             ApiError::TableMissing(_) => json!({
                 "message": "Required partnerships table is missing in DynamoDB. Deploy the stack (or run 'make run' locally) to create it."
@@ -134,7 +139,10 @@ mod tests {
         let cases = [
             ApiError::validation("'company' is required.", json!({"company": null})),
             ApiError::not_found("partner", "p1"),
-            ApiError::Conflict { property: "partnerId+eventId", data: json!({}) },
+            ApiError::Conflict {
+                property: "partnerId+eventId",
+                data: json!({}),
+            },
             ApiError::Unauthorized,
             ApiError::Forbidden,
             ApiError::NoRoute("GET /x".into()),
@@ -153,13 +161,22 @@ mod tests {
             nf.body()["message"],
             "partner with id 'p1' could not be found. Make sure you have provided the correct id."
         );
-        let dup = ApiError::Conflict { property: "partnerId+eventId", data: json!({"partnerId": "p"}) };
+        let dup = ApiError::Conflict {
+            property: "partnerId+eventId",
+            data: json!({"partnerId": "p"}),
+        };
         assert_eq!(dup.status(), StatusCode::CONFLICT);
-        assert_eq!(dup.body()["message"], "A database entry with the same 'partnerId+eventId' already exists!");
+        assert_eq!(
+            dup.body()["message"],
+            "A database entry with the same 'partnerId+eventId' already exists!"
+        );
         let internal = ApiError::Internal("secret".into());
         assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(!internal.body().to_string().contains("secret"));
         assert_eq!(ApiError::validation("m", json!({})).status().as_u16(), 406);
-        assert_eq!(ApiError::from_store(StoreError::ConditionFailed, "partner", "x").status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            ApiError::from_store(StoreError::ConditionFailed, "partner", "x").status(),
+            StatusCode::NOT_FOUND
+        );
     }
 }

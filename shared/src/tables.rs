@@ -29,15 +29,32 @@ pub struct TableDef {
 pub const ID: &str = "id";
 
 /// `partner-query`: a partner's links, documents or communications, by `updatedAt`.
-pub const PARTNER_QUERY: GsiDef = GsiDef { name: "partner-query", hash_key: "partnerId", range_key: "updatedAt" };
+pub const PARTNER_QUERY: GsiDef = GsiDef {
+    name: "partner-query",
+    hash_key: "partnerId",
+    range_key: "updatedAt",
+};
 /// `event-query`: an event's links by `eventIdYear`, by `updatedAt`.
-pub const EVENT_QUERY: GsiDef = GsiDef { name: "event-query", hash_key: "eventIdYear", range_key: "updatedAt" };
+pub const EVENT_QUERY: GsiDef = GsiDef {
+    name: "event-query",
+    hash_key: "eventIdYear",
+    range_key: "updatedAt",
+};
 
 /// `biztechPartners`.
-pub const PARTNERS: TableDef = TableDef { logical_id: "PartnersTable", base_name: "biztechPartners", hash_key: ID, gsis: &[] };
+pub const PARTNERS: TableDef = TableDef {
+    logical_id: "PartnersTable",
+    base_name: "biztechPartners",
+    hash_key: ID,
+    gsis: &[],
+};
 /// `biztechPartnershipEvents`.
-pub const EVENTS: TableDef =
-    TableDef { logical_id: "PartnershipEventsTable", base_name: "biztechPartnershipEvents", hash_key: ID, gsis: &[] };
+pub const EVENTS: TableDef = TableDef {
+    logical_id: "PartnershipEventsTable",
+    base_name: "biztechPartnershipEvents",
+    hash_key: ID,
+    gsis: &[],
+};
 /// `biztechPartnerEventLinks`.
 pub const LINKS: TableDef = TableDef {
     logical_id: "PartnerEventLinksTable",
@@ -60,7 +77,12 @@ pub const COMMUNICATIONS: TableDef = TableDef {
     gsis: &[PARTNER_QUERY],
 };
 /// `biztechPartnershipsMeta`.
-pub const META: TableDef = TableDef { logical_id: "PartnershipsMetaTable", base_name: "biztechPartnershipsMeta", hash_key: ID, gsis: &[] };
+pub const META: TableDef = TableDef {
+    logical_id: "PartnershipsMetaTable",
+    base_name: "biztechPartnershipsMeta",
+    hash_key: ID,
+    gsis: &[],
+};
 
 /// All six tables.
 pub const ALL: [TableDef; 6] = [PARTNERS, EVENTS, LINKS, DOCUMENTS, COMMUNICATIONS, META];

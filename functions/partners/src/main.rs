@@ -8,5 +8,8 @@ async fn main() -> Result<(), Error> {
     shared::context::init_tracing();
     let ctx = AppContext::from_env().await?;
     let ctx = &ctx;
-    lambda_http::run(service_fn(move |request| async move { Ok::<_, Error>(partners::handle(request, ctx).await) })).await
+    lambda_http::run(service_fn(move |request| async move {
+        Ok::<_, Error>(partners::handle(request, ctx).await)
+    }))
+    .await
 }

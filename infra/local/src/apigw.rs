@@ -29,7 +29,10 @@ pub struct HttpCall {
 pub fn claim_string(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        Value::Array(items) => format!("[{}]", items.iter().map(claim_string).collect::<Vec<_>>().join(" ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(claim_string).collect::<Vec<_>>().join(" ")
+        ),
         other => other.to_string(),
     }
 }
@@ -90,14 +93,23 @@ impl HttpCall {
             None => (Value::Null, false),
             Some(bytes) => match std::str::from_utf8(bytes) {
                 Ok(text) => (Value::String(text.to_string()), false),
-                Err(_) => (Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)), true),
+                Err(_) => (
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)),
+                    true,
+                ),
             },
         };
         let authorizer = self.claims.as_ref().map(|claims| {
-            let claims: Map<String, Value> = claims.iter().map(|(k, v)| (k.clone(), Value::String(claim_string(v)))).collect();
+            let claims: Map<String, Value> = claims
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(claim_string(v))))
+                .collect();
             json!({"jwt": {"claims": claims, "scopes": null}})
         });
-        let user_agent = headers.get("user-agent").cloned().unwrap_or(Value::String(String::new()));
+        let user_agent = headers
+            .get("user-agent")
+            .cloned()
+            .unwrap_or(Value::String(String::new()));
         let mut event = json!({
             "version": "2.0",
             "routeKey": route_key,
@@ -152,9 +164,19 @@ mod tests {
 
     #[test]
     fn paths_match_and_decode() {
-        let p = match_path("/partnerships/partners/{partnerId}", "/partnerships/partners/a%20b").unwrap();
+        let p = match_path(
+            "/partnerships/partners/{partnerId}",
+            "/partnerships/partners/a%20b",
+        )
+        .unwrap();
         assert_eq!(p["partnerId"], "a b");
-        assert!(match_path("/partnerships/partners/{partnerId}", "/partnerships/partners").is_none());
+        assert!(
+            match_path(
+                "/partnerships/partners/{partnerId}",
+                "/partnerships/partners"
+            )
+            .is_none()
+        );
         assert!(match_path("/partnerships/partners", "/partnerships/events").is_none());
     }
 
@@ -172,16 +194,32 @@ mod tests {
             raw_path: "/partnerships/partners/p%3A1".into(),
             raw_query: "search=acme+co&tag=a&tag=b".into(),
             headers: vec![("Authorization".into(), "Bearer x".into())],
-            claims: Some(json!({"email": "a@example.org", "exp": 5, "cognito:groups": ["g"]}).as_object().cloned().unwrap()),
+            claims: Some(
+                json!({"email": "a@example.org", "exp": 5, "cognito:groups": ["g"]})
+                    .as_object()
+                    .cloned()
+                    .unwrap(),
+            ),
             ..Default::default()
         };
         let request = call.to_request().unwrap();
-        assert_eq!(request.path_parameters_ref().and_then(|p| p.first("partnerId")), Some("p:1"));
-        let query = request.query_string_parameters_ref().cloned().unwrap_or_default();
+        assert_eq!(
+            request
+                .path_parameters_ref()
+                .and_then(|p| p.first("partnerId")),
+            Some("p:1")
+        );
+        let query = request
+            .query_string_parameters_ref()
+            .cloned()
+            .unwrap_or_default();
         assert_eq!(query.first("search"), Some("acme co"));
         // lambda_http re-parses rawQueryString, so repeated keys stay separate values.
         assert_eq!(query.all("tag"), Some(vec!["a", "b"]));
-        assert_eq!(shared::http::route_key(&request), "GET /partnerships/partners/{partnerId}");
+        assert_eq!(
+            shared::http::route_key(&request),
+            "GET /partnerships/partners/{partnerId}"
+        );
         let caller = shared::auth::Caller::from_request(&request).unwrap();
         assert_eq!(caller.email, "a@example.org");
         assert_eq!(caller.groups, vec!["g"]);

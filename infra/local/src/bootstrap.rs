@@ -2,8 +2,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 
 use crate::template::{TableSpec, Template};
@@ -11,14 +11,21 @@ use crate::template::{TableSpec, Template};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, BoxError> {
-    Ok(KeySchemaElement::builder().attribute_name(name).key_type(kind).build()?)
+    Ok(KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()?)
 }
 
 async fn existing_tables(client: &Client) -> Result<Vec<String>, BoxError> {
     let mut names = Vec::new();
     let mut start: Option<String> = None;
     loop {
-        let out = client.list_tables().set_exclusive_start_table_name(start.take()).send().await?;
+        let out = client
+            .list_tables()
+            .set_exclusive_start_table_name(start.take())
+            .send()
+            .await?;
         names.extend(out.table_names.unwrap_or_default());
         match out.last_evaluated_table_name {
             Some(last) => start = Some(last),
@@ -35,14 +42,21 @@ async fn create_table(client: &Client, spec: &TableSpec, name: &str) -> Result<(
         .key_schema(key(&spec.hash_key, KeyType::Hash)?);
     for (attr, kind) in &spec.attribute_types {
         request = request.attribute_definitions(
-            AttributeDefinition::builder().attribute_name(attr).attribute_type(ScalarAttributeType::from(kind.as_str())).build()?,
+            AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(ScalarAttributeType::from(kind.as_str()))
+                .build()?,
         );
     }
     for gsi in &spec.gsis {
         let mut index = GlobalSecondaryIndex::builder()
             .index_name(&gsi.name)
             .key_schema(key(&gsi.hash_key, KeyType::Hash)?)
-            .projection(Projection::builder().projection_type(ProjectionType::from(gsi.projection.as_str())).build());
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::from(gsi.projection.as_str()))
+                    .build(),
+            );
         if let Some(range) = &gsi.range_key {
             index = index.key_schema(key(range, KeyType::Range)?);
         }
@@ -51,13 +65,22 @@ async fn create_table(client: &Client, spec: &TableSpec, name: &str) -> Result<(
     match request.send().await {
         Ok(_) => Ok(()),
         // Another process created it meanwhile: the goal is reached.
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
         Err(e) => Err(e.into()),
     }
 }
 
 /// Creates every table of `template` missing for `env`; returns the names it created.
-pub async fn create_missing_tables(client: &Client, template: &Template, env: &str) -> Result<Vec<String>, BoxError> {
+pub async fn create_missing_tables(
+    client: &Client,
+    template: &Template,
+    env: &str,
+) -> Result<Vec<String>, BoxError> {
     let existing = existing_tables(client).await?;
     let mut created = Vec::new();
     for spec in &template.tables {

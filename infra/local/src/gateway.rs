@@ -37,19 +37,35 @@ fn reply(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert("content-type", hyper::header::HeaderValue::from_static("application/json"));
-    headers.insert("access-control-allow-origin", hyper::header::HeaderValue::from_static("*"));
+    headers.insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        "access-control-allow-origin",
+        hyper::header::HeaderValue::from_static("*"),
+    );
     response
 }
 
 /// The claims of `Authorization: Bearer <jwt>`, decoded without verification (local only).
 pub fn bearer_claims(header: Option<&str>, now_secs: i64) -> Option<Map<String, Value>> {
-    let token = header?.trim().strip_prefix("Bearer ").or_else(|| header?.trim().strip_prefix("bearer "))?.trim();
+    let token = header?
+        .trim()
+        .strip_prefix("Bearer ")
+        .or_else(|| header?.trim().strip_prefix("bearer "))?
+        .trim();
     let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
     let claims: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
     // An expired token is refused, as the real authorizer would.
-    if claims.get("exp").and_then(Value::as_i64).is_some_and(|exp| exp < now_secs) {
+    if claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .is_some_and(|exp| exp < now_secs)
+    {
         return None;
     }
     Some(claims)
@@ -58,10 +74,22 @@ pub fn bearer_claims(header: Option<&str>, now_secs: i64) -> Option<Map<String, 
 impl Gateway {
     /// A gateway for the template's routes; fails if a route names a binary it cannot serve.
     pub fn new(template: &Template, ctx: AppContext) -> Result<Self, String> {
-        if let Some(route) = template.routes.iter().find(|r| !KNOWN_BINARIES.contains(&r.binary.as_str())) {
-            return Err(format!("template route {} names unknown binary {}", route.route_key(), route.binary));
+        if let Some(route) = template
+            .routes
+            .iter()
+            .find(|r| !KNOWN_BINARIES.contains(&r.binary.as_str()))
+        {
+            return Err(format!(
+                "template route {} names unknown binary {}",
+                route.route_key(),
+                route.binary
+            ));
         }
-        Ok(Self { routes: template.routes.clone(), cors: template.cors.clone(), ctx })
+        Ok(Self {
+            routes: template.routes.clone(),
+            cors: template.cors.clone(),
+            ctx,
+        })
     }
 
     fn preflight(&self) -> Response<Full<Bytes>> {
@@ -69,10 +97,22 @@ impl Gateway {
         *response.status_mut() = StatusCode::NO_CONTENT;
         let headers = response.headers_mut();
         let pairs = [
-            ("access-control-allow-origin", self.cors.allow_origins.join(",")),
-            ("access-control-allow-methods", self.cors.allow_methods.join(",")),
-            ("access-control-allow-headers", self.cors.allow_headers.join(",")),
-            ("access-control-max-age", self.cors.max_age.unwrap_or(0).to_string()),
+            (
+                "access-control-allow-origin",
+                self.cors.allow_origins.join(","),
+            ),
+            (
+                "access-control-allow-methods",
+                self.cors.allow_methods.join(","),
+            ),
+            (
+                "access-control-allow-headers",
+                self.cors.allow_headers.join(","),
+            ),
+            (
+                "access-control-max-age",
+                self.cors.max_age.unwrap_or(0).to_string(),
+            ),
         ];
         for (name, value) in pairs {
             if let Ok(value) = hyper::header::HeaderValue::from_str(&value) {
@@ -83,11 +123,17 @@ impl Gateway {
     }
 
     /// Answers one HTTP request.
-    pub async fn respond(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
+    pub async fn respond(
+        &self,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Response<Full<Bytes>> {
         let (parts, body) = request.into_parts();
         let method = parts.method.as_str().to_string();
         let raw_path = parts.uri.path().to_string();
-        if parts.method == Method::OPTIONS && parts.headers.contains_key("access-control-request-method") {
+        if parts.method == Method::OPTIONS
+            && parts.headers.contains_key("access-control-request-method")
+        {
             return self.preflight();
         }
         let matched = self
@@ -101,18 +147,34 @@ impl Gateway {
         let claims = if route.public {
             None
         } else {
-            let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
+            let header = parts
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
             match bearer_claims(header, chrono::Utc::now().timestamp()) {
                 Some(claims) => Some(claims),
-                None => return reply(StatusCode::UNAUTHORIZED, &json!({"message": "Unauthorized"})),
+                None => {
+                    return reply(
+                        StatusCode::UNAUTHORIZED,
+                        &json!({"message": "Unauthorized"}),
+                    );
+                }
             }
         };
         let bytes = match body.collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(_) => return reply(StatusCode::BAD_REQUEST, &json!({"message": "Could not read the request body."})),
+            Err(_) => {
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    &json!({"message": "Could not read the request body."}),
+                );
+            }
         };
         if bytes.len() > MAX_BODY {
-            return reply(StatusCode::PAYLOAD_TOO_LARGE, &json!({"message": "Request Entity Too Large"}));
+            return reply(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &json!({"message": "Request Entity Too Large"}),
+            );
         }
         let call = HttpCall {
             method,
@@ -132,11 +194,17 @@ impl Gateway {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "could not build the Lambda event");
-                return reply(StatusCode::INTERNAL_SERVER_ERROR, &json!({"message": "Internal Server Error"}));
+                return reply(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &json!({"message": "Internal Server Error"}),
+                );
             }
         };
         let Some(response) = dispatch(&route.binary, lambda_request, &self.ctx).await else {
-            return reply(StatusCode::INTERNAL_SERVER_ERROR, &json!({"message": "Internal Server Error"}));
+            return reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"message": "Internal Server Error"}),
+            );
         };
         let (parts, body) = response.into_parts();
         let mut out = Response::new(Full::new(Bytes::from(body.to_vec())));
@@ -147,27 +215,37 @@ impl Gateway {
 }
 
 /// Serves until `shutdown` resolves, one task per connection.
-pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             () = &mut shutdown => return,
         };
-        let Ok((stream, peer)) = accepted else { continue };
+        let Ok((stream, peer)) = accepted else {
+            continue;
+        };
         let gateway = gateway.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                 let gateway = gateway.clone();
                 async move {
                     let started = Instant::now();
-                    let (method, path) = (request.method().clone(), request.uri().path().to_string());
+                    let (method, path) =
+                        (request.method().clone(), request.uri().path().to_string());
                     let response = gateway.respond(request, peer).await;
                     tracing::info!(%method, %path, status = response.status().as_u16(), ms = started.elapsed().as_secs_f64() * 1e3, "request");
                     Ok::<_, Infallible>(response)
                 }
             });
-            let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
@@ -178,13 +256,20 @@ mod tests {
 
     fn token(payload: &Value) -> String {
         let enc = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-        format!("Bearer {}.{}.sig", enc(b"{\"alg\":\"none\"}"), enc(payload.to_string().as_bytes()))
+        format!(
+            "Bearer {}.{}.sig",
+            enc(b"{\"alg\":\"none\"}"),
+            enc(payload.to_string().as_bytes())
+        )
     }
 
     #[test]
     fn bearer_tokens_decode_and_expire() {
         let t = token(&json!({"email": "a@example.org", "exp": 100}));
-        assert_eq!(bearer_claims(Some(&t), 50).unwrap()["email"], "a@example.org");
+        assert_eq!(
+            bearer_claims(Some(&t), 50).unwrap()["email"],
+            "a@example.org"
+        );
         assert!(bearer_claims(Some(&t), 150).is_none());
         assert!(bearer_claims(Some("Bearer garbage"), 0).is_none());
         assert!(bearer_claims(None, 0).is_none());

@@ -111,11 +111,23 @@ fn shape(message: String) -> TemplateError {
 }
 
 fn str_list(value: Option<&Value>) -> Vec<String> {
-    value.and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default()
+    value
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn key_of(schema: &Value, kind: &str) -> Option<String> {
-    schema.as_array()?.iter().find(|k| k["KeyType"] == kind).and_then(|k| k["AttributeName"].as_str()).map(str::to_string)
+    schema
+        .as_array()?
+        .iter()
+        .find(|k| k["KeyType"] == kind)
+        .and_then(|k| k["AttributeName"].as_str())
+        .map(str::to_string)
 }
 
 impl Template {
@@ -127,7 +139,9 @@ impl Template {
     /// Parses template text.
     pub fn parse(text: &str) -> Result<Self, TemplateError> {
         let root = to_json(serde_norway::from_str(text)?);
-        let resources = root["Resources"].as_object().ok_or_else(|| shape("no Resources".into()))?;
+        let resources = root["Resources"]
+            .as_object()
+            .ok_or_else(|| shape("no Resources".into()))?;
         let mut tables = Vec::new();
         let mut routes = Vec::new();
         let mut cors = CorsSpec::default();
@@ -138,8 +152,14 @@ impl Template {
                 Some("AWS::Serverless::Function") => {
                     let binary = resource["Metadata"]["BuildProperties"]["Binary"]
                         .as_str()
-                        .ok_or_else(|| shape(format!("{logical_id}: no Metadata.BuildProperties.Binary")))?;
-                    for event in props["Events"].as_object().into_iter().flat_map(|e| e.values()) {
+                        .ok_or_else(|| {
+                            shape(format!("{logical_id}: no Metadata.BuildProperties.Binary"))
+                        })?;
+                    for event in props["Events"]
+                        .as_object()
+                        .into_iter()
+                        .flat_map(|e| e.values())
+                    {
                         if event["Type"] != "HttpApi" {
                             continue;
                         }
@@ -164,7 +184,11 @@ impl Template {
                 _ => {}
             }
         }
-        Ok(Self { tables, routes, cors })
+        Ok(Self {
+            tables,
+            routes,
+            cors,
+        })
     }
 
     fn table(logical_id: &str, props: &Value) -> Result<TableSpec, TemplateError> {
@@ -183,22 +207,35 @@ impl Template {
                 name: g["IndexName"].as_str().unwrap_or_default().to_string(),
                 hash_key: key_of(&g["KeySchema"], "HASH").unwrap_or_default(),
                 range_key: key_of(&g["KeySchema"], "RANGE"),
-                projection: g["Projection"]["ProjectionType"].as_str().unwrap_or_default().to_string(),
+                projection: g["Projection"]["ProjectionType"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
             })
             .collect();
         Ok(TableSpec {
             logical_id: logical_id.to_string(),
             name_template: name_template.to_string(),
-            hash_key: key_of(&props["KeySchema"], "HASH").ok_or_else(|| shape(format!("{logical_id}: no HASH key")))?,
+            hash_key: key_of(&props["KeySchema"], "HASH")
+                .ok_or_else(|| shape(format!("{logical_id}: no HASH key")))?,
             attribute_types: props["AttributeDefinitions"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(|a| Some((a["AttributeName"].as_str()?.to_string(), a["AttributeType"].as_str()?.to_string())))
+                .filter_map(|a| {
+                    Some((
+                        a["AttributeName"].as_str()?.to_string(),
+                        a["AttributeType"].as_str()?.to_string(),
+                    ))
+                })
                 .collect(),
             gsis,
-            billing_mode: props["BillingMode"].as_str().unwrap_or_default().to_string(),
-            point_in_time_recovery: props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] == true,
+            billing_mode: props["BillingMode"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            point_in_time_recovery: props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
+                == true,
         })
     }
 }
@@ -220,32 +257,65 @@ mod tests {
     #[test]
     fn template_tables_agree_with_shared_definitions() {
         let t = template();
-        assert_eq!(t.tables.len(), ALL.len(), "the template must define exactly the six tables");
+        assert_eq!(
+            t.tables.len(),
+            ALL.len(),
+            "the template must define exactly the six tables"
+        );
         for def in ALL {
-            let spec = t.tables.iter().find(|s| s.logical_id == def.logical_id).unwrap_or_else(|| panic!("{} missing", def.logical_id));
+            let spec = t
+                .tables
+                .iter()
+                .find(|s| s.logical_id == def.logical_id)
+                .unwrap_or_else(|| panic!("{} missing", def.logical_id));
             assert_eq!(spec.name_template, format!("{}${{Env}}", def.base_name));
             assert_eq!(spec.hash_key, def.hash_key);
             assert_eq!(spec.billing_mode, "PAY_PER_REQUEST", "{}", def.logical_id);
-            assert!(spec.point_in_time_recovery, "{} needs point-in-time recovery", def.logical_id);
-            let type_of = |attr: &str| spec.attribute_types.iter().find(|(a, _)| a == attr).map(|(_, t)| t.as_str());
+            assert!(
+                spec.point_in_time_recovery,
+                "{} needs point-in-time recovery",
+                def.logical_id
+            );
+            let type_of = |attr: &str| {
+                spec.attribute_types
+                    .iter()
+                    .find(|(a, _)| a == attr)
+                    .map(|(_, t)| t.as_str())
+            };
             assert_eq!(type_of(def.hash_key), Some("S"));
             assert_eq!(spec.gsis.len(), def.gsis.len(), "{} GSIs", def.logical_id);
             for gsi in def.gsis {
-                let g = spec.gsis.iter().find(|g| g.name == gsi.name).unwrap_or_else(|| panic!("{} lacks {}", def.logical_id, gsi.name));
+                let g = spec
+                    .gsis
+                    .iter()
+                    .find(|g| g.name == gsi.name)
+                    .unwrap_or_else(|| panic!("{} lacks {}", def.logical_id, gsi.name));
                 assert_eq!(g.hash_key, gsi.hash_key);
                 assert_eq!(g.range_key.as_deref(), Some(gsi.range_key));
                 assert_eq!(g.projection, "ALL");
                 assert_eq!(type_of(gsi.hash_key), Some("S"));
                 assert_eq!(type_of(gsi.range_key), Some("N"));
             }
-            assert_eq!(spec.attribute_types.len(), 1 + def.gsis.iter().flat_map(|g| [g.hash_key, g.range_key]).collect::<std::collections::BTreeSet<_>>().len());
+            assert_eq!(
+                spec.attribute_types.len(),
+                1 + def
+                    .gsis
+                    .iter()
+                    .flat_map(|g| [g.hash_key, g.range_key])
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len()
+            );
         }
     }
 
     #[test]
     fn routes_and_cors_are_read() {
         let t = template();
-        assert!(t.routes.iter().any(|r| r.route_key() == "GET /partnerships/partners/{partnerId}" && r.binary == "partners" && !r.public));
+        assert!(t.routes.iter().any(
+            |r| r.route_key() == "GET /partnerships/partners/{partnerId}"
+                && r.binary == "partners"
+                && !r.public
+        ));
         assert_eq!(t.cors.allow_origins, vec!["*"]);
         assert!(t.cors.allow_methods.contains(&"PATCH".to_string()));
     }

@@ -21,7 +21,10 @@ pub struct ValidationError {
 impl ValidationError {
     /// A validation error with the given message and data.
     pub fn new(message: impl Into<String>, data: Value) -> Self {
-        Self { message: message.into(), data }
+        Self {
+            message: message.into(),
+            data,
+        }
     }
 }
 

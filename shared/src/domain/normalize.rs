@@ -53,7 +53,11 @@ pub fn text(value: Option<&Value>, max: usize) -> String {
 /// A text field of a request body, validated strictly (a deliberate fix of §14.12): absent is
 /// `Missing`, `null` is `Null`, a string is trimmed and must fit `max` characters, and any other
 /// JSON type is rejected rather than silently read as empty.
-pub fn body_text(value: Option<&Value>, field: &str, max: usize) -> Result<Field<String>, ValidationError> {
+pub fn body_text(
+    value: Option<&Value>,
+    field: &str,
+    max: usize,
+) -> Result<Field<String>, ValidationError> {
     match value {
         None => Ok(Field::Missing),
         Some(Value::Null) => Ok(Field::Null),
@@ -67,15 +71,25 @@ pub fn body_text(value: Option<&Value>, field: &str, max: usize) -> Result<Field
             }
             Ok(Field::Set(trimmed.to_string()))
         }
-        Some(_) => Err(ValidationError::new(format!("'{field}' must be a string."), field_data(field, value))),
+        Some(_) => Err(ValidationError::new(
+            format!("'{field}' must be a string."),
+            field_data(field, value),
+        )),
     }
 }
 
 /// §3.1 for required fields: `'<field>' is required.` when the normalized text is empty.
-pub fn required_text(value: Option<&Value>, field: &str, max: usize) -> Result<String, ValidationError> {
+pub fn required_text(
+    value: Option<&Value>,
+    field: &str,
+    max: usize,
+) -> Result<String, ValidationError> {
     let normalized = text(value, max);
     if normalized.is_empty() {
-        return Err(ValidationError::new(format!("'{field}' is required."), field_data(field, value)));
+        return Err(ValidationError::new(
+            format!("'{field}' is required."),
+            field_data(field, value),
+        ));
     }
     Ok(normalized)
 }
@@ -100,7 +114,12 @@ pub fn slugify(raw: &str, input_max: usize, max: usize) -> String {
 }
 
 /// §3.2 for a required slug: 406 `'<field>' must include at least one letter or number.`
-pub fn slug_field(value: Option<&Value>, field: &str, input_max: usize, max: usize) -> Result<String, ValidationError> {
+pub fn slug_field(
+    value: Option<&Value>,
+    field: &str,
+    input_max: usize,
+    max: usize,
+) -> Result<String, ValidationError> {
     let slug = slugify(&text(value, input_max), input_max, max);
     if slug.is_empty() {
         return Err(ValidationError::new(
@@ -217,7 +236,10 @@ const MAX_TAG_LEN: usize = 40;
 pub fn tags(value: Option<&Value>) -> Vec<String> {
     let items: Vec<Value> = match value {
         Some(Value::Array(items)) => items.clone(),
-        Some(Value::String(s)) => s.split(',').map(|part| Value::String(part.to_string())).collect(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(|part| Value::String(part.to_string()))
+            .collect(),
         _ => return Vec::new(),
     };
     let mut seen = std::collections::HashSet::new();
@@ -247,13 +269,18 @@ pub fn email(value: Option<&Value>, field: &str) -> Result<String, ValidationErr
     if normalized.is_empty() || is_valid_email(&normalized) {
         return Ok(normalized);
     }
-    Err(ValidationError::new(format!("'{field}' is invalid."), field_data(field, value)))
+    Err(ValidationError::new(
+        format!("'{field}' is invalid."),
+        field_data(field, value),
+    ))
 }
 
 /// The conventional address grammar of §3.7 (quoted or dot-atom local part; IPv4 literal or
 /// dotted labels ending in an alphabetic TLD of two or more letters).
 pub fn is_valid_email(address: &str) -> bool {
-    let Some(at) = address.rfind('@') else { return false };
+    let Some(at) = address.rfind('@') else {
+        return false;
+    };
     let (local, domain) = (&address[..at], &address[at + 1..]);
     let local_ok = if local.len() >= 3 && local.starts_with('"') && local.ends_with('"') {
         true
@@ -270,30 +297,48 @@ pub fn is_valid_email(address: &str) -> bool {
 }
 
 fn is_ipv4_literal(domain: &str) -> bool {
-    let Some(inner) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) else { return false };
+    let Some(inner) = domain.strip_prefix('[').and_then(|d| d.strip_suffix(']')) else {
+        return false;
+    };
     let parts: Vec<&str> = inner.split('.').collect();
-    parts.len() == 4 && parts.iter().all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+    parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_dotted_domain(domain: &str) -> bool {
     let labels: Vec<&str> = domain.split('.').collect();
-    let Some((tld, rest)) = labels.split_last() else { return false };
+    let Some((tld, rest)) = labels.split_last() else {
+        return false;
+    };
     !rest.is_empty()
         && tld.len() >= 2
         && tld.bytes().all(|b| b.is_ascii_alphabetic())
-        && rest.iter().all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && rest
+            .iter()
+            .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 /// §3.7 date: cut to 10 characters, `YYYY-MM-DD`, and (a deliberate fix) a real calendar date.
 pub fn date(value: Option<&Value>, field: &str) -> Result<Field<String>, ValidationError> {
-    let invalid = || ValidationError::new(format!("'{field}' must be in YYYY-MM-DD format."), field_data(field, value));
+    let invalid = || {
+        ValidationError::new(
+            format!("'{field}' must be in YYYY-MM-DD format."),
+            field_data(field, value),
+        )
+    };
     match value {
         None => Ok(Field::Missing),
         Some(Value::Null) => Ok(Field::Null),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(Field::Null),
         Some(Value::String(s)) => {
             let cut = truncate_chars(s.trim(), 10);
-            if is_calendar_date(cut) { Ok(Field::Set(cut.to_string())) } else { Err(invalid()) }
+            if is_calendar_date(cut) {
+                Ok(Field::Set(cut.to_string()))
+            } else {
+                Err(invalid())
+            }
         }
         Some(_) => Err(invalid()),
     }
@@ -303,13 +348,24 @@ pub fn date(value: Option<&Value>, field: &str) -> Result<Field<String>, Validat
 pub fn is_calendar_date(text: &str) -> bool {
     let bytes = text.as_bytes();
     bytes.len() == 10
-        && bytes.iter().enumerate().all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() })
+        && bytes.iter().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                *b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        })
         && NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
 }
 
 /// §3.7 ISO date-time: parsed leniently, stored as UTC ISO with milliseconds and `Z`.
 pub fn date_time(value: Option<&Value>, field: &str) -> Result<Field<String>, ValidationError> {
-    let invalid = || ValidationError::new(format!("'{field}' must be a valid ISO date/time."), field_data(field, value));
+    let invalid = || {
+        ValidationError::new(
+            format!("'{field}' must be a valid ISO date/time."),
+            field_data(field, value),
+        )
+    };
     match value {
         None => Ok(Field::Missing),
         Some(Value::Null) => Ok(Field::Null),
@@ -326,12 +382,21 @@ pub fn parse_date_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M%z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+    ] {
         if let Ok(t) = DateTime::parse_from_str(text, format) {
             return Some(t.with_timezone(&Utc));
         }
     }
-    for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for format in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
             return Some(t.and_utc());
         }
@@ -339,7 +404,9 @@ pub fn parse_date_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     }
-    DateTime::parse_from_rfc2822(text).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc2822(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Formats a time as JavaScript's `toISOString` does (`2025-01-05T10:00:00.000Z`).
@@ -349,7 +416,9 @@ pub fn iso_millis(time: DateTime<Utc>) -> String {
 
 /// ISO string of an epoch-millisecond timestamp.
 pub fn iso_from_millis(millis: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(millis).map(iso_millis).unwrap_or_default()
+    DateTime::<Utc>::from_timestamp_millis(millis)
+        .map(iso_millis)
+        .unwrap_or_default()
 }
 
 /// JavaScript's `Number(value)` for the JSON types a client may send; `None` when it is NaN.
@@ -365,8 +434,14 @@ fn js_number(value: &Value) -> Option<f64> {
             if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
                 return u64::from_str_radix(hex, 16).ok().map(|n| n as f64);
             }
-            let looks_numeric = t.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
-            if looks_numeric { t.parse::<f64>().ok() } else { None }
+            let looks_numeric = t
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+            if looks_numeric {
+                t.parse::<f64>().ok()
+            } else {
+                None
+            }
         }
         _ => None,
     }
@@ -378,17 +453,32 @@ pub fn round_cents(amount: f64) -> f64 {
 }
 
 /// §3.7 year: `Number(value)` must be an integer in 2000–2100.
-pub fn year(value: Option<&Value>, field: &str, required: bool) -> Result<Field<i32>, ValidationError> {
-    let empty = matches!(value, None | Some(Value::Null)) || matches!(value, Some(Value::String(s)) if s.trim().is_empty());
+pub fn year(
+    value: Option<&Value>,
+    field: &str,
+    required: bool,
+) -> Result<Field<i32>, ValidationError> {
+    let empty = matches!(value, None | Some(Value::Null))
+        || matches!(value, Some(Value::String(s)) if s.trim().is_empty());
     if empty {
         if required {
-            return Err(ValidationError::new(format!("'{field}' is required."), field_data(field, value)));
+            return Err(ValidationError::new(
+                format!("'{field}' is required."),
+                field_data(field, value),
+            ));
         }
-        return Ok(if value.is_none() { Field::Missing } else { Field::Null });
+        return Ok(if value.is_none() {
+            Field::Missing
+        } else {
+            Field::Null
+        });
     }
     match value.and_then(js_number) {
         Some(n) if n.fract() == 0.0 && (2000.0..=2100.0).contains(&n) => Ok(Field::Set(n as i32)),
-        _ => Err(ValidationError::new(format!("'{field}' must be a valid year."), field_data(field, value))),
+        _ => Err(ValidationError::new(
+            format!("'{field}' must be a valid year."),
+            field_data(field, value),
+        )),
     }
 }
 
@@ -413,7 +503,10 @@ pub fn boolean(value: Option<&Value>, field: &str) -> Result<Option<bool>, Valid
     match value {
         None => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(ValidationError::new(format!("'{field}' must be a boolean."), field_data(field, value))),
+        Some(_) => Err(ValidationError::new(
+            format!("'{field}' must be a boolean."),
+            field_data(field, value),
+        )),
     }
 }
 
@@ -452,10 +545,24 @@ mod tests {
     #[test]
     fn body_text_is_strict_about_types_and_length() {
         assert_eq!(body_text(None, "notes", 5).unwrap(), Field::Missing);
-        assert_eq!(body_text(Some(&Value::Null), "notes", 5).unwrap(), Field::Null);
-        assert_eq!(body_text(Some(&s(" hi ")), "notes", 5).unwrap(), Field::Set("hi".into()));
-        assert_eq!(body_text(Some(&s("toolong")), "notes", 5).unwrap_err().message, "'notes' must be at most 5 characters.");
-        assert_eq!(body_text(Some(&json!(5)), "notes", 5).unwrap_err().message, "'notes' must be a string.");
+        assert_eq!(
+            body_text(Some(&Value::Null), "notes", 5).unwrap(),
+            Field::Null
+        );
+        assert_eq!(
+            body_text(Some(&s(" hi ")), "notes", 5).unwrap(),
+            Field::Set("hi".into())
+        );
+        assert_eq!(
+            body_text(Some(&s("toolong")), "notes", 5)
+                .unwrap_err()
+                .message,
+            "'notes' must be at most 5 characters."
+        );
+        assert_eq!(
+            body_text(Some(&json!(5)), "notes", 5).unwrap_err().message,
+            "'notes' must be a string."
+        );
     }
 
     #[test]
@@ -472,25 +579,43 @@ mod tests {
         assert_eq!(slugify("Café Crème", 80, 50), "caf_cr_me");
         assert_eq!(slugify("___", 80, 50), "");
         assert_eq!(slugify(&"a".repeat(100), 80, 50).len(), 50);
-        assert_eq!(slugify(&format!("{}_b", "a".repeat(49)), 80, 50), "a".repeat(49));
+        assert_eq!(
+            slugify(&format!("{}_b", "a".repeat(49)), 80, 50),
+            "a".repeat(49)
+        );
     }
 
     #[test]
     fn slug_errors_name_the_field() {
         let err = slug_field(Some(&s("!!!")), "channel", 40, 40).unwrap_err();
-        assert_eq!(err.message, "'channel' must include at least one letter or number.");
-        assert_eq!(slug_or_default(None, "documentType", 50, 50, "general").unwrap(), "general");
+        assert_eq!(
+            err.message,
+            "'channel' must include at least one letter or number."
+        );
+        assert_eq!(
+            slug_or_default(None, "documentType", 50, 50, "general").unwrap(),
+            "general"
+        );
     }
 
     #[test]
     fn status_defaults_aliases_and_custom_values() {
         assert_eq!(status(None).unwrap(), "reached_out");
         assert_eq!(status(Some(&s(""))).unwrap(), "reached_out");
-        assert_eq!(status(Some(&s("In Conversation"))).unwrap(), "in_conversation");
+        assert_eq!(
+            status(Some(&s("In Conversation"))).unwrap(),
+            "in_conversation"
+        );
         assert_eq!(status(Some(&s("backed out"))).unwrap(), "backed_out");
         assert_eq!(status(Some(&s("Reached-Out"))).unwrap(), "reached_out");
-        assert_eq!(status(Some(&s("Waiting on Legal"))).unwrap(), "waiting_on_legal");
-        assert_eq!(status(Some(&s("???"))).unwrap_err().message, "'status' must include at least one letter or number.");
+        assert_eq!(
+            status(Some(&s("Waiting on Legal"))).unwrap(),
+            "waiting_on_legal"
+        );
+        assert_eq!(
+            status(Some(&s("???"))).unwrap_err().message,
+            "'status' must include at least one letter or number."
+        );
         assert_eq!(stored_status(Some("???")), "reached_out");
         assert_eq!(stored_status(None), "reached_out");
         assert_eq!(stored_status(Some("PAID")), "paid");
@@ -508,13 +633,19 @@ mod tests {
     fn tiers_slug_or_empty() {
         assert_eq!(tier(Some(&s("Gold Plus")), "tier").unwrap(), "gold_plus");
         assert_eq!(tier(None, "tier").unwrap(), "");
-        assert_eq!(tier(Some(&s("%%")), "tier").unwrap_err().message, "'tier' must include at least one letter or number.");
+        assert_eq!(
+            tier(Some(&s("%%")), "tier").unwrap_err().message,
+            "'tier' must include at least one letter or number."
+        );
         assert_eq!(stored_tier(Some("Silver ")), "silver");
     }
 
     #[test]
     fn tags_dedupe_case_insensitively_and_cap() {
-        assert_eq!(tags(Some(&json!(["AI", " ai ", "Fintech", "", 5]))), vec!["AI", "Fintech"]);
+        assert_eq!(
+            tags(Some(&json!(["AI", " ai ", "Fintech", "", 5]))),
+            vec!["AI", "Fintech"]
+        );
         assert_eq!(tags(Some(&s("a, b,,A"))), vec!["a", "b"]);
         assert_eq!(tags(Some(&json!({"a": 1}))), Vec::<String>::new());
         let many: Vec<String> = (0..40).map(|i| format!("t{i}")).collect();
@@ -526,7 +657,10 @@ mod tests {
     fn alumni_tag_mirrors_the_flag_and_never_makes_31() {
         let t = with_alumni_tag(vec!["Alumni-Partner".into(), "ai".into()], true);
         assert_eq!(t, vec!["ai", "alumni-partner"]);
-        assert_eq!(with_alumni_tag(vec!["alumni-partner".into()], false), Vec::<String>::new());
+        assert_eq!(
+            with_alumni_tag(vec!["alumni-partner".into()], false),
+            Vec::<String>::new()
+        );
         let thirty: Vec<String> = (0..30).map(|i| format!("t{i}")).collect();
         let t = with_alumni_tag(thirty, true);
         assert_eq!(t.len(), 30);
@@ -535,20 +669,42 @@ mod tests {
 
     #[test]
     fn email_rules() {
-        assert_eq!(email(Some(&s(" Jane@Example.ORG ")), "email").unwrap(), "jane@example.org");
+        assert_eq!(
+            email(Some(&s(" Jane@Example.ORG ")), "email").unwrap(),
+            "jane@example.org"
+        );
         assert_eq!(email(None, "email").unwrap(), "");
-        assert_eq!(email(Some(&s("bad")), "email").unwrap_err().message, "'email' is invalid.");
-        for ok in ["a.b@c.io", "\"x y\"@d.com", "u@[10.0.0.1]", "a-b@sub-d.example.co"] {
+        assert_eq!(
+            email(Some(&s("bad")), "email").unwrap_err().message,
+            "'email' is invalid."
+        );
+        for ok in [
+            "a.b@c.io",
+            "\"x y\"@d.com",
+            "u@[10.0.0.1]",
+            "a-b@sub-d.example.co",
+        ] {
             assert!(is_valid_email(ok), "{ok}");
         }
-        for bad in ["a@b", "a..b@c.io", "a@b.c", "a b@c.io", "@c.io", "a@-.c1", "a@b.c0m"] {
+        for bad in [
+            "a@b",
+            "a..b@c.io",
+            "a@b.c",
+            "a b@c.io",
+            "@c.io",
+            "a@-.c1",
+            "a@b.c0m",
+        ] {
             assert!(!is_valid_email(bad), "{bad}");
         }
     }
 
     #[test]
     fn dates_are_cut_and_calendar_checked() {
-        assert_eq!(date(Some(&s("2025-01-05T10:00Z")), "followUpDate").unwrap(), Field::Set("2025-01-05".into()));
+        assert_eq!(
+            date(Some(&s("2025-01-05T10:00Z")), "followUpDate").unwrap(),
+            Field::Set("2025-01-05".into())
+        );
         assert_eq!(date(None, "d").unwrap(), Field::Missing);
         assert_eq!(date(Some(&Value::Null), "d").unwrap(), Field::Null);
         assert_eq!(date(Some(&s("")), "d").unwrap(), Field::Null);
@@ -565,33 +721,76 @@ mod tests {
             date_time(Some(&s("2025-03-01T10:00:00-08:00")), "occurredAt").unwrap(),
             Field::Set("2025-03-01T18:00:00.000Z".into())
         );
-        assert_eq!(date_time(Some(&s("2025-03-01")), "occurredAt").unwrap(), Field::Set("2025-03-01T00:00:00.000Z".into()));
-        assert_eq!(date_time(Some(&s("2025-03-01T10:00")), "occurredAt").unwrap(), Field::Set("2025-03-01T10:00:00.000Z".into()));
         assert_eq!(
-            date_time(Some(&s("yesterday")), "occurredAt").unwrap_err().message,
+            date_time(Some(&s("2025-03-01")), "occurredAt").unwrap(),
+            Field::Set("2025-03-01T00:00:00.000Z".into())
+        );
+        assert_eq!(
+            date_time(Some(&s("2025-03-01T10:00")), "occurredAt").unwrap(),
+            Field::Set("2025-03-01T10:00:00.000Z".into())
+        );
+        assert_eq!(
+            date_time(Some(&s("yesterday")), "occurredAt")
+                .unwrap_err()
+                .message,
             "'occurredAt' must be a valid ISO date/time."
         );
         assert!(date_time(Some(&json!(5)), "occurredAt").is_err());
-        assert_eq!(date_time(Some(&Value::Null), "occurredAt").unwrap(), Field::Null);
+        assert_eq!(
+            date_time(Some(&Value::Null), "occurredAt").unwrap(),
+            Field::Null
+        );
     }
 
     #[test]
     fn years() {
-        assert_eq!(year(Some(&json!(2025)), "year", true).unwrap(), Field::Set(2025));
-        assert_eq!(year(Some(&s("2026")), "year", true).unwrap(), Field::Set(2026));
-        assert_eq!(year(None, "year", true).unwrap_err().message, "'year' is required.");
-        assert_eq!(year(Some(&json!(1999)), "year", true).unwrap_err().message, "'year' must be a valid year.");
-        assert_eq!(year(Some(&json!(2025.5)), "year", true).unwrap_err().message, "'year' must be a valid year.");
-        assert_eq!(year(Some(&Value::Null), "linkedMainEventYear", false).unwrap(), Field::Null);
-        assert_eq!(year(Some(&s("")), "linkedMainEventYear", false).unwrap(), Field::Null);
+        assert_eq!(
+            year(Some(&json!(2025)), "year", true).unwrap(),
+            Field::Set(2025)
+        );
+        assert_eq!(
+            year(Some(&s("2026")), "year", true).unwrap(),
+            Field::Set(2026)
+        );
+        assert_eq!(
+            year(None, "year", true).unwrap_err().message,
+            "'year' is required."
+        );
+        assert_eq!(
+            year(Some(&json!(1999)), "year", true).unwrap_err().message,
+            "'year' must be a valid year."
+        );
+        assert_eq!(
+            year(Some(&json!(2025.5)), "year", true)
+                .unwrap_err()
+                .message,
+            "'year' must be a valid year."
+        );
+        assert_eq!(
+            year(Some(&Value::Null), "linkedMainEventYear", false).unwrap(),
+            Field::Null
+        );
+        assert_eq!(
+            year(Some(&s("")), "linkedMainEventYear", false).unwrap(),
+            Field::Null
+        );
     }
 
     #[test]
     fn amounts() {
-        assert_eq!(amount(Some(&json!(12.345)), "amount").unwrap(), Field::Set(12.35));
-        assert_eq!(amount(Some(&s("1500")), "amount").unwrap(), Field::Set(1500.0));
+        assert_eq!(
+            amount(Some(&json!(12.345)), "amount").unwrap(),
+            Field::Set(12.35)
+        );
+        assert_eq!(
+            amount(Some(&s("1500")), "amount").unwrap(),
+            Field::Set(1500.0)
+        );
         assert_eq!(amount(Some(&s(" ")), "amount").unwrap(), Field::Set(0.0));
-        assert_eq!(amount(Some(&json!(true)), "amount").unwrap(), Field::Set(1.0));
+        assert_eq!(
+            amount(Some(&json!(true)), "amount").unwrap(),
+            Field::Set(1.0)
+        );
         assert_eq!(amount(Some(&Value::Null), "amount").unwrap(), Field::Null);
         assert_eq!(amount(Some(&s("")), "amount").unwrap(), Field::Null);
         assert_eq!(amount(None, "amount").unwrap(), Field::Missing);
@@ -607,7 +806,10 @@ mod tests {
     fn booleans() {
         assert_eq!(boolean(Some(&json!(true)), "isAlumni").unwrap(), Some(true));
         assert_eq!(boolean(None, "isAlumni").unwrap(), None);
-        assert_eq!(boolean(Some(&s("true")), "isAlumni").unwrap_err().message, "'isAlumni' must be a boolean.");
+        assert_eq!(
+            boolean(Some(&s("true")), "isAlumni").unwrap_err().message,
+            "'isAlumni' must be a boolean."
+        );
         assert_eq!(query_boolean(Some("TRUE")), Some(true));
         assert_eq!(query_boolean(Some("False")), Some(false));
         assert_eq!(query_boolean(Some("yes")), None);

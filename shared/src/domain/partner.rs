@@ -9,7 +9,8 @@ use serde_json::{Map, Value, json};
 use super::ValidationError;
 use super::metrics::{DirectorySummary, LinkSummary, partner_metrics};
 use super::normalize::{
-    self, CANONICAL_STATUSES, Field, is_canonical_status, query_boolean, stored_tier, truncate_chars, with_alumni_tag,
+    self, CANONICAL_STATUSES, Field, is_canonical_status, query_boolean, stored_tier,
+    truncate_chars, with_alumni_tag,
 };
 use super::sort::compare_partners;
 
@@ -53,7 +54,10 @@ impl Partner {
     }
 
     /// The wire partner plus metrics over the given links (§5.19).
-    pub fn to_wire_with_metrics<'a>(&self, links: impl IntoIterator<Item = &'a LinkSummary>) -> Map<String, Value> {
+    pub fn to_wire_with_metrics<'a>(
+        &self,
+        links: impl IntoIterator<Item = &'a LinkSummary>,
+    ) -> Map<String, Value> {
         let mut wire = self.to_wire();
         if let Ok(Value::Object(metrics)) = serde_json::to_value(partner_metrics(links)) {
             wire.extend(metrics);
@@ -93,7 +97,11 @@ pub struct PartnerChanges {
     pub archived: Option<bool>,
 }
 
-fn optional_text(body: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, ValidationError> {
+fn optional_text(
+    body: &Map<String, Value>,
+    field: &str,
+    max: usize,
+) -> Result<Option<String>, ValidationError> {
     Ok(match normalize::body_text(body.get(field), field, max)? {
         Field::Missing => None,
         Field::Null => Some(String::new()),
@@ -110,7 +118,10 @@ impl PartnerChanges {
             None => creating,
         };
         if company_missing {
-            return Err(ValidationError::new("'company' is required.", normalize::field_data("company", body.get("company"))));
+            return Err(ValidationError::new(
+                "'company' is required.",
+                normalize::field_data("company", body.get("company")),
+            ));
         }
         let email = match optional_text(body, "email", 180)? {
             Some(raw) => Some(normalize::email(Some(&Value::String(raw)), "email")?),
@@ -120,7 +131,12 @@ impl PartnerChanges {
             None => None,
             Some(Value::Null) => Some(String::new()),
             Some(Value::String(_)) => Some(normalize::tier(body.get("tier"), "tier")?),
-            Some(other) => return Err(ValidationError::new("'tier' must be a string.", json!({"tier": other}))),
+            Some(other) => {
+                return Err(ValidationError::new(
+                    "'tier' must be a string.",
+                    json!({"tier": other}),
+                ));
+            }
         };
         let tags = match body.get("tags") {
             None => None,
@@ -129,7 +145,10 @@ impl PartnerChanges {
                 if let Value::Array(items) = value
                     && items.iter().any(|item| !item.is_string())
                 {
-                    return Err(ValidationError::new("'tags' must be a list of strings.", json!({"tags": value})));
+                    return Err(ValidationError::new(
+                        "'tags' must be a list of strings.",
+                        json!({"tags": value}),
+                    ));
                 }
                 Some(normalize::tags(Some(value)))
             }
@@ -242,19 +261,30 @@ impl DirectoryQuery {
             Some(_) => Some(normalize::status(get("status").as_ref())?),
             None => None,
         };
-        let tier_key = if params.contains_key("packageTier") { "packageTier" } else { "tier" };
+        let tier_key = if params.contains_key("packageTier") {
+            "packageTier"
+        } else {
+            "tier"
+        };
         let package_tier = non_empty(normalize::tier(get(tier_key).as_ref(), "tier")?);
         let partner_tier = non_empty(normalize::tier(get("partnerTier").as_ref(), "partnerTier")?);
-        let event_id_year = match (params.get("eventIdYear"), text("eventId", 120), text("eventYear", 20)) {
+        let event_id_year = match (
+            params.get("eventIdYear"),
+            text("eventId", 120),
+            text("eventYear", 20),
+        ) {
             (Some(raw), _, _) if !raw.is_empty() => Some(raw.clone()),
-            (_, Some(event_id), Some(year)) => Some(format!("{event_id}#{}", js_number_text(&year))),
+            (_, Some(event_id), Some(year)) => {
+                Some(format!("{event_id}#{}", js_number_text(&year)))
+            }
             _ => None,
         };
         Ok(Self {
             search: text("search", 180).map(|s| s.to_lowercase()),
             status,
             tag: text("tag", 80).map(|s| s.to_lowercase()),
-            include_archived: query_boolean(params.get("includeArchived").map(String::as_str)) == Some(true),
+            include_archived: query_boolean(params.get("includeArchived").map(String::as_str))
+                == Some(true),
             is_alumni: query_boolean(params.get("isAlumni").map(String::as_str)),
             package_tier,
             partner_tier,
@@ -269,18 +299,35 @@ impl DirectoryQuery {
 
     /// Whether a link satisfies every relationship filter at once.
     pub fn link_in_scope(&self, link: &LinkSummary) -> bool {
-        self.event_id_year.as_ref().is_none_or(|e| &link.event_id_year == e)
-            && self.status.as_ref().is_none_or(|s| &link.normalized_status() == s)
-            && self.package_tier.as_ref().is_none_or(|t| &link.normalized_tier() == t)
+        self.event_id_year
+            .as_ref()
+            .is_none_or(|e| &link.event_id_year == e)
+            && self
+                .status
+                .as_ref()
+                .is_none_or(|s| &link.normalized_status() == s)
+            && self
+                .package_tier
+                .as_ref()
+                .is_none_or(|t| &link.normalized_tier() == t)
     }
 
     /// Whether the partner record passes the partner filters.
     pub fn partner_matches(&self, partner: &Partner) -> bool {
         (self.include_archived || !partner.archived)
             && self.is_alumni.is_none_or(|a| partner.is_alumni == a)
-            && self.partner_tier.as_ref().is_none_or(|t| &stored_tier(Some(&partner.tier)) == t)
-            && self.tag.as_ref().is_none_or(|t| partner.tags.iter().any(|tag| &tag.to_lowercase() == t))
-            && self.search.as_ref().is_none_or(|s| partner.search_text().contains(s.as_str()))
+            && self
+                .partner_tier
+                .as_ref()
+                .is_none_or(|t| &stored_tier(Some(&partner.tier)) == t)
+            && self
+                .tag
+                .as_ref()
+                .is_none_or(|t| partner.tags.iter().any(|tag| &tag.to_lowercase() == t))
+            && self
+                .search
+                .as_ref()
+                .is_none_or(|s| partner.search_text().contains(s.as_str()))
     }
 
     /// The `filters` echo of the response.
@@ -309,9 +356,18 @@ fn js_number_text(text: &str) -> String {
 
 /// Builds the whole directory response (§5.1) from every partner item and the tier ids of every
 /// event. `today` is the UTC date `YYYY-MM-DD`.
-pub fn directory(partners: &[Partner], event_tiers: &BTreeSet<String>, query: &DirectoryQuery, today: &str) -> Value {
+pub fn directory(
+    partners: &[Partner],
+    event_tiers: &BTreeSet<String>,
+    query: &DirectoryQuery,
+    today: &str,
+) -> Value {
     let mut custom_statuses = BTreeSet::new();
-    let mut package_tiers: BTreeSet<String> = event_tiers.iter().filter(|t| !t.is_empty()).cloned().collect();
+    let mut package_tiers: BTreeSet<String> = event_tiers
+        .iter()
+        .filter(|t| !t.is_empty())
+        .cloned()
+        .collect();
     let mut partner_tiers = BTreeSet::new();
     let mut rows: Vec<(&Partner, Vec<&LinkSummary>)> = Vec::new();
     for partner in partners {
@@ -332,20 +388,32 @@ pub fn directory(partners: &[Partner], event_tiers: &BTreeSet<String>, query: &D
         if !query.partner_matches(partner) {
             continue;
         }
-        let in_scope: Vec<&LinkSummary> = partner.link_summaries.values().filter(|l| query.link_in_scope(l)).collect();
+        let in_scope: Vec<&LinkSummary> = partner
+            .link_summaries
+            .values()
+            .filter(|l| query.link_in_scope(l))
+            .collect();
         if query.has_relationship_filter() && in_scope.is_empty() {
             continue;
         }
         rows.push((partner, in_scope));
     }
     rows.sort_by(|(a, _), (b, _)| {
-        compare_partners((&a.company, &a.contact_name, a.updated_at), (&b.company, &b.contact_name, b.updated_at))
+        compare_partners(
+            (&a.company, &a.contact_name, a.updated_at),
+            (&b.company, &b.contact_name, b.updated_at),
+        )
     });
     let mut summary = DirectorySummary::default();
     let partners_json: Vec<Value> = rows
         .iter()
         .map(|(partner, links)| {
-            summary.add_partner(partner.archived, partner.is_alumni, links.iter().copied(), today);
+            summary.add_partner(
+                partner.archived,
+                partner.is_alumni,
+                links.iter().copied(),
+                today,
+            );
             Value::Object(partner.to_wire_with_metrics(links.iter().copied()))
         })
         .collect();
@@ -361,7 +429,11 @@ pub fn directory(partners: &[Partner], event_tiers: &BTreeSet<String>, query: &D
 
 /// The ten canonical statuses in display order, then the given custom ones by code point.
 pub fn status_options(custom: BTreeSet<String>) -> Vec<String> {
-    CANONICAL_STATUSES.iter().map(|s| s.to_string()).chain(custom).collect()
+    CANONICAL_STATUSES
+        .iter()
+        .map(|s| s.to_string())
+        .chain(custom)
+        .collect()
 }
 
 /// Cuts a company name for logs and messages.
@@ -379,10 +451,29 @@ mod tests {
 
     #[test]
     fn create_requires_company_and_defaults_the_rest() {
-        assert_eq!(PartnerChanges::parse(&body(json!({})), true).unwrap_err().message, "'company' is required.");
-        assert_eq!(PartnerChanges::parse(&body(json!({"company": 123})), true).unwrap_err().message, "'company' must be a string.");
-        assert_eq!(PartnerChanges::parse(&body(json!({"company": "  "})), true).unwrap_err().message, "'company' is required.");
-        let changes = PartnerChanges::parse(&body(json!({"company": " Acme ", "tags": "a,b", "isAlumni": true, "archived": true})), true).unwrap();
+        assert_eq!(
+            PartnerChanges::parse(&body(json!({})), true)
+                .unwrap_err()
+                .message,
+            "'company' is required."
+        );
+        assert_eq!(
+            PartnerChanges::parse(&body(json!({"company": 123})), true)
+                .unwrap_err()
+                .message,
+            "'company' must be a string."
+        );
+        assert_eq!(
+            PartnerChanges::parse(&body(json!({"company": "  "})), true)
+                .unwrap_err()
+                .message,
+            "'company' is required."
+        );
+        let changes = PartnerChanges::parse(
+            &body(json!({"company": " Acme ", "tags": "a,b", "isAlumni": true, "archived": true})),
+            true,
+        )
+        .unwrap();
         let partner = changes.into_new_partner("p1".into(), 10, "me@example.org");
         assert_eq!(partner.company, "Acme");
         assert_eq!(partner.tags, vec!["a", "b", "alumni-partner"]);
@@ -394,29 +485,75 @@ mod tests {
     #[test]
     fn bad_fields_are_rejected_with_their_messages() {
         let cases = [
-            (json!({"company": "A", "email": "bad"}), "'email' is invalid."),
-            (json!({"company": "A", "isAlumni": "yes"}), "'isAlumni' must be a boolean."),
-            (json!({"company": "A", "archived": 1}), "'archived' must be a boolean."),
-            (json!({"company": "A", "tier": "!!"}), "'tier' must include at least one letter or number."),
-            (json!({"company": "A", "tags": 5}), "'tags' must be a list of strings or a comma-separated string."),
-            (json!({"company": "A", "notes": "x".repeat(5001)}), "'notes' must be at most 5000 characters."),
-            (json!({"company": "A", "phone": 5}), "'phone' must be a string."),
+            (
+                json!({"company": "A", "email": "bad"}),
+                "'email' is invalid.",
+            ),
+            (
+                json!({"company": "A", "isAlumni": "yes"}),
+                "'isAlumni' must be a boolean.",
+            ),
+            (
+                json!({"company": "A", "archived": 1}),
+                "'archived' must be a boolean.",
+            ),
+            (
+                json!({"company": "A", "tier": "!!"}),
+                "'tier' must include at least one letter or number.",
+            ),
+            (
+                json!({"company": "A", "tags": 5}),
+                "'tags' must be a list of strings or a comma-separated string.",
+            ),
+            (
+                json!({"company": "A", "notes": "x".repeat(5001)}),
+                "'notes' must be at most 5000 characters.",
+            ),
+            (
+                json!({"company": "A", "phone": 5}),
+                "'phone' must be a string.",
+            ),
         ];
         for (input, message) in cases {
-            assert_eq!(PartnerChanges::parse(&body(input.clone()), true).unwrap_err().message, message, "{input}");
+            assert_eq!(
+                PartnerChanges::parse(&body(input.clone()), true)
+                    .unwrap_err()
+                    .message,
+                message,
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn patch_recomputes_tags_with_stored_side() {
-        let stored = Partner { tags: vec!["ai".into()], is_alumni: true, ..Default::default() };
+        let stored = Partner {
+            tags: vec!["ai".into()],
+            is_alumni: true,
+            ..Default::default()
+        };
         let changes = PartnerChanges::parse(&body(json!({"isAlumni": false})), false).unwrap();
         let set = changes.assignments(&stored);
-        assert_eq!(set, vec![("tags", json!(["ai"])), ("isAlumni", json!(false))]);
+        assert_eq!(
+            set,
+            vec![("tags", json!(["ai"])), ("isAlumni", json!(false))]
+        );
         let changes = PartnerChanges::parse(&body(json!({"tags": ["x"]})), false).unwrap();
-        assert_eq!(changes.assignments(&stored)[0], ("tags", json!(["x", "alumni-partner"])));
-        assert!(PartnerChanges::parse(&body(json!({"unknown": 1})), false).unwrap().is_empty());
-        assert_eq!(PartnerChanges::parse(&body(json!({"company": ""})), false).unwrap_err().message, "'company' is required.");
+        assert_eq!(
+            changes.assignments(&stored)[0],
+            ("tags", json!(["x", "alumni-partner"]))
+        );
+        assert!(
+            PartnerChanges::parse(&body(json!({"unknown": 1})), false)
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            PartnerChanges::parse(&body(json!({"company": ""})), false)
+                .unwrap_err()
+                .message,
+            "'company' is required."
+        );
     }
 
     fn partner(id: &str, company: &str, links: &[(&str, &str, &str, Option<f64>)]) -> Partner {
@@ -446,34 +583,73 @@ mod tests {
     }
 
     fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
     fn directory_filters_by_relationship_and_scopes_metrics() {
         let partners = vec![
-            partner("p1", "Beta", &[("e1", "paid", "gold", Some(100.0)), ("e2", "pitched", "", Some(50.0))]),
+            partner(
+                "p1",
+                "Beta",
+                &[
+                    ("e1", "paid", "gold", Some(100.0)),
+                    ("e2", "pitched", "", Some(50.0)),
+                ],
+            ),
             partner("p2", "alpha", &[("e2", "Waiting", "silver", None)]),
-            Partner { id: "p3".into(), company: "Gamma".into(), archived: true, tier: "Partner Plus".into(), ..Default::default() },
+            Partner {
+                id: "p3".into(),
+                company: "Gamma".into(),
+                archived: true,
+                tier: "Partner Plus".into(),
+                ..Default::default()
+            },
         ];
         let tiers: BTreeSet<String> = ["bronze".to_string()].into();
-        let all = directory(&partners, &tiers, &DirectoryQuery::parse(&params(&[])).unwrap(), "2025-01-01");
-        let names: Vec<&str> = all["partners"].as_array().unwrap().iter().map(|p| p["company"].as_str().unwrap()).collect();
+        let all = directory(
+            &partners,
+            &tiers,
+            &DirectoryQuery::parse(&params(&[])).unwrap(),
+            "2025-01-01",
+        );
+        let names: Vec<&str> = all["partners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["company"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["alpha", "Beta"]);
         assert_eq!(all["statusOptions"].as_array().unwrap().len(), 11);
         assert_eq!(all["statusOptions"][10], "waiting");
-        assert_eq!(all["packageTierOptions"], json!(["bronze", "gold", "silver"]));
+        assert_eq!(
+            all["packageTierOptions"],
+            json!(["bronze", "gold", "silver"])
+        );
         assert_eq!(all["partnerTierOptions"], json!(["partner_plus"]));
         assert!(all["partners"][0].get("linkSummaries").is_none());
 
-        let q = DirectoryQuery::parse(&params(&[("eventId", "e2"), ("eventYear", "2025"), ("status", "pitched")])).unwrap();
+        let q = DirectoryQuery::parse(&params(&[
+            ("eventId", "e2"),
+            ("eventYear", "2025"),
+            ("status", "pitched"),
+        ]))
+        .unwrap();
         let scoped = directory(&partners, &tiers, &q, "2025-01-01");
         assert_eq!(scoped["partners"].as_array().unwrap().len(), 1);
         assert_eq!(scoped["partners"][0]["relationshipCount"], 1);
         assert_eq!(scoped["partners"][0]["totalAmount"], 50.0);
         assert_eq!(scoped["filters"]["eventIdYear"], "e2#2025");
 
-        let archived = directory(&partners, &tiers, &DirectoryQuery::parse(&params(&[("includeArchived", "TRUE")])).unwrap(), "2025-01-01");
+        let archived = directory(
+            &partners,
+            &tiers,
+            &DirectoryQuery::parse(&params(&[("includeArchived", "TRUE")])).unwrap(),
+            "2025-01-01",
+        );
         assert_eq!(archived["summary"]["archivedPartners"], 1);
         assert_eq!(archived["summary"]["totalPartners"], 3);
     }
@@ -481,12 +657,23 @@ mod tests {
     #[test]
     fn directory_query_rejects_bad_slugs_and_matches_search() {
         assert_eq!(
-            DirectoryQuery::parse(&params(&[("status", "!!")])).unwrap_err().message,
+            DirectoryQuery::parse(&params(&[("status", "!!")]))
+                .unwrap_err()
+                .message,
             "'status' must include at least one letter or number."
         );
-        let q = DirectoryQuery::parse(&params(&[("tier", "Gold"), ("packageTier", "Silver"), ("search", " ACME Jane ")])).unwrap();
+        let q = DirectoryQuery::parse(&params(&[
+            ("tier", "Gold"),
+            ("packageTier", "Silver"),
+            ("search", " ACME Jane "),
+        ]))
+        .unwrap();
         assert_eq!(q.package_tier.as_deref(), Some("silver"));
-        let p = Partner { company: "Acme".into(), contact_name: "Jane".into(), ..Default::default() };
+        let p = Partner {
+            company: "Acme".into(),
+            contact_name: "Jane".into(),
+            ..Default::default()
+        };
         assert!(q.partner_matches(&p));
     }
 }

@@ -11,7 +11,10 @@ use super::normalize::truncate_chars;
 /// The partner sort key: company (trimmed, lower-cased, ≤ 140), contact name, then newest first.
 pub fn compare_partners(a: (&str, &str, i64), b: (&str, &str, i64)) -> Ordering {
     let key = |company: &str, contact: &str| {
-        (truncate_chars(company.trim(), 140).to_lowercase(), contact.trim().to_lowercase())
+        (
+            truncate_chars(company.trim(), 140).to_lowercase(),
+            contact.trim().to_lowercase(),
+        )
     };
     key(a.0, a.1).cmp(&key(b.0, b.1)).then(b.2.cmp(&a.2))
 }
@@ -27,14 +30,27 @@ mod tests {
 
     #[test]
     fn partners_sort_by_company_then_contact_then_newest() {
-        let mut rows = vec![("beta", "Z", 1), ("Alpha", "b", 1), ("alpha ", "a", 1), ("alpha", "a", 5)];
+        let mut rows = vec![
+            ("beta", "Z", 1),
+            ("Alpha", "b", 1),
+            ("alpha ", "a", 1),
+            ("alpha", "a", 5),
+        ];
         rows.sort_by(|a, b| compare_partners(*a, *b));
-        assert_eq!(rows, vec![("alpha", "a", 5), ("alpha ", "a", 1), ("Alpha", "b", 1), ("beta", "Z", 1)]);
+        assert_eq!(
+            rows,
+            vec![
+                ("alpha", "a", 5),
+                ("alpha ", "a", 1),
+                ("Alpha", "b", 1),
+                ("beta", "Z", 1)
+            ]
+        );
     }
 
     #[test]
     fn non_ascii_orders_deterministically_after_ascii() {
-        let mut rows = vec![("Zeta", "", 0), ("Émile", "", 0), ("apple", "", 0)];
+        let mut rows = [("Zeta", "", 0), ("Émile", "", 0), ("apple", "", 0)];
         rows.sort_by(|a, b| compare_partners(*a, *b));
         assert_eq!(rows[0].0, "apple");
         assert_eq!(rows[1].0, "Zeta");

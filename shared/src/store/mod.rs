@@ -54,8 +54,16 @@ impl StoreError {
     pub fn is_condition_failure(&self) -> bool {
         match self {
             StoreError::ConditionFailed => true,
-            StoreError::TransactionCanceled(reasons) => reasons.iter().flatten().any(|r| r == "ConditionalCheckFailed")
-                && reasons.iter().flatten().all(|r| r == "ConditionalCheckFailed" || r == "None"),
+            StoreError::TransactionCanceled(reasons) => {
+                reasons
+                    .iter()
+                    .flatten()
+                    .any(|r| r == "ConditionalCheckFailed")
+                    && reasons
+                        .iter()
+                        .flatten()
+                        .all(|r| r == "ConditionalCheckFailed" || r == "None")
+            }
             _ => false,
         }
     }
@@ -120,7 +128,11 @@ impl Store {
     }
 
     /// Strongly consistent GetItem by id.
-    pub async fn get<T: DeserializeOwned>(&self, table: &str, id: &str) -> Result<Option<T>, StoreError> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        id: &str,
+    ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -130,7 +142,10 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
-        out.item.map(serde_dynamo::from_item).transpose().map_err(StoreError::from)
+        out.item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(StoreError::from)
     }
 
     /// PutItem that fails with [`StoreError::ConditionFailed`] if the id exists.
@@ -149,7 +164,12 @@ impl Store {
     }
 
     /// UpdateItem with the audit stamps and conditions of `update`; returns the new item.
-    pub async fn update<T: DeserializeOwned>(&self, table: &str, id: &str, update: &Update) -> Result<T, StoreError> {
+    pub async fn update<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        id: &str,
+        update: &Update,
+    ) -> Result<T, StoreError> {
         let expr = update.expression()?;
         let out = self
             .client
@@ -168,7 +188,12 @@ impl Store {
     }
 
     /// Every item of a GSI partition, following LastEvaluatedKey past the 1 MB page.
-    pub async fn query_index<T: DeserializeOwned>(&self, table: &str, index: GsiDef, hash: &str) -> Result<Vec<T>, StoreError> {
+    pub async fn query_index<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        index: GsiDef,
+        hash: &str,
+    ) -> Result<Vec<T>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -219,14 +244,20 @@ impl Store {
 
     /// Strongly consistent BatchGetItem by ids (deduplicated), in chunks of 100, retrying
     /// unprocessed keys with exponential backoff. Missing ids are simply absent from the result.
-    pub async fn batch_get<T: DeserializeOwned>(&self, table: &str, ids: &[String]) -> Result<Vec<T>, StoreError> {
+    pub async fn batch_get<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        ids: &[String],
+    ) -> Result<Vec<T>, StoreError> {
         let mut unique: Vec<&String> = ids.iter().collect();
         unique.sort();
         unique.dedup();
         let mut items = Vec::with_capacity(unique.len());
         for chunk in unique.chunks(BATCH_GET_MAX) {
-            let keys: Vec<Item> =
-                chunk.iter().map(|id| HashMap::from([(ID.to_string(), AttributeValue::S((*id).clone()))])).collect();
+            let keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| HashMap::from([(ID.to_string(), AttributeValue::S((*id).clone()))]))
+                .collect();
             let mut pending = Some(
                 KeysAndAttributes::builder()
                     .set_keys(Some(keys))
@@ -243,10 +274,17 @@ impl Store {
                     .send()
                     .await
                     .map_err(classify)?;
-                for item in out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default() {
+                for item in out
+                    .responses
+                    .and_then(|mut r| r.remove(table))
+                    .unwrap_or_default()
+                {
                     items.push(serde_dynamo::from_item(item)?);
                 }
-                pending = out.unprocessed_keys.and_then(|mut u| u.remove(table)).filter(|k| !k.keys.is_empty());
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(table))
+                    .filter(|k| !k.keys.is_empty());
                 if pending.is_some() {
                     attempt += 1;
                     if attempt > BATCH_RETRIES {
@@ -290,11 +328,17 @@ mod tests {
 
     #[test]
     fn cancellation_reasons_classify() {
-        let e = StoreError::TransactionCanceled(vec![Some("ConditionalCheckFailed".into()), Some("None".into())]);
+        let e = StoreError::TransactionCanceled(vec![
+            Some("ConditionalCheckFailed".into()),
+            Some("None".into()),
+        ]);
         assert!(e.is_condition_failure());
         assert!(e.condition_failed_at(0));
         assert!(!e.condition_failed_at(1));
-        let e = StoreError::TransactionCanceled(vec![Some("ConditionalCheckFailed".into()), Some("TransactionConflict".into())]);
+        let e = StoreError::TransactionCanceled(vec![
+            Some("ConditionalCheckFailed".into()),
+            Some("TransactionConflict".into()),
+        ]);
         assert!(!e.is_condition_failure());
     }
 }

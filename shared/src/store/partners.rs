@@ -41,8 +41,11 @@ impl Store {
 
     /// The tier ids of every event, from the catalog row event writes maintain.
     pub async fn event_tier_ids(&self) -> Result<BTreeSet<String>, StoreError> {
-        let catalog: Option<EventTierCatalog> = self.get(&self.tables().meta, EVENT_TIER_CATALOG_ID).await?;
-        Ok(catalog.map(|c| c.tiers_by_event.into_values().flatten().collect()).unwrap_or_default())
+        let catalog: Option<EventTierCatalog> =
+            self.get(&self.tables().meta, EVENT_TIER_CATALOG_ID).await?;
+        Ok(catalog
+            .map(|c| c.tiers_by_event.into_values().flatten().collect())
+            .unwrap_or_default())
     }
 
     /// The partner's links, read by the ids in its summaries so a link written a moment ago is
@@ -53,17 +56,28 @@ impl Store {
     }
 
     /// Every document of a partner (partner-query GSI, all pages).
-    pub async fn documents_of(&self, partner_id: &str) -> Result<Vec<Map<String, Value>>, StoreError> {
-        self.query_index(&self.tables().documents, PARTNER_QUERY, partner_id).await
+    pub async fn documents_of(
+        &self,
+        partner_id: &str,
+    ) -> Result<Vec<Map<String, Value>>, StoreError> {
+        self.query_index(&self.tables().documents, PARTNER_QUERY, partner_id)
+            .await
     }
 
     /// Every communication of a partner (partner-query GSI, all pages).
-    pub async fn communications_of(&self, partner_id: &str) -> Result<Vec<Map<String, Value>>, StoreError> {
-        self.query_index(&self.tables().communications, PARTNER_QUERY, partner_id).await
+    pub async fn communications_of(
+        &self,
+        partner_id: &str,
+    ) -> Result<Vec<Map<String, Value>>, StoreError> {
+        self.query_index(&self.tables().communications, PARTNER_QUERY, partner_id)
+            .await
     }
 
     /// Events by id (BatchGetItem), as stored.
-    pub async fn events_by_ids(&self, ids: &[String]) -> Result<Vec<Map<String, Value>>, StoreError> {
+    pub async fn events_by_ids(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Map<String, Value>>, StoreError> {
         self.batch_get(&self.tables().events, ids).await
     }
 
@@ -77,8 +91,16 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let link_id = link.get(ID).and_then(Value::as_str).unwrap_or_default().to_string();
-        let partner_id = link.get("partnerId").and_then(Value::as_str).unwrap_or_default().to_string();
+        let link_id = link
+            .get(ID)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let partner_id = link
+            .get("partnerId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let put = Put::builder()
             .table_name(&self.tables().links)
             .set_item(Some(serde_dynamo::to_item(link)?))
@@ -86,8 +108,13 @@ impl Store {
             .expression_attribute_names("#id", ID)
             .build()
             .map_err(|e| StoreError::Sdk(Box::new(e)))?;
-        let summary_update =
-            Update::new(actor, now_ms).set_path(&[LINK_SUMMARIES_ATTR, &link_id], summary)?.into_transact(&self.tables().partners, &partner_id)?;
-        self.transact(vec![TransactWriteItem::builder().put(put).build(), summary_update]).await
+        let summary_update = Update::new(actor, now_ms)
+            .set_path(&[LINK_SUMMARIES_ATTR, &link_id], summary)?
+            .into_transact(&self.tables().partners, &partner_id)?;
+        self.transact(vec![
+            TransactWriteItem::builder().put(put).build(),
+            summary_update,
+        ])
+        .await
     }
 }

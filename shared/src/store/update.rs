@@ -32,7 +32,14 @@ pub struct Expression {
 impl Update {
     /// An update by `actor` at `now_ms` of an item that must already exist.
     pub fn new(actor: &str, now_ms: i64) -> Self {
-        Self { sets: Vec::new(), removes: Vec::new(), must_exist: true, expected_version: None, actor: actor.into(), now_ms }
+        Self {
+            sets: Vec::new(),
+            removes: Vec::new(),
+            must_exist: true,
+            expected_version: None,
+            actor: actor.into(),
+            now_ms,
+        }
     }
 
     /// Sets a top-level attribute.
@@ -43,13 +50,15 @@ impl Update {
     /// Sets a nested map entry, e.g. `["linkSummaries", linkId]`; the parent map must exist.
     pub fn set_path(mut self, path: &[&str], value: impl Serialize) -> Result<Self, StoreError> {
         let value = serde_dynamo::to_attribute_value(value)?;
-        self.sets.push((path.iter().map(|s| s.to_string()).collect(), value));
+        self.sets
+            .push((path.iter().map(|s| s.to_string()).collect(), value));
         Ok(self)
     }
 
     /// Removes a (possibly nested) attribute.
     pub fn remove_path(mut self, path: &[&str]) -> Self {
-        self.removes.push(path.iter().map(|s| s.to_string()).collect());
+        self.removes
+            .push(path.iter().map(|s| s.to_string()).collect());
         self
     }
 
@@ -73,7 +82,10 @@ impl Update {
             placeholder
         };
         let path_of = |path: &[String], names: &mut HashMap<String, String>| {
-            path.iter().map(|s| name_of(s, names)).collect::<Vec<_>>().join(".")
+            path.iter()
+                .map(|s| name_of(s, names))
+                .collect::<Vec<_>>()
+                .join(".")
         };
         let mut assignments = Vec::new();
         for (i, (path, value)) in self.sets.iter().enumerate() {
@@ -87,14 +99,20 @@ impl Update {
         let id = path_of(&[ID.into()], &mut names);
         assignments.push(format!("{updated_at} = :now"));
         assignments.push(format!("{updated_by} = :actor"));
-        assignments.push(format!("{version} = if_not_exists({version}, :zero) + :one"));
+        assignments.push(format!(
+            "{version} = if_not_exists({version}, :zero) + :one"
+        ));
         values.insert(":now".into(), AttributeValue::N(self.now_ms.to_string()));
         values.insert(":actor".into(), AttributeValue::S(self.actor.clone()));
         values.insert(":zero".into(), AttributeValue::N("0".into()));
         values.insert(":one".into(), AttributeValue::N("1".into()));
         let mut update = format!("SET {}", assignments.join(", "));
         if !self.removes.is_empty() {
-            let removed: Vec<String> = self.removes.iter().map(|p| path_of(p, &mut names)).collect();
+            let removed: Vec<String> = self
+                .removes
+                .iter()
+                .map(|p| path_of(p, &mut names))
+                .collect();
             update.push_str(&format!(" REMOVE {}", removed.join(", ")));
         }
         let mut conditions = Vec::new();
@@ -110,7 +128,12 @@ impl Update {
             None => {}
         }
         let condition = (!conditions.is_empty()).then(|| conditions.join(" AND "));
-        Ok(Expression { update, condition, names, values })
+        Ok(Expression {
+            update,
+            condition,
+            names,
+            values,
+        })
     }
 
     /// The same update as one item of a transaction.
@@ -135,25 +158,43 @@ mod tests {
 
     #[test]
     fn stamps_audit_attributes_and_conditions() -> Result<(), StoreError> {
-        let expr = Update::new("me@example.org", 42).set("company", "Acme")?.expect_version(3).expression()?;
-        assert!(expr.update.starts_with("SET #n0 = :v0, #n1 = :now, #n2 = :actor, #n3 = if_not_exists(#n3, :zero) + :one"));
+        let expr = Update::new("me@example.org", 42)
+            .set("company", "Acme")?
+            .expect_version(3)
+            .expression()?;
+        assert!(expr.update.starts_with(
+            "SET #n0 = :v0, #n1 = :now, #n2 = :actor, #n3 = if_not_exists(#n3, :zero) + :one"
+        ));
         assert_eq!(expr.names["#n0"], "company");
-        assert_eq!(expr.condition.as_deref(), Some("attribute_exists(#n4) AND #n3 = :expected"));
+        assert_eq!(
+            expr.condition.as_deref(),
+            Some("attribute_exists(#n4) AND #n3 = :expected")
+        );
         assert_eq!(expr.values[":now"], AttributeValue::N("42".into()));
-        assert_eq!(expr.values[":actor"], AttributeValue::S("me@example.org".into()));
+        assert_eq!(
+            expr.values[":actor"],
+            AttributeValue::S("me@example.org".into())
+        );
         Ok(())
     }
 
     #[test]
     fn nested_paths_share_name_placeholders() -> Result<(), StoreError> {
         let expr = Update::new("job", 1)
-            .set_path(&["linkSummaries", "p::e"], serde_json::json!({"status": "paid"}))?
+            .set_path(
+                &["linkSummaries", "p::e"],
+                serde_json::json!({"status": "paid"}),
+            )?
             .remove_path(&["linkSummaries", "p::old"])
             .expect_version(0)
             .expression()?;
         assert!(expr.update.contains("#n0.#n1 = :v0"));
         assert!(expr.update.ends_with("REMOVE #n0.#n6"));
-        assert!(expr.condition.as_deref().is_some_and(|c| c.ends_with("attribute_not_exists(#n4)")));
+        assert!(
+            expr.condition
+                .as_deref()
+                .is_some_and(|c| c.ends_with("attribute_not_exists(#n4)"))
+        );
         Ok(())
     }
 }

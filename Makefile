@@ -1,0 +1,31 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+.PHONY: run test lint fmt clippy ci install build release
+
+run:        ## DynamoDB Local (data in .data/) + every route on http://127.0.0.1:3000 (PORT, DDB_PORT, DATA_DIR override)
+	infra/stack.sh run
+
+test:       ## the whole test suite against its own in-memory DynamoDB Local
+	infra/stack.sh test
+
+lint:       ## cfn-lint template.yaml
+	infra/stack.sh lint
+
+fmt:
+	cargo fmt --all
+
+clippy:
+	cargo clippy --workspace --all-targets -- -D warnings
+
+install:    ## tools only (DynamoDB Local, cfn-lint) under .tools/
+	infra/stack.sh install
+
+build:
+	cargo build --workspace
+
+release:    ## Lambda-sized release binaries (lto, strip, panic=abort)
+	cargo build --workspace --release --bins
+
+ci: lint
+	cargo fmt --all -- --check
+	$(MAKE) clippy
+	$(MAKE) test

