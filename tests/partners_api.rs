@@ -3,7 +3,6 @@
 
 use integration_tests::{TestApi, admin_claims, repo_path};
 use serde_json::{Value, json};
-use shared::domain::metrics::LinkSummary;
 
 fn company_names(reply: &Value) -> Vec<String> {
     reply["partners"]
@@ -312,66 +311,40 @@ async fn concurrent_patches_never_lose_an_update() {
     );
 }
 
-/// Seeds an event item and the tier catalog row the events function maintains.
-async fn seed_event(api: &TestApi, id: &str, name: &str, year: i64, tiers: &[&str]) {
-    let tables = &api.ctx.config.tables;
-    api.put_raw(
-        &tables.events,
-        json!({"id": id, "name": name, "year": year, "startDate": format!("{year}-03-01"), "endDate": format!("{year}-03-02"),
-               "tierConfigs": tiers.iter().map(|t| json!({"id": t, "label": t, "amount": null})).collect::<Vec<_>>(),
-               "packageTiers": tiers, "archived": false, "createdAt": 1, "updatedAt": 1, "version": 1}),
-    )
-    .await;
-    let mut catalog = api
-        .stored(&tables.meta, shared::tables::EVENT_TIER_CATALOG_ID)
-        .await
-        .unwrap_or_default();
-    catalog.insert("id".into(), json!(shared::tables::EVENT_TIER_CATALOG_ID));
-    let mut by_event = catalog.get("tiersByEvent").cloned().unwrap_or(json!({}));
-    by_event[id] = json!(tiers);
-    catalog.insert("tiersByEvent".into(), by_event);
-    api.put_raw(&tables.meta, Value::Object(catalog)).await;
+/// Creates an event through the API and returns its id.
+async fn seed_event(api: &TestApi, name: &str, year: i64, tiers: &[&str]) -> String {
+    let body = json!({"name": name, "year": year, "startDate": format!("{year}-03-01"), "endDate": format!("{year}-03-02"), "tierConfigs": tiers});
+    let reply = api.call("POST", "/partnerships/events", Some(body)).await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    reply.body["event"]["id"].as_str().unwrap().to_string()
 }
 
-/// Writes a link the way the links function does: the item and its summary in one transaction.
+/// Creates a link through the API; links made later are newer.
 async fn seed_link(
     api: &TestApi,
     partner_id: &str,
-    (event_id, year): (&str, i64),
+    event_id: &str,
     status: &str,
     tier: &str,
     amount: Option<f64>,
-    at: i64,
 ) {
-    let link_id = format!("{partner_id}::{event_id}");
-    let link = json!({
-        "id": link_id, "partnerId": partner_id, "eventId": event_id, "eventYear": year,
-        "eventIdYear": format!("{event_id}#{year}"), "eventName": "Snapshot name", "status": status,
-        "packageTier": tier, "role": "Sponsor", "notes": "", "amount": amount, "followUpDate": "2999-01-01",
-        "createdAt": at, "updatedAt": at, "updatedBy": "seed", "version": 1
-    });
-    let summary = LinkSummary {
-        event_id: event_id.into(),
-        event_id_year: format!("{event_id}#{year}"),
-        status: status.into(),
-        package_tier: tier.into(),
-        amount,
-        follow_up_date: Some("2999-01-01".into()),
-        created_at: at,
-        updated_at: at,
-    };
-    api.ctx
-        .store
-        .create_link(link.as_object().unwrap(), &summary, "seed", at)
-        .await
-        .expect("link written");
+    let body = json!({"eventId": event_id, "status": status, "packageTier": tier, "amount": amount, "followUpDate": "2999-01-01"});
+    let reply = api
+        .call(
+            "POST",
+            &format!("/partnerships/partners/{partner_id}/events"),
+            Some(body),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
 }
 
 #[tokio::test]
 async fn directory_filters_scope_metrics_and_options() {
     let api = TestApi::new().await;
-    seed_event(&api, "e1", "Blueprint", 2026, &["gold", "silver"]).await;
-    seed_event(&api, "e2", "Hello Hacks", 2025, &["bronze"]).await;
+    let e1 = seed_event(&api, "Blueprint", 2026, &["gold", "silver"]).await;
+    let e2 = seed_event(&api, "Hello Hacks", 2025, &["bronze"]).await;
     let acme = api
         .create_partner(
             json!({"company": "acme", "contactName": "Zed", "tier": "Strategic", "tags": ["AI"]}),
@@ -382,18 +355,9 @@ async fn directory_filters_scope_metrics_and_options() {
         .await;
     let gamma = api.create_partner(json!({"company": "gamma"})).await;
     let (a, b) = (acme["id"].as_str().unwrap(), beta["id"].as_str().unwrap());
-    seed_link(&api, a, ("e1", 2026), "paid", "gold", Some(1000.0), 10).await;
-    seed_link(&api, a, ("e2", 2025), "pitched", "bronze", Some(250.5), 20).await;
-    seed_link(
-        &api,
-        b,
-        ("e1", 2026),
-        "waiting_on_legal",
-        "silver",
-        None,
-        30,
-    )
-    .await;
+    seed_link(&api, a, &e1, "paid", "gold", Some(1000.0)).await;
+    seed_link(&api, a, &e2, "pitched", "bronze", Some(250.5)).await;
+    seed_link(&api, b, &e1, "waiting_on_legal", "silver", None).await;
     api.call(
         "PATCH",
         &format!("/partnerships/partners/{}", gamma["id"].as_str().unwrap()),
@@ -409,7 +373,7 @@ async fn directory_filters_scope_metrics_and_options() {
     assert_eq!(acme_row["totalAmount"], 1250.5);
     assert_eq!(acme_row["securedAmount"], 1000.0);
     assert_eq!(acme_row["latestStatus"], "pitched");
-    assert_eq!(acme_row["latestEventIdYear"], "e2#2025");
+    assert_eq!(acme_row["latestEventIdYear"], format!("{e2}#2025"));
     assert_eq!(acme_row["statusBreakdown"][0]["status"], "paid");
     assert_eq!(all["summary"]["totalRelationships"], 3);
     assert_eq!(all["summary"]["upcomingFollowUps"], 3);
@@ -430,7 +394,11 @@ async fn directory_filters_scope_metrics_and_options() {
     assert_eq!(all["filters"]["includeArchived"], false);
 
     let by_event = api
-        .call("GET", "/partnerships/partners?eventIdYear=e1%232026", None)
+        .call(
+            "GET",
+            &format!("/partnerships/partners?eventIdYear={e1}%232026"),
+            None,
+        )
         .await
         .body;
     assert_eq!(company_names(&by_event), ["acme", "Beta"]);
@@ -441,19 +409,25 @@ async fn directory_filters_scope_metrics_and_options() {
     assert_eq!(by_event["partners"][0]["totalAmount"], 1000.0);
 
     let cases = [
-        ("eventId=e2&eventYear=2025", vec!["acme"]),
-        ("status=Waiting%20on%20Legal", vec!["Beta"]),
-        ("tier=gold", vec!["acme"]),
-        ("packageTier=silver&tier=gold", vec!["Beta"]),
-        ("status=paid&eventIdYear=e2%232025", vec![]),
-        ("search=career%20FAIR", vec!["Beta"]),
-        ("search=zed", vec!["acme"]),
-        ("tag=ai", vec!["acme"]),
-        ("isAlumni=true", vec!["Beta"]),
-        ("isAlumni=false&includeArchived=true", vec!["acme", "gamma"]),
-        ("isAlumni=maybe", vec!["acme", "Beta"]),
-        ("partnerTier=STRATEGIC", vec!["acme"]),
-        ("includeArchived=true", vec!["acme", "Beta", "gamma"]),
+        (format!("eventId={e2}&eventYear=2025"), vec!["acme"]),
+        ("status=Waiting%20on%20Legal".to_string(), vec!["Beta"]),
+        ("tier=gold".to_string(), vec!["acme"]),
+        ("packageTier=silver&tier=gold".to_string(), vec!["Beta"]),
+        (format!("status=paid&eventIdYear={e2}%232025"), vec![]),
+        ("search=career%20FAIR".to_string(), vec!["Beta"]),
+        ("search=zed".to_string(), vec!["acme"]),
+        ("tag=ai".to_string(), vec!["acme"]),
+        ("isAlumni=true".to_string(), vec!["Beta"]),
+        (
+            "isAlumni=false&includeArchived=true".to_string(),
+            vec!["acme", "gamma"],
+        ),
+        ("isAlumni=maybe".to_string(), vec!["acme", "Beta"]),
+        ("partnerTier=STRATEGIC".to_string(), vec!["acme"]),
+        (
+            "includeArchived=true".to_string(),
+            vec!["acme", "Beta", "gamma"],
+        ),
     ];
     for (query, expected) in cases {
         let reply = api
@@ -475,14 +449,19 @@ async fn directory_filters_scope_metrics_and_options() {
 async fn detail_hydrates_links_documents_and_communications_newest_first() {
     let api = TestApi::new().await;
     let tables = api.ctx.config.tables.clone();
-    seed_event(&api, "e1", "Blueprint", 2026, &["gold"]).await;
-    seed_event(&api, "e3", "Other", 2026, &["platinum"]).await;
+    let e1 = seed_event(&api, "Blueprint", 2026, &["gold"]).await;
+    let e2 = seed_event(&api, "Hello Hacks", 2025, &[]).await;
+    seed_event(&api, "Other", 2026, &["platinum"]).await;
     let partner = api.create_partner(json!({"company": "Acme"})).await;
     let id = partner["id"].as_str().unwrap();
-    seed_link(&api, id, ("e1", 2026), "My Custom", "Gold", Some(10.0), 100).await;
-    seed_link(&api, id, ("gone", 2024), "paid", "", None, 200).await;
-    api.put_raw(&tables.documents, json!({"id": "d1", "partnerId": id, "title": "Old", "eventId": "e1", "eventName": "Stale", "eventYear": 2025, "createdAt": 1, "updatedAt": 1})).await;
-    api.put_raw(&tables.documents, json!({"id": "d2", "partnerId": id, "title": "New", "eventId": null, "eventName": null, "createdAt": 5, "updatedAt": 5})).await;
+    seed_link(&api, id, &e1, "My Custom", "Gold", Some(10.0)).await;
+    seed_link(&api, id, &e2, "paid", "", None).await;
+    api.put_raw(&tables.documents, json!({"id": "d1", "partnerId": id, "title": "Old", "eventId": e1, "eventName": "Stale", "eventYear": 2025, "createdAt": 1, "updatedAt": 1})).await;
+    api.put_raw(
+        &tables.documents,
+        json!({"id": "d2", "partnerId": id, "title": "New", "createdAt": 5, "updatedAt": 5}),
+    )
+    .await;
     api.put_raw(&tables.communications, json!({"id": "c1", "partnerId": id, "summary": "Hi", "source": "email_sync", "externalMessageId": "m1", "createdAt": 3, "updatedAt": 3})).await;
 
     let body = api
@@ -491,16 +470,14 @@ async fn detail_hydrates_links_documents_and_communications_newest_first() {
         .body;
     let links = body["links"].as_array().unwrap();
     assert_eq!(links.len(), 2);
-    assert_eq!(links[0]["eventId"], "gone", "newest first");
-    assert_eq!(
-        links[0]["eventName"], "Snapshot name",
-        "stored snapshot when the event is gone"
-    );
+    assert_eq!(links[0]["eventId"], e2.as_str(), "newest first");
+    assert_eq!(links[0]["eventName"], "Hello Hacks");
     assert_eq!(links[1]["eventName"], "Blueprint", "current event name");
     assert_eq!(links[1]["eventStartDate"], "2026-03-01");
     assert_eq!(links[1]["packageTier"], "gold");
     let documents = body["documents"].as_array().unwrap();
     assert_eq!(documents[0]["title"], "New");
+    assert_eq!(documents[0]["eventName"], Value::Null);
     assert_eq!(documents[1]["eventName"], "Blueprint");
     assert_eq!(documents[1]["eventYear"], 2026);
     assert_eq!(

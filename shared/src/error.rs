@@ -112,7 +112,7 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::TableMissing(_) => ApiError::TableMissing(err),
-            StoreError::Throttled(_) => ApiError::Unavailable(err),
+            ref retryable if retryable.is_retryable() => ApiError::Unavailable(err),
             other => ApiError::Internal(Box::new(other)),
         }
     }

@@ -41,6 +41,14 @@ pub const EVENT_QUERY: GsiDef = GsiDef {
     range_key: "updatedAt",
 };
 
+/// `event-ref-query`: documents or communications that reference an event, by `updatedAt`. Sparse:
+/// records without an event carry no `eventId` attribute (a GSI key may not be NULL).
+pub const EVENT_REF_QUERY: GsiDef = GsiDef {
+    name: "event-ref-query",
+    hash_key: "eventId",
+    range_key: "updatedAt",
+};
+
 /// `biztechPartners`.
 pub const PARTNERS: TableDef = TableDef {
     logical_id: "PartnersTable",
@@ -67,14 +75,14 @@ pub const DOCUMENTS: TableDef = TableDef {
     logical_id: "PartnerDocumentsTable",
     base_name: "biztechPartnerDocuments",
     hash_key: ID,
-    gsis: &[PARTNER_QUERY],
+    gsis: &[PARTNER_QUERY, EVENT_REF_QUERY],
 };
 /// `biztechPartnerCommunications`.
 pub const COMMUNICATIONS: TableDef = TableDef {
     logical_id: "PartnerCommunicationsTable",
     base_name: "biztechPartnerCommunications",
     hash_key: ID,
-    gsis: &[PARTNER_QUERY],
+    gsis: &[PARTNER_QUERY, EVENT_REF_QUERY],
 };
 /// `biztechPartnershipsMeta`.
 pub const META: TableDef = TableDef {
@@ -126,6 +134,6 @@ mod tests {
         let t = Tables::with_suffix("dev");
         assert_eq!(t.partners, "biztechPartnersdev");
         assert_eq!(t.meta, "biztechPartnershipsMetadev");
-        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 4);
+        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 6);
     }
 }

@@ -15,7 +15,7 @@ use shared::domain::utc_date_string;
 use shared::http::{
     authenticate, created, finish, json_body, ok, path_param, query_params, route_key,
 };
-use shared::store::{StoreError, Update};
+use shared::store::{StoreError, Update, backoff};
 use shared::{ApiError, ApiResult, AppContext};
 
 const PARTNER: &str = "partner";
@@ -112,13 +112,6 @@ async fn update(
         }
     }
     Err(ApiError::Unavailable(StoreError::ConditionFailed))
-}
-
-/// Jittered exponential backoff, so racing writers stop colliding in lockstep.
-async fn backoff(attempt: u32) {
-    let jitter = (uuid::Uuid::new_v4().as_u128() % 8) as u64;
-    let millis = (2u64 << attempt.min(5)) + jitter;
-    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
 }
 
 fn touched_at(record: &Map<String, Value>) -> i64 {

@@ -1,6 +1,8 @@
 //! Pure business rules: normalization, metrics and ordering. Nothing here touches AWS, so every
 //! rule is unit-tested in isolation.
 
+pub mod event;
+pub mod link;
 pub mod metrics;
 pub mod normalize;
 pub mod partner;

@@ -19,6 +19,12 @@ pub enum Field<T> {
     Set(T),
 }
 
+impl<T> Default for Field<T> {
+    fn default() -> Self {
+        Field::Missing
+    }
+}
+
 impl<T> Field<T> {
     /// The value as an option, treating `Missing` and `Null` alike.
     pub fn into_option(self) -> Option<T> {

@@ -2,6 +2,8 @@
 //! which follow every page to the end, retry unprocessed batch keys, stamp the audit attributes
 //! on every write and turn SDK failures into a small [`StoreError`].
 
+pub mod events;
+pub mod links;
 pub mod partners;
 mod update;
 
@@ -10,7 +12,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -66,6 +68,26 @@ impl StoreError {
             }
             _ => false,
         }
+    }
+
+    /// Whether retrying the same write later may succeed (throttling, transaction conflicts).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Throttled(_) => true,
+            StoreError::TransactionCanceled(reasons) => reasons.iter().flatten().any(|r| {
+                matches!(
+                    r.as_str(),
+                    "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded"
+                )
+            }),
+            _ => false,
+        }
+    }
+
+    /// Whether an optimistic write should re-read and try again: a failed condition (someone
+    /// wrote first) or a transient conflict.
+    pub fn should_retry(&self) -> bool {
+        self.is_condition_failure() || self.is_retryable()
     }
 
     /// Whether item `index` of a cancelled transaction failed its condition.
@@ -315,6 +337,82 @@ impl Store {
             })?;
         Ok(())
     }
+}
+
+/// Jittered exponential backoff before retry `attempt` of an optimistic write, so racing
+/// writers stop colliding in lockstep.
+pub async fn backoff(attempt: u32) {
+    let jitter = (uuid::Uuid::new_v4().as_u128() % 8) as u64;
+    let millis = (2u64 << attempt.min(5)) + jitter;
+    tokio::time::sleep(Duration::from_millis(millis)).await;
+}
+
+/// Transaction item: put `value` as a new item (fails if the id exists).
+pub fn put_new_item(table: &str, value: &impl Serialize) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(serde_dynamo::to_item(value)?))
+        .condition_expression("attribute_not_exists(#id)")
+        .expression_attribute_names("#id", ID)
+        .build()
+        .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn version_condition(expected: u64) -> (String, Option<AttributeValue>) {
+    if expected == 0 {
+        (
+            "attribute_exists(#id) AND attribute_not_exists(#version)".into(),
+            None,
+        )
+    } else {
+        (
+            "attribute_exists(#id) AND #version = :expected".into(),
+            Some(AttributeValue::N(expected.to_string())),
+        )
+    }
+}
+
+/// Transaction item: replace an item whose stored `version` is still `expected`.
+pub fn put_versioned_item(
+    table: &str,
+    value: &impl Serialize,
+    expected: u64,
+) -> Result<TransactWriteItem, StoreError> {
+    let (condition, expected_value) = version_condition(expected);
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(serde_dynamo::to_item(value)?))
+        .condition_expression(condition)
+        .expression_attribute_names("#id", ID)
+        .expression_attribute_names("#version", "version")
+        .set_expression_attribute_values(
+            expected_value.map(|v| HashMap::from([(":expected".to_string(), v)])),
+        )
+        .build()
+        .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+/// Transaction item: delete an item whose stored `version` is still `expected`.
+pub fn delete_versioned_item(
+    table: &str,
+    id: &str,
+    expected: u64,
+) -> Result<TransactWriteItem, StoreError> {
+    let (condition, expected_value) = version_condition(expected);
+    let delete = Delete::builder()
+        .table_name(table)
+        .key(ID, AttributeValue::S(id.to_string()))
+        .condition_expression(condition)
+        .expression_attribute_names("#id", ID)
+        .expression_attribute_names("#version", "version")
+        .set_expression_attribute_values(
+            expected_value.map(|v| HashMap::from([(":expected".to_string(), v)])),
+        )
+        .build()
+        .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
 }
 
 /// An item as a JSON object (numbers stay numbers), for records shown as stored.

@@ -2,14 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Store, StoreError, Update};
-use crate::domain::metrics::LinkSummary;
-use crate::domain::partner::{LINK_SUMMARIES_ATTR, Partner};
-use crate::tables::{EVENT_TIER_CATALOG_ID, ID, PARTNER_QUERY};
+use crate::domain::partner::Partner;
+use crate::tables::{EVENT_TIER_CATALOG_ID, PARTNER_QUERY};
 
 /// The meta row listing every event's tier ids.
 #[derive(Debug, Default, Deserialize)]
@@ -79,42 +77,5 @@ impl Store {
         ids: &[String],
     ) -> Result<Vec<Map<String, Value>>, StoreError> {
         self.batch_get(&self.tables().events, ids).await
-    }
-
-    /// Writes a new link and its summary on the partner in one transaction, so the directory's
-    /// figures can never disagree with the links table. Fails with a cancelled transaction whose
-    /// item 0 is `ConditionalCheckFailed` for a duplicate id, item 1 for a missing partner.
-    pub async fn create_link(
-        &self,
-        link: &Map<String, Value>,
-        summary: &LinkSummary,
-        actor: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        let link_id = link
-            .get(ID)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let partner_id = link
-            .get("partnerId")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let put = Put::builder()
-            .table_name(&self.tables().links)
-            .set_item(Some(serde_dynamo::to_item(link)?))
-            .condition_expression("attribute_not_exists(#id)")
-            .expression_attribute_names("#id", ID)
-            .build()
-            .map_err(|e| StoreError::Sdk(Box::new(e)))?;
-        let summary_update = Update::new(actor, now_ms)
-            .set_path(&[LINK_SUMMARIES_ATTR, &link_id], summary)?
-            .into_transact(&self.tables().partners, &partner_id)?;
-        self.transact(vec![
-            TransactWriteItem::builder().put(put).build(),
-            summary_update,
-        ])
-        .await
     }
 }

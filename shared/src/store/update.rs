@@ -14,6 +14,9 @@ use crate::tables::ID;
 pub struct Update {
     sets: Vec<(Vec<String>, AttributeValue)>,
     removes: Vec<Vec<String>>,
+    adds: Vec<(String, AttributeValue)>,
+    set_deletes: Vec<(String, AttributeValue)>,
+    equals: Vec<(String, AttributeValue)>,
     must_exist: bool,
     expected_version: Option<u64>,
     actor: String,
@@ -35,6 +38,9 @@ impl Update {
         Self {
             sets: Vec::new(),
             removes: Vec::new(),
+            adds: Vec::new(),
+            set_deletes: Vec::new(),
+            equals: Vec::new(),
             must_exist: true,
             expected_version: None,
             actor: actor.into(),
@@ -60,6 +66,41 @@ impl Update {
         self.removes
             .push(path.iter().map(|s| s.to_string()).collect());
         self
+    }
+
+    /// Adds `delta` to a numeric attribute (missing counts as 0): commutative, so concurrent
+    /// writers never lose each other's increments.
+    pub fn add(mut self, attr: &str, delta: i64) -> Self {
+        if delta != 0 {
+            self.adds
+                .push((attr.to_string(), AttributeValue::N(delta.to_string())));
+        }
+        self
+    }
+
+    /// Adds strings to a string-set attribute.
+    pub fn add_to_set(mut self, attr: &str, members: &[String]) -> Self {
+        if !members.is_empty() {
+            self.adds
+                .push((attr.to_string(), AttributeValue::Ss(members.to_vec())));
+        }
+        self
+    }
+
+    /// Removes strings from a string-set attribute (DynamoDB drops the set when it empties).
+    pub fn delete_from_set(mut self, attr: &str, members: &[String]) -> Self {
+        if !members.is_empty() {
+            self.set_deletes
+                .push((attr.to_string(), AttributeValue::Ss(members.to_vec())));
+        }
+        self
+    }
+
+    /// Applies only if the stored `attr` equals `value`.
+    pub fn expect_equal(mut self, attr: &str, value: impl Serialize) -> Result<Self, StoreError> {
+        self.equals
+            .push((attr.to_string(), serde_dynamo::to_attribute_value(value)?));
+        Ok(self)
     }
 
     /// Applies only if the stored `version` still equals `version` (0 = an item that predates
@@ -107,6 +148,29 @@ impl Update {
         values.insert(":zero".into(), AttributeValue::N("0".into()));
         values.insert(":one".into(), AttributeValue::N("1".into()));
         let mut update = format!("SET {}", assignments.join(", "));
+        let mut clause = |keyword: &str,
+                          items: &[(String, AttributeValue)],
+                          prefix: &str,
+                          names: &mut HashMap<String, String>| {
+            if items.is_empty() {
+                return String::new();
+            }
+            let parts: Vec<String> = items
+                .iter()
+                .enumerate()
+                .map(|(i, (attr, value))| {
+                    let placeholder = format!(":{prefix}{i}");
+                    values.insert(placeholder.clone(), value.clone());
+                    format!(
+                        "{} {placeholder}",
+                        path_of(std::slice::from_ref(attr), names)
+                    )
+                })
+                .collect();
+            format!(" {keyword} {}", parts.join(", "))
+        };
+        update.push_str(&clause("ADD", &self.adds, "a", &mut names));
+        update.push_str(&clause("DELETE", &self.set_deletes, "d", &mut names));
         if !self.removes.is_empty() {
             let removed: Vec<String> = self
                 .removes
@@ -118,6 +182,14 @@ impl Update {
         let mut conditions = Vec::new();
         if self.must_exist {
             conditions.push(format!("attribute_exists({id})"));
+        }
+        for (i, (attr, value)) in self.equals.iter().enumerate() {
+            let placeholder = format!(":e{i}");
+            conditions.push(format!(
+                "{} = {placeholder}",
+                path_of(std::slice::from_ref(attr), &mut names)
+            ));
+            values.insert(placeholder, value.clone());
         }
         match self.expected_version {
             Some(0) => conditions.push(format!("attribute_not_exists({version})")),
@@ -174,6 +246,29 @@ mod tests {
         assert_eq!(
             expr.values[":actor"],
             AttributeValue::S("me@example.org".into())
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn counters_sets_and_equality_conditions() -> Result<(), StoreError> {
+        let expr = Update::new("job", 1)
+            .add("relationshipCount", 1)
+            .add("paidCount", 0)
+            .add_to_set("linkIds", &["p::e".to_string()])
+            .delete_from_set("oldIds", &["x".to_string()])
+            .expect_equal("year", 2026)?
+            .expression()?;
+        assert!(
+            expr.update.contains(" ADD #n4 :a0, #n5 :a1 DELETE #n6 :d0"),
+            "{}",
+            expr.update
+        );
+        assert_eq!(expr.values[":a0"], AttributeValue::N("1".into()));
+        assert!(!expr.values.contains_key(":a2"), "zero deltas are skipped");
+        assert_eq!(
+            expr.condition.as_deref(),
+            Some("attribute_exists(#n3) AND #n7 = :e0")
         );
         Ok(())
     }

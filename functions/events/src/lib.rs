@@ -1,0 +1,254 @@
+//! The events Lambda: partnership events list, create, detail, update and delete
+//! (contract §5.5–§5.9).
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::Utc;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Map, Value, json};
+use shared::domain::event::{EventChanges, EventCounters, PartnershipEvent, compare_events};
+use shared::domain::metrics::PipelineAccumulator;
+use shared::domain::normalize::stored_tier;
+use shared::domain::partner::Partner;
+use shared::domain::sort::newest_first;
+use shared::domain::utc_date_string;
+use shared::http::{authenticate, created, finish, json_body, ok, path_param, route_key};
+use shared::store::{StoreError, backoff};
+use shared::{ApiError, ApiResult, AppContext};
+
+const EVENT: &str = "partnership event";
+const WRITE_ATTEMPTS: u32 = 10;
+
+/// Serves one API Gateway request, exactly as Lambda calls it.
+pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
+    let route = route_key(&request);
+    let result = async {
+        let caller = authenticate(&request, ctx)?;
+        let id = || path_param(&request, "eventId");
+        match route.as_str() {
+            "GET /partnerships/events" => list(ctx).await,
+            "POST /partnerships/events" => create(&request, ctx, &caller.email).await,
+            "GET /partnerships/events/{eventId}" => detail(&id()?, ctx, &caller.email).await,
+            "PATCH /partnerships/events/{eventId}" => {
+                update(&id()?, &request, ctx, &caller.email).await
+            }
+            "DELETE /partnerships/events/{eventId}" => delete(&id()?, ctx, &caller.email).await,
+            _ => Err(ApiError::NoRoute(route.clone())),
+        }
+    }
+    .await;
+    finish(&route, result)
+}
+
+async fn list(ctx: &AppContext) -> ApiResult<Response<Body>> {
+    let mut events = ctx.store.all_events().await?;
+    events.sort_by(compare_events);
+    let events: Vec<Map<String, Value>> = events.iter().map(PartnershipEvent::to_wire).collect();
+    ok(&json!({"events": events}))
+}
+
+async fn create(request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
+    let changes = EventChanges::parse(&json_body(request)?, true)?;
+    let now = Utc::now().timestamp_millis();
+    let blank = PartnershipEvent {
+        id: uuid::Uuid::new_v4().to_string(),
+        created_at: now,
+        updated_at: now,
+        updated_by: actor.to_string(),
+        version: 1,
+        ..Default::default()
+    };
+    let mut event = changes.apply_to(&blank)?;
+    // New events are never archived; `archived` is only validated (§5.7).
+    event.archived = false;
+    ctx.store.create_event(&event, actor, now).await?;
+    created(
+        &json!({"message": "Partnership event created successfully.", "event": event.to_wire()}),
+    )
+}
+
+async fn load(id: &str, ctx: &AppContext) -> ApiResult<PartnershipEvent> {
+    ctx.store
+        .get_event(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(EVENT, id))
+}
+
+/// Finishes a re-key that a crash (or a timeout) interrupted, before anything reads the links.
+async fn repaired(
+    event: PartnershipEvent,
+    ctx: &AppContext,
+    actor: &str,
+) -> ApiResult<PartnershipEvent> {
+    if event.rekey_pending == 0 {
+        return Ok(event);
+    }
+    let report = ctx
+        .store
+        .rekey_event(&event, actor, Utc::now().timestamp_millis())
+        .await?;
+    tracing::info!(event = %event.id, ?report, "finished a pending re-key");
+    load(&event.id, ctx).await
+}
+
+async fn detail(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
+    let event = repaired(load(id, ctx).await?, ctx, actor).await?;
+    let ids: Vec<String> = event.link_ids.iter().cloned().collect();
+    let mut links = ctx.store.links_by_ids(&ids).await?;
+    links.sort_by(|a, b| {
+        newest_first(
+            touch(a.updated_at, a.created_at),
+            touch(b.updated_at, b.created_at),
+        )
+    });
+    let partner_ids: Vec<String> = links
+        .iter()
+        .map(|l| l.partner_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let partners: HashMap<String, Partner> = ctx
+        .store
+        .batch_get::<Partner>(&ctx.store.tables().partners, &partner_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
+
+    let today = utc_date_string(Utc::now());
+    let mut counters = EventCounters::default();
+    let mut pipeline = PipelineAccumulator::default();
+    let mut upcoming = 0;
+    let sponsorships: Vec<Value> = links
+        .iter()
+        .map(|link| {
+            counters = counters.plus(EventCounters::of_link(&link.status, link.amount));
+            pipeline.add(&link.summary());
+            upcoming += usize::from(
+                link.follow_up_date
+                    .as_deref()
+                    .is_some_and(|d| d >= today.as_str()),
+            );
+            let mut row = link.to_wire();
+            row.insert(
+                "packageTier".into(),
+                Value::String(stored_tier(Some(&link.package_tier))),
+            );
+            row.insert(
+                "partner".into(),
+                partners
+                    .get(&link.partner_id)
+                    .map(partner_card)
+                    .unwrap_or(Value::Null),
+            );
+            Value::Object(row)
+        })
+        .collect();
+    let mut event_json = event.to_wire_with(&counters);
+    // Computed and dropped by the peer (§14.11); returned here as an added field.
+    event_json.insert("upcomingFollowUps".into(), json!(upcoming));
+    let mut pipeline_json = pipeline.to_json();
+    if let Some(map) = pipeline_json.as_object_mut() {
+        map.remove("openPipelineAmount");
+    }
+    ok(&json!({"event": event_json, "sponsorships": sponsorships, "pipeline": pipeline_json}))
+}
+
+fn touch(updated_at: i64, created_at: i64) -> i64 {
+    if updated_at != 0 {
+        updated_at
+    } else {
+        created_at
+    }
+}
+
+/// The partner summary shown on each sponsorship (§5.6).
+fn partner_card(partner: &Partner) -> Value {
+    json!({
+        "id": partner.id,
+        "company": partner.company,
+        "contactName": partner.contact_name,
+        "email": partner.email,
+        "phone": partner.phone,
+        "contactRole": partner.contact_role,
+        "tier": stored_tier(Some(&partner.tier)),
+        "archived": partner.archived,
+        "isAlumni": partner.is_alumni,
+    })
+}
+
+async fn update(
+    id: &str,
+    request: &Request,
+    ctx: &AppContext,
+    actor: &str,
+) -> ApiResult<Response<Body>> {
+    // 404 first, then validation, then the empty-body check (§5.8).
+    let mut stored = load(id, ctx).await?;
+    let changes = EventChanges::parse(&json_body(request)?, false)?;
+    if changes.is_empty() {
+        return Err(ApiError::validation(
+            "At least one property must be provided.",
+            json!({}),
+        ));
+    }
+    for attempt in 0..WRITE_ATTEMPTS {
+        if attempt > 0 {
+            backoff(attempt).await;
+            stored = load(id, ctx).await?;
+        }
+        let updated = changes.apply_to(&stored)?;
+        match ctx
+            .store
+            .update_event(&stored, &updated, actor, Utc::now().timestamp_millis())
+            .await
+        {
+            Ok(saved) => {
+                let saved = repaired(saved, ctx, actor).await?;
+                return ok(
+                    &json!({"message": "Partnership event updated successfully.", "event": saved.to_wire()}),
+                );
+            }
+            // A link write or another edit got in between: re-read and re-apply.
+            Err(e) if e.should_retry() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Unavailable(StoreError::ConditionFailed))
+}
+
+async fn delete(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
+    for attempt in 0..WRITE_ATTEMPTS {
+        if attempt > 0 {
+            backoff(attempt).await;
+        }
+        let event = load(id, ctx).await?;
+        if !event.link_ids.is_empty() {
+            return Err(ApiError::validation(
+                "Cannot delete this partnerships event while sponsor associations exist. Archive it instead.",
+                json!({"eventId": event.id, "eventName": event.name, "linkedSponsors": event.link_ids.len()}),
+            ));
+        }
+        let (documents, communications) = futures::try_join!(
+            ctx.store.documents_of_event(id),
+            ctx.store.communications_of_event(id)
+        )?;
+        if event.reference_count > 0 || !documents.is_empty() || !communications.is_empty() {
+            return Err(ApiError::validation(
+                "Cannot delete this partnerships event while documents or communications reference it. Archive it instead.",
+                json!({"eventId": event.id, "eventName": event.name, "linkedDocuments": documents.len(), "linkedCommunications": communications.len()}),
+            ));
+        }
+        match ctx
+            .store
+            .delete_event(&event, actor, Utc::now().timestamp_millis())
+            .await
+        {
+            Ok(()) => return ok(&json!({"message": "Partnership event deleted successfully."})),
+            // A link or reference arrived, or it was deleted: look again.
+            Err(e) if e.should_retry() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::Unavailable(StoreError::ConditionFailed))
+}
