@@ -782,7 +782,7 @@ mod tests {
             start_date: start.map(str::to_string),
             ..Default::default()
         };
-        let mut events = vec![
+        let mut events = [
             e("b", 2025, None),
             e("a", 2025, None),
             e("z", 2025, Some("2025-05-01")),

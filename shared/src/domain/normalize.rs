@@ -9,20 +9,15 @@ use serde_json::{Value, json};
 use super::ValidationError;
 
 /// A body field of a partial update: absent, explicitly cleared (`null`/`""`), or set.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub enum Field<T> {
     /// The key was not in the body: leave the stored value alone.
+    #[default]
     Missing,
     /// The key was `null` or `""`: store null.
     Null,
     /// A valid value.
     Set(T),
-}
-
-impl<T> Default for Field<T> {
-    fn default() -> Self {
-        Field::Missing
-    }
 }
 
 impl<T> Field<T> {
