@@ -1,7 +1,8 @@
 //! The partners routes (contract §5.1–§5.4) against DynamoDB Local, through the template's
 //! routes and the handler, exactly as the gateway calls it.
 
-use integration_tests::{TestApi, admin_claims, repo_path};
+use futures::StreamExt;
+use integration_tests::{TestApi, admin_claims};
 use serde_json::{Value, json};
 
 fn company_names(reply: &Value) -> Vec<String> {
@@ -575,47 +576,3 @@ async fn only_authenticated_partnerships_admins_get_in() {
         "the refused write wrote nothing"
     );
 }
-
-#[tokio::test]
-async fn sample_events_drive_the_handler() {
-    let api = TestApi::new().await;
-    let load = |name: &str| {
-        let text = std::fs::read_to_string(repo_path(&format!("events/partners/{name}.json")))
-            .expect("sample event");
-        let request = lambda_http::request::from_str(&text)
-            .expect("sample parses as an API Gateway v2 event");
-        (text, request)
-    };
-    // The samples' caller is exec@example.org, admitted by the local domain rule.
-    let (_, create) = load("create");
-    let reply = partners::handle(create, &api.ctx).await;
-    assert_eq!(reply.status(), 201);
-
-    let (text, _) = load("get");
-    let event: Value = serde_json::from_str(&text).unwrap();
-    let sample_id = event["pathParameters"]["partnerId"].as_str().unwrap();
-    let (_, get) = load("get");
-    assert_eq!(
-        partners::handle(get, &api.ctx).await.status(),
-        404,
-        "sample id not yet stored"
-    );
-    let mut partner = shared::domain::partner::Partner {
-        id: sample_id.into(),
-        company: "Sample".into(),
-        version: 1,
-        ..Default::default()
-    };
-    partner.created_at = 1;
-    api.ctx.store.create_partner(&partner).await.unwrap();
-    for (name, status) in [("get", 200), ("update", 200), ("list", 200)] {
-        let (_, request) = load(name);
-        assert_eq!(
-            partners::handle(request, &api.ctx).await.status(),
-            status,
-            "events/partners/{name}.json"
-        );
-    }
-}
-
-use futures::StreamExt;
