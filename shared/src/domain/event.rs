@@ -147,20 +147,6 @@ pub struct PartnershipEvent {
     pub rekey_pending: u64,
 }
 
-/// Stored attributes that never reach the wire.
-const INTERNAL_ATTRS: [&str; 10] = [
-    "relationshipCount",
-    "confirmedCount",
-    "paidCount",
-    "committedCents",
-    "securedCents",
-    "lostCents",
-    "linkIds",
-    "referenceCount",
-    "rekeyPending",
-    "tierConfigs",
-];
-
 impl PartnershipEvent {
     /// `<id>#<year>`, the event-query key of its links.
     pub fn event_id_year(&self) -> String {
@@ -209,22 +195,33 @@ impl PartnershipEvent {
             .and_then(|t| t.amount)
     }
 
-    /// The formatted event of §5.5 with the given metrics.
+    /// The formatted event of §5.5 with the given metrics, in the contract's key order; the
+    /// denormalized bookkeeping (link ids, cents, re-key mark) stays internal.
     pub fn to_wire_with(&self, counters: &EventCounters) -> Map<String, Value> {
-        let mut wire = match serde_json::to_value(self) {
-            Ok(Value::Object(map)) => map,
-            _ => Map::new(),
-        };
-        for attr in INTERNAL_ATTRS {
-            wire.remove(attr);
-        }
         let tiers = self.tiers();
-        wire.insert(
-            "packageTiers".into(),
-            json!(tiers.iter().map(|t| t.id.clone()).collect::<Vec<_>>()),
-        );
-        wire.insert("tierConfigs".into(), json!(tiers));
+        let mut wire = json!({
+            "id": self.id,
+            "name": self.name,
+            "year": self.year,
+            "startDate": self.start_date,
+            "endDate": self.end_date,
+            "outreachStartDate": self.outreach_start_date,
+            "sponsorshipGoal": self.sponsorship_goal,
+            "tierConfigs": tiers,
+            "packageTiers": tiers.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+            "notes": self.notes,
+            "linkedMainEventId": self.linked_main_event_id,
+            "linkedMainEventYear": self.linked_main_event_year,
+            "archived": self.archived,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
         wire.extend(counters.to_json());
+        wire.insert("createdAt".into(), json!(self.created_at));
+        wire.insert("updatedAt".into(), json!(self.updated_at));
+        wire.insert("updatedBy".into(), json!(self.updated_by));
+        wire.insert("version".into(), json!(self.version));
         wire
     }
 
