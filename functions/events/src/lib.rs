@@ -13,11 +13,10 @@ use shared::domain::partner::Partner;
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
 use shared::http::{authenticate, created, finish, json_body, ok, path_param, route_key};
-use shared::store::{StoreError, backoff};
+use shared::store::{StoreError, WRITE_ATTEMPTS, backoff};
 use shared::{ApiError, ApiResult, AppContext};
 
 const EVENT: &str = "partnership event";
-const WRITE_ATTEMPTS: u32 = 10;
 
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {

@@ -7,11 +7,10 @@ use serde_json::json;
 use shared::domain::link::{LinkChanges, NewLink, PartnerEventLink};
 use shared::http::{authenticate, created, finish, json_body, ok, path_param, route_key};
 use shared::store::links::item;
-use shared::store::{StoreError, backoff};
+use shared::store::{StoreError, WRITE_ATTEMPTS, backoff};
 use shared::{ApiError, ApiResult, AppContext};
 
 const LINK: &str = "partner event";
-const WRITE_ATTEMPTS: u32 = 12;
 
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {

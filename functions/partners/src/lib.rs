@@ -15,12 +15,10 @@ use shared::domain::utc_date_string;
 use shared::http::{
     authenticate, created, finish, json_body, ok, path_param, query_params, route_key,
 };
-use shared::store::{StoreError, Update, backoff};
+use shared::store::{StoreError, Update, WRITE_ATTEMPTS, backoff};
 use shared::{ApiError, ApiResult, AppContext};
 
 const PARTNER: &str = "partner";
-/// Optimistic-concurrency attempts for a PATCH racing other writes to the same partner.
-const PATCH_ATTEMPTS: u32 = 10;
 
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
@@ -80,7 +78,7 @@ async fn update(
 ) -> ApiResult<Response<Body>> {
     // Body errors come before the 404, as the contract orders them.
     let changes = PartnerChanges::parse(&json_body(request)?, false)?;
-    for attempt in 0..PATCH_ATTEMPTS {
+    for attempt in 0..WRITE_ATTEMPTS {
         if attempt > 0 {
             backoff(attempt).await;
         }

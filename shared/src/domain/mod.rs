@@ -6,6 +6,7 @@ pub mod link;
 pub mod metrics;
 pub mod normalize;
 pub mod partner;
+pub mod records;
 pub mod sort;
 
 use serde_json::Value;

@@ -5,6 +5,7 @@
 pub mod events;
 pub mod links;
 pub mod partners;
+pub mod records;
 mod update;
 
 use std::collections::HashMap;
@@ -339,11 +340,15 @@ impl Store {
     }
 }
 
-/// Jittered exponential backoff before retry `attempt` of an optimistic write, so racing
-/// writers stop colliding in lockstep.
+/// How many times an optimistic write re-reads and retries before answering 503.
+pub const WRITE_ATTEMPTS: u32 = 16;
+
+/// "Full jitter" exponential backoff before retry `attempt` of an optimistic write: a uniform
+/// wait up to 4 ms × 2^attempt (capped at 250 ms), so racing writers spread out instead of
+/// colliding again in lockstep.
 pub async fn backoff(attempt: u32) {
-    let jitter = (uuid::Uuid::new_v4().as_u128() % 8) as u64;
-    let millis = (2u64 << attempt.min(5)) + jitter;
+    let ceiling = (4u64 << attempt.min(6)).min(250);
+    let millis = (uuid::Uuid::new_v4().as_u128() % u128::from(ceiling + 1)) as u64;
     tokio::time::sleep(Duration::from_millis(millis)).await;
 }
 

@@ -1,0 +1,51 @@
+//! The documents Lambda: a partner's document references (contract §5.13–§5.16). The flows are
+//! shared with communications in `shared::record_routes`.
+
+use lambda_http::{Body, Request, Response};
+use shared::domain::records::Document;
+use shared::http::{authenticate, finish, path_param, route_key};
+use shared::record_routes;
+use shared::{ApiError, AppContext};
+
+/// Serves one API Gateway request, exactly as Lambda calls it.
+pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
+    let route = route_key(&request);
+    let result = async {
+        let caller = authenticate(&request, ctx)?;
+        match route.as_str() {
+            "GET /partnerships/partners/{partnerId}/documents" => {
+                record_routes::list::<Document>(&request, ctx, &path_param(&request, "partnerId")?)
+                    .await
+            }
+            "POST /partnerships/partners/{partnerId}/documents" => {
+                record_routes::create::<Document>(
+                    &request,
+                    ctx,
+                    &path_param(&request, "partnerId")?,
+                    &caller.email,
+                )
+                .await
+            }
+            "PATCH /partnerships/partner-documents/{documentId}" => {
+                record_routes::update::<Document>(
+                    &request,
+                    ctx,
+                    &path_param(&request, "documentId")?,
+                    &caller.email,
+                )
+                .await
+            }
+            "DELETE /partnerships/partner-documents/{documentId}" => {
+                record_routes::delete::<Document>(
+                    ctx,
+                    &path_param(&request, "documentId")?,
+                    &caller.email,
+                )
+                .await
+            }
+            _ => Err(ApiError::NoRoute(route.clone())),
+        }
+    }
+    .await;
+    finish(&route, result)
+}

@@ -1,0 +1,223 @@
+//! Document and communication storage: writes that keep the referenced event's
+//! `referenceCount` exact (so an event delete can refuse atomically), and newest-first pages.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
+use base64::Engine;
+use serde_json::{Map, Value};
+
+use super::{
+    Item, Store, StoreError, Update, classify, delete_versioned_item, put_new_item,
+    put_versioned_item,
+};
+use crate::domain::event::PartnershipEvent;
+use crate::domain::records::{Communication, Document, PartnerRecord};
+use crate::tables::{ID, PARTNER_QUERY, Tables};
+
+/// Where a record type lives.
+pub trait RecordTable: PartnerRecord {
+    /// Its table for this stage.
+    fn table(tables: &Tables) -> &str;
+}
+
+impl RecordTable for Document {
+    fn table(tables: &Tables) -> &str {
+        &tables.documents
+    }
+}
+
+impl RecordTable for Communication {
+    fn table(tables: &Tables) -> &str {
+        &tables.communications
+    }
+}
+
+const REFERENCE_COUNT: &str = "referenceCount";
+
+/// Opaque page cursor: the GSI's LastEvaluatedKey, base64url-encoded JSON.
+pub fn encode_cursor(key: &Item) -> String {
+    let mut map = Map::new();
+    for (name, value) in key {
+        match value {
+            AttributeValue::S(s) => map.insert(name.clone(), Value::String(s.clone())),
+            AttributeValue::N(n) => map.insert(name.clone(), Value::String(format!("#{n}"))),
+            _ => None,
+        };
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Value::Object(map).to_string())
+}
+
+/// Decodes a cursor made by [`encode_cursor`] for `partner_id`'s list; `None` if it is not one.
+pub fn decode_cursor(cursor: &str, partner_id: &str) -> Option<Item> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor.trim())
+        .ok()?;
+    let map: Map<String, Value> = serde_json::from_slice(&bytes).ok()?;
+    let mut key = HashMap::new();
+    for (name, value) in map {
+        let text = value.as_str()?;
+        let attr = match text.strip_prefix('#') {
+            Some(n) if n.parse::<f64>().is_ok() => AttributeValue::N(n.to_string()),
+            Some(_) => return None,
+            None => AttributeValue::S(text.to_string()),
+        };
+        key.insert(name, attr);
+    }
+    let belongs = key.get("partnerId") == Some(&AttributeValue::S(partner_id.to_string()));
+    (belongs && key.contains_key(ID) && key.len() == 3).then_some(key)
+}
+
+impl Store {
+    /// A record by id.
+    pub async fn get_record<R: RecordTable>(&self, id: &str) -> Result<Option<R>, StoreError> {
+        self.get(R::table(self.tables()), id).await
+    }
+
+    fn reference_update(
+        &self,
+        event_id: &str,
+        delta: i64,
+        guard: Option<&PartnershipEvent>,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut update = Update::new(actor, now_ms).add(REFERENCE_COUNT, delta);
+        if let Some(event) = guard {
+            // The copied name and year must still be current, so a rename is never missed.
+            update = update
+                .expect_equal("name", &event.name)?
+                .expect_equal("year", event.year)?;
+        }
+        update.into_transact(&self.tables().events, event_id)
+    }
+
+    /// Writes a new record; `event` is the event it references, if any.
+    pub async fn create_record<R: RecordTable>(
+        &self,
+        record: &R,
+        event: Option<&PartnershipEvent>,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![put_new_item(R::table(self.tables()), record)?];
+        if let Some(event) = event {
+            items.push(self.reference_update(&event.id, 1, Some(event), actor, now_ms)?);
+        }
+        self.transact(items).await
+    }
+
+    /// Replaces `old` by `new` if unchanged since read, moving the event reference count when the
+    /// event changes. `old_event_exists` is false for a reference to an event that is gone.
+    pub async fn replace_record<R: RecordTable>(
+        &self,
+        old: &R,
+        new: &R,
+        new_event: Option<&PartnershipEvent>,
+        old_event_exists: bool,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![put_versioned_item(
+            R::table(self.tables()),
+            new,
+            old.audit().version,
+        )?];
+        let (old_id, new_id) = (old.event().id(), new.event().id());
+        if old_id != new_id {
+            if let Some(id) = old_id.filter(|_| old_event_exists) {
+                items.push(self.reference_update(id, -1, None, actor, now_ms)?);
+            }
+            if let (Some(id), Some(event)) = (new_id, new_event) {
+                items.push(self.reference_update(id, 1, Some(event), actor, now_ms)?);
+            }
+        }
+        self.transact(items).await
+    }
+
+    /// Deletes `old` if unchanged since read, releasing its event reference.
+    pub async fn delete_record<R: RecordTable>(
+        &self,
+        old: &R,
+        event_exists: bool,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        let mut items = vec![delete_versioned_item(
+            R::table(self.tables()),
+            old.id(),
+            old.audit().version,
+        )?];
+        if let Some(id) = old.event().id().filter(|_| event_exists) {
+            items.push(self.reference_update(id, -1, None, actor, now_ms)?);
+        }
+        self.transact(items).await
+    }
+
+    /// A partner's records newest first (by `updatedAt`), from `start`; every page to the end
+    /// when `limit` is `None`, else at most `limit` and the key to continue from.
+    pub async fn list_records<R: RecordTable>(
+        &self,
+        partner_id: &str,
+        limit: Option<usize>,
+        start: Option<Item>,
+    ) -> Result<(Vec<R>, Option<Item>), StoreError> {
+        let mut records = Vec::new();
+        let mut start = start;
+        loop {
+            let remaining = limit.map(|l| l.saturating_sub(records.len()));
+            let out = self
+                .client()
+                .query()
+                .table_name(R::table(self.tables()))
+                .index_name(PARTNER_QUERY.name)
+                .key_condition_expression("#h = :h")
+                .expression_attribute_names("#h", PARTNER_QUERY.hash_key)
+                .expression_attribute_values(":h", AttributeValue::S(partner_id.to_string()))
+                .scan_index_forward(false)
+                .set_limit(remaining.map(|r| r.min(1000) as i32))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out.items.unwrap_or_default() {
+                records.push(serde_dynamo::from_item(item)?);
+            }
+            let next = out.last_evaluated_key.filter(|k| !k.is_empty());
+            match (next, limit) {
+                (None, _) => return Ok((records, None)),
+                (Some(key), Some(l)) if records.len() >= l => return Ok((records, Some(key))),
+                (Some(key), _) => start = Some(key),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_forgeries() {
+        let key: Item = HashMap::from([
+            ("id".to_string(), AttributeValue::S("c1".into())),
+            ("partnerId".to_string(), AttributeValue::S("p1".into())),
+            ("updatedAt".to_string(), AttributeValue::N("1700".into())),
+        ]);
+        let cursor = encode_cursor(&key);
+        assert_eq!(decode_cursor(&cursor, "p1"), Some(key));
+        assert_eq!(
+            decode_cursor(&cursor, "p2"),
+            None,
+            "a cursor is bound to its partner"
+        );
+        assert_eq!(decode_cursor("not-a-cursor", "p1"), None);
+        assert_eq!(
+            decode_cursor(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("{\"id\":\"#x\"}"),
+                "p1"
+            ),
+            None
+        );
+    }
+}
