@@ -6,6 +6,7 @@ use lambda_http::Request;
 use local_stack::functions::dispatch;
 use shared::domain::event::PartnershipEvent;
 use shared::domain::partner::Partner;
+use shared::domain::records::{Communication, Document, PartnerRecord};
 
 fn sample(name: &str) -> Request {
     let text = std::fs::read_to_string(repo_path(&format!("events/{name}.json")))
@@ -50,6 +51,30 @@ async fn every_sample_event_runs_through_its_handler() {
         ..Default::default()
     };
     api.ctx.store.create_event(&event, "test", 1).await.unwrap();
+    let document = Document {
+        id: "sample-document-0001".into(),
+        partner_id: partner.id.clone(),
+        title: "Deck".into(),
+        ..Default::default()
+    }
+    .stamped(1, "test", 1);
+    api.ctx
+        .store
+        .create_record(&document, None, "test", 1)
+        .await
+        .unwrap();
+    let communication = Communication {
+        id: "sample-communication-0001".into(),
+        partner_id: partner.id.clone(),
+        summary: "Call".into(),
+        ..Default::default()
+    }
+    .stamped(1, "test", 1);
+    api.ctx
+        .store
+        .create_record(&communication, None, "test", 1)
+        .await
+        .unwrap();
 
     let sequence = [
         ("partners/create", 201),
@@ -59,12 +84,20 @@ async fn every_sample_event_runs_through_its_handler() {
         ("events/create", 201),
         ("events/list", 200),
         ("links/create", 201),
+        ("documents/create", 201),
+        ("documents/list", 200),
+        ("documents/update", 200),
+        ("documents/delete", 200),
+        ("communications/create", 201),
+        ("communications/list", 200),
+        ("communications/update", 200),
+        ("communications/delete", 200),
         ("events/get", 200),
         ("links/update", 200),
         ("events/update", 200),
         ("events/delete", 406),
         ("links/delete", 200),
-        ("events/delete", 200),
+        ("events/delete", 406),
     ];
     for (name, status) in sequence {
         assert_eq!(run(&api, name).await, status, "events/{name}.json");
