@@ -24,12 +24,8 @@ async fn new_partner(api: &TestApi, company: &str) -> String {
 }
 
 async fn link(api: &TestApi, partner: &str, body: Value) -> Reply {
-    api.call(
-        "POST",
-        &format!("/partnerships/partners/{partner}/events"),
-        Some(body),
-    )
-    .await
+    api.call("POST", &format!("/partnerships/partners/{partner}/events"), Some(body))
+        .await
 }
 
 fn id(value: &Value) -> String {
@@ -42,11 +38,7 @@ async fn drift(api: &TestApi, event_id: &str) -> usize {
     let store = &api.ctx.store;
     let event: PartnershipEvent = store.get_event(event_id).await.unwrap().unwrap();
     let links: Vec<PartnerEventLink> = store
-        .query_index(
-            &api.ctx.config.tables.links,
-            EVENT_QUERY,
-            &event.event_id_year(),
-        )
+        .query_index(&api.ctx.config.tables.links, EVENT_QUERY, &event.event_id_year())
         .await
         .unwrap();
     let mut anomalies = 0;
@@ -68,17 +60,10 @@ async fn drift(api: &TestApi, event_id: &str) -> usize {
     for link in &links {
         let partner: Partner = store.get_partner(&link.partner_id).await.unwrap().unwrap();
         let partner_links: Vec<PartnerEventLink> = store
-            .query_index(
-                &api.ctx.config.tables.links,
-                PARTNER_QUERY,
-                &link.partner_id,
-            )
+            .query_index(&api.ctx.config.tables.links, PARTNER_QUERY, &link.partner_id)
             .await
             .unwrap();
-        let recomputed: HashMap<String, _> = partner_links
-            .iter()
-            .map(|l| (l.id.clone(), l.summary()))
-            .collect();
+        let recomputed: HashMap<String, _> = partner_links.iter().map(|l| (l.id.clone(), l.summary())).collect();
         let stored: HashMap<String, _> = partner.link_summaries.clone().into_iter().collect();
         if recomputed != stored {
             eprintln!("partner summaries drifted: {stored:?} vs {recomputed:?}");
@@ -119,22 +104,14 @@ async fn events_are_created_validated_listed_and_sorted() {
     ] {
         assert_eq!(event[metric].as_f64(), Some(0.0), "{metric}");
     }
-    for internal in [
-        "linkIds",
-        "rekeyPending",
-        "committedCents",
-        "referenceCount",
-    ] {
+    for internal in ["linkIds", "rekeyPending", "committedCents", "referenceCount"] {
         assert!(event.get(internal).is_none(), "{internal} stays internal");
     }
 
     let cases = [
         (json!({"year": 2026}), "'name' is required."),
         (json!({"name": "X"}), "'year' is required."),
-        (
-            json!({"name": "X", "year": 2101}),
-            "'year' must be a valid year.",
-        ),
+        (json!({"name": "X", "year": 2101}), "'year' must be a valid year."),
         (
             json!({"name": "X", "year": 2026, "endDate": "2026-02-30"}),
             "'endDate' must be in YYYY-MM-DD format.",
@@ -157,14 +134,16 @@ async fn events_are_created_validated_listed_and_sorted() {
         ),
     ];
     for (body, message) in cases {
-        let reply = api
-            .call("POST", "/partnerships/events", Some(body.clone()))
-            .await;
+        let reply = api.call("POST", "/partnerships/events", Some(body.clone())).await;
         assert_eq!((reply.status, reply.message()), (406, message), "{body}");
     }
 
     new_event(&api, json!({"name": "Alpha", "year": 2026})).await;
-    new_event(&api, json!({"name": "Older", "year": 2025, "startDate": "2025-05-01", "packageTiers": ["Gold Plus"]})).await;
+    new_event(
+        &api,
+        json!({"name": "Older", "year": 2025, "startDate": "2025-05-01", "packageTiers": ["Gold Plus"]}),
+    )
+    .await;
     let list = api.call("GET", "/partnerships/events", None).await;
     let names: Vec<&str> = list.body["events"]
         .as_array()
@@ -186,17 +165,16 @@ async fn events_are_created_validated_listed_and_sorted() {
 #[tokio::test]
 async fn event_patch_orders_checks_and_reports_real_metrics() {
     let api = TestApi::new().await;
-    let event = new_event(&api, json!({"name": "Hacks", "year": 2026, "endDate": "2026-03-01", "linkedMainEventYear": 2026,
-        "tierConfigs": [{"id": "gold", "amount": 5000}, {"id": "silver", "label": "Silver Pack", "amount": 2500}]}))
+    let event = new_event(
+        &api,
+        json!({"name": "Hacks", "year": 2026, "endDate": "2026-03-01", "linkedMainEventYear": 2026,
+        "tierConfigs": [{"id": "gold", "amount": 5000}, {"id": "silver", "label": "Silver Pack", "amount": 2500}]}),
+    )
     .await;
     let path = format!("/partnerships/events/{}", id(&event));
 
     let missing = api
-        .call(
-            "PATCH",
-            "/partnerships/events/nope",
-            Some(json!({"year": 1})),
-        )
+        .call("PATCH", "/partnerships/events/nope", Some(json!({"year": 1})))
         .await;
     assert_eq!(missing.status, 404, "404 comes before validation");
     assert_eq!(
@@ -208,9 +186,7 @@ async fn event_patch_orders_checks_and_reports_real_metrics() {
         (empty.status, empty.message()),
         (406, "At least one property must be provided.")
     );
-    let late_start = api
-        .call("PATCH", &path, Some(json!({"startDate": "2026-04-01"})))
-        .await;
+    let late_start = api.call("PATCH", &path, Some(json!({"startDate": "2026-04-01"}))).await;
     assert_eq!(
         late_start.message(),
         "'startDate' cannot be after 'endDate'.",
@@ -235,31 +211,20 @@ async fn event_patch_orders_checks_and_reports_real_metrics() {
     assert_eq!(cleared.status, 200, "the peer answered 502 here");
     assert_eq!(cleared.message(), "Partnership event updated successfully.");
     assert_eq!(cleared.body["event"]["linkedMainEventYear"], Value::Null);
-    assert_eq!(
-        cleared.body["event"]["relationshipCount"], 1,
-        "real metrics, not zeros"
-    );
+    assert_eq!(cleared.body["event"]["relationshipCount"], 1, "real metrics, not zeros");
     assert_eq!(cleared.body["event"]["securedAmount"], 5000.0);
-    let blank = api
-        .call("PATCH", &path, Some(json!({"linkedMainEventYear": ""})))
-        .await;
+    let blank = api.call("PATCH", &path, Some(json!({"linkedMainEventYear": ""}))).await;
     assert_eq!(blank.status, 200);
 
     let legacy = api
-        .call(
-            "PATCH",
-            &path,
-            Some(json!({"packageTiers": ["Silver", "Bronze"]})),
-        )
+        .call("PATCH", &path, Some(json!({"packageTiers": ["Silver", "Bronze"]})))
         .await;
     assert_eq!(
         legacy.body["event"]["tierConfigs"],
         json!([{"id": "silver", "label": "Silver Pack", "amount": 2500.0}, {"id": "bronze", "label": "Bronze", "amount": null}]),
         "legacy packageTiers keep the amounts of the tiers that remain"
     );
-    let archived = api
-        .call("PATCH", &path, Some(json!({"archived": true})))
-        .await;
+    let archived = api.call("PATCH", &path, Some(json!({"archived": true}))).await;
     assert_eq!(archived.body["event"]["archived"], true);
     let directory = api.call("GET", "/partnerships/partners", None).await;
     assert_eq!(
@@ -272,7 +237,11 @@ async fn event_patch_orders_checks_and_reports_real_metrics() {
 #[tokio::test]
 async fn links_follow_the_contract() {
     let api = TestApi::new().await;
-    let event = new_event(&api, json!({"name": "Blueprint", "year": 2026, "tierConfigs": [{"id": "gold", "amount": 5000}, "silver"]})).await;
+    let event = new_event(
+        &api,
+        json!({"name": "Blueprint", "year": 2026, "tierConfigs": [{"id": "gold", "amount": 5000}, "silver"]}),
+    )
+    .await;
     let eid = id(&event);
     let partner = new_partner(&api, "Acme").await;
 
@@ -283,10 +252,7 @@ async fn links_follow_the_contract() {
     )
     .await;
     assert_eq!(created.status, 201);
-    assert_eq!(
-        created.message(),
-        "Partner event association created successfully."
-    );
+    assert_eq!(created.message(), "Partner event association created successfully.");
     let l = &created.body["link"];
     assert_eq!(l["id"], format!("{partner}::{eid}"));
     assert_eq!(l["eventIdYear"], format!("{eid}#2026"));
@@ -304,10 +270,7 @@ async fn links_follow_the_contract() {
             "A database entry with the same 'partnerId+eventId' already exists!"
         )
     );
-    assert_eq!(
-        dup.body["data"],
-        json!({"partnerId": partner, "eventId": eid})
-    );
+    assert_eq!(dup.body["data"], json!({"partnerId": partner, "eventId": eid}));
 
     let other = new_partner(&api, "Beta").await;
     let cases = [
@@ -329,12 +292,7 @@ async fn links_follow_the_contract() {
             404,
             "partnership event with id 'nope' could not be found. Make sure you have provided the correct id.",
         ),
-        (
-            other.clone(),
-            json!({"eventId": 5}),
-            406,
-            "'eventId' must be a string.",
-        ),
+        (other.clone(), json!({"eventId": 5}), 406, "'eventId' must be a string."),
         (
             other.clone(),
             json!({"eventId": eid, "followUpDate": "2026-02-30"}),
@@ -363,10 +321,7 @@ async fn links_follow_the_contract() {
             Some(json!({"eventId": "x"})),
         )
         .await;
-    assert_eq!(
-        immutable.status, 406,
-        "immutable keys are refused before the 404"
-    );
+    assert_eq!(immutable.status, 406, "immutable keys are refused before the 404");
     assert_eq!(
         immutable.message(),
         "'eventId' and 'eventYear' cannot be changed after the association is created."
@@ -386,11 +341,7 @@ async fn links_follow_the_contract() {
     assert_eq!(empty.message(), "At least one property must be provided.");
 
     let custom_amount = api
-        .call(
-            "PATCH",
-            &path,
-            Some(json!({"amount": 4200, "status": "confirmed"})),
-        )
+        .call("PATCH", &path, Some(json!({"amount": 4200, "status": "confirmed"})))
         .await;
     assert_eq!(
         custom_amount.message(),
@@ -407,9 +358,7 @@ async fn links_follow_the_contract() {
         same_tier.body["link"]["amount"], 4200.0,
         "the client resends the tier: the custom amount stays"
     );
-    let new_tier = api
-        .call("PATCH", &path, Some(json!({"packageTier": "silver"})))
-        .await;
+    let new_tier = api.call("PATCH", &path, Some(json!({"packageTier": "silver"}))).await;
     assert_eq!(
         new_tier.body["link"]["amount"],
         Value::Null,
@@ -424,11 +373,7 @@ async fn links_follow_the_contract() {
         .await;
     assert_eq!(reset.body["link"]["status"], "reached_out");
     let cleared = api
-        .call(
-            "PATCH",
-            &path,
-            Some(json!({"followUpDate": null, "amount": null})),
-        )
+        .call("PATCH", &path, Some(json!({"followUpDate": null, "amount": null})))
         .await;
     assert_eq!(
         (
@@ -439,18 +384,13 @@ async fn links_follow_the_contract() {
     );
     assert_eq!(cleared.body["link"]["version"], 6);
 
-    let detail = api
-        .call("GET", &format!("/partnerships/events/{eid}"), None)
-        .await;
+    let detail = api.call("GET", &format!("/partnerships/events/{eid}"), None).await;
     assert_eq!(detail.status, 200);
     let sponsorships = detail.body["sponsorships"].as_array().unwrap();
     assert_eq!(sponsorships.len(), 2, "read-your-writes");
     assert_eq!(sponsorships[0]["id"], lid, "newest first");
     assert_eq!(sponsorships[0]["partner"]["company"], "Acme");
-    assert_eq!(
-        detail.body["pipeline"]["byStatus"]["waiting_on_legal"]["count"],
-        1
-    );
+    assert_eq!(detail.body["pipeline"]["byStatus"]["waiting_on_legal"]["count"], 1);
     assert_eq!(
         detail.body["pipeline"]["byStatus"]["prospecting"]["count"], 0,
         "seeded with every canonical status"
@@ -486,12 +426,7 @@ async fn event_delete_is_refused_while_anything_points_at_it() {
     .await;
     let eid = id(&event);
     let path = format!("/partnerships/events/{eid}");
-    assert_eq!(
-        api.call("DELETE", "/partnerships/events/nope", None)
-            .await
-            .status,
-        404
-    );
+    assert_eq!(api.call("DELETE", "/partnerships/events/nope", None).await.status, 404);
 
     let partner = new_partner(&api, "Acme").await;
     link(&api, &partner, json!({"eventId": eid})).await;
@@ -512,7 +447,11 @@ async fn event_delete_is_refused_while_anything_points_at_it() {
     )
     .await;
 
-    api.put_raw(&api.ctx.config.tables.documents, json!({"id": "d1", "partnerId": partner, "title": "Deck", "eventId": eid, "createdAt": 1, "updatedAt": 1})).await;
+    api.put_raw(
+        &api.ctx.config.tables.documents,
+        json!({"id": "d1", "partnerId": partner, "title": "Deck", "eventId": eid, "createdAt": 1, "updatedAt": 1}),
+    )
+    .await;
     let referenced = api.call("DELETE", &path, None).await;
     assert_eq!(referenced.status, 406);
     assert_eq!(referenced.body["data"]["linkedDocuments"], 1);
@@ -521,10 +460,7 @@ async fn event_delete_is_refused_while_anything_points_at_it() {
         .client()
         .delete_item()
         .table_name(&api.ctx.config.tables.documents)
-        .key(
-            "id",
-            aws_sdk_dynamodb::types::AttributeValue::S("d1".into()),
-        )
+        .key("id", aws_sdk_dynamodb::types::AttributeValue::S("d1".into()))
         .send()
         .await
         .unwrap();
@@ -552,13 +488,9 @@ async fn rename_rekeys_links_summaries_documents_and_communications() {
     let partners = [new_partner(&api, "A").await, new_partner(&api, "B").await];
     for p in &partners {
         assert_eq!(
-            link(
-                &api,
-                p,
-                json!({"eventId": eid, "status": "paid", "amount": 10})
-            )
-            .await
-            .status,
+            link(&api, p, json!({"eventId": eid, "status": "paid", "amount": 10}))
+                .await
+                .status,
             201
         );
     }
@@ -577,13 +509,7 @@ async fn rename_rekeys_links_summaries_documents_and_communications() {
     assert_eq!(renamed.status, 200, "{:?}", renamed.body);
     let key = format!("{eid}#2026");
     for p in &partners {
-        let stored = api
-            .ctx
-            .store
-            .get_link(&format!("{p}::{eid}"))
-            .await
-            .unwrap()
-            .unwrap();
+        let stored = api.ctx.store.get_link(&format!("{p}::{eid}")).await.unwrap().unwrap();
         assert_eq!(
             (
                 stored.event_id_year.as_str(),
@@ -606,11 +532,7 @@ async fn rename_rekeys_links_summaries_documents_and_communications() {
     assert_eq!(comm["eventIdYear"], json!(key));
     assert_eq!(comm["source"], "email_sync", "other attributes untouched");
     let filtered = api
-        .call(
-            "GET",
-            &format!("/partnerships/partners?eventIdYear={eid}%232026"),
-            None,
-        )
+        .call("GET", &format!("/partnerships/partners?eventIdYear={eid}%232026"), None)
         .await;
     assert_eq!(
         filtered.body["partners"].as_array().map(Vec::len),
@@ -623,8 +545,7 @@ async fn rename_rekeys_links_summaries_documents_and_communications() {
 }
 
 #[tokio::test]
-async fn an_interrupted_rekey_is_finished_by_the_next_read() -> Result<(), shared::store::StoreError>
-{
+async fn an_interrupted_rekey_is_finished_by_the_next_read() -> Result<(), shared::store::StoreError> {
     let api = TestApi::new().await;
     let event = new_event(&api, json!({"name": "Old Name", "year": 2025})).await;
     let eid = id(&event);
@@ -640,13 +561,8 @@ async fn an_interrupted_rekey_is_finished_by_the_next_read() -> Result<(), share
         .store
         .update::<serde_json::Map<String, Value>>(&api.ctx.config.tables.events, &eid, &update)
         .await?;
-    let detail = api
-        .call("GET", &format!("/partnerships/events/{eid}"), None)
-        .await;
-    assert_eq!(
-        detail.body["sponsorships"][0]["eventIdYear"],
-        format!("{eid}#2026")
-    );
+    let detail = api.call("GET", &format!("/partnerships/events/{eid}"), None).await;
+    assert_eq!(detail.body["sponsorships"][0]["eventIdYear"], format!("{eid}#2026"));
     assert_eq!(detail.body["sponsorships"][0]["eventName"], "New Name");
     assert_eq!(
         api.ctx.store.get_event(&eid).await?.unwrap().rekey_pending,
@@ -667,10 +583,9 @@ async fn duplicate_creates_race_to_exactly_one_201() {
     let mut anomalies = 0;
     for round in 0..rounds {
         let partner = new_partner(&api, &format!("P{round}")).await;
-        let replies = futures::future::join_all(
-            (0..10).map(|_| link(&api, &partner, json!({"eventId": eid, "amount": 100}))),
-        )
-        .await;
+        let replies =
+            futures::future::join_all((0..10).map(|_| link(&api, &partner, json!({"eventId": eid, "amount": 100}))))
+                .await;
         for reply in &replies {
             *tally.entry(reply.status).or_default() += 1;
         }
@@ -678,9 +593,7 @@ async fn duplicate_creates_race_to_exactly_one_201() {
         let conflicts = replies.iter().filter(|r| r.status == 409).count();
         anomalies += usize::from(created != 1 || conflicts != 9);
     }
-    println!(
-        "duplicate-create race: {rounds} rounds x 10 requests -> statuses {tally:?}; anomalies {anomalies}"
-    );
+    println!("duplicate-create race: {rounds} rounds x 10 requests -> statuses {tally:?}; anomalies {anomalies}");
     assert_eq!(anomalies, 0, "{tally:?}");
     assert_eq!(drift(&api, &eid).await, 0);
 }
@@ -741,11 +654,8 @@ async fn deleting_an_event_while_a_link_is_created_never_dangles() {
             tokio::time::sleep(std::time::Duration::from_millis((round % 10) as u64)).await;
             link(&api, &partner, json!({"eventId": eid})).await
         };
-        let (deleted, created) =
-            futures::join!(api.call("DELETE", &delete_path, None), delayed_create);
-        *outcomes
-            .entry((deleted.status, created.status))
-            .or_default() += 1;
+        let (deleted, created) = futures::join!(api.call("DELETE", &delete_path, None), delayed_create);
+        *outcomes.entry((deleted.status, created.status)).or_default() += 1;
         let link_exists = api
             .ctx
             .store

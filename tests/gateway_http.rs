@@ -22,11 +22,7 @@ async fn send(port: u16, request: String) -> RawReply {
     let mut raw = String::new();
     stream.read_to_string(&mut raw).await.expect("read");
     let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     RawReply {
         status,
         headers: head.to_lowercase(),
@@ -35,8 +31,7 @@ async fn send(port: u16, request: String) -> RawReply {
 }
 
 fn http(method: &str, path: &str, auth: Option<&str>, body: Option<&str>) -> String {
-    let mut request =
-        format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n");
     if let Some(auth) = auth {
         request.push_str(&format!("authorization: {auth}\r\n"));
     }
@@ -51,13 +46,9 @@ fn http(method: &str, path: &str, auth: Option<&str>, body: Option<&str>) -> Str
 #[tokio::test]
 async fn gateway_serves_template_routes_like_api_gateway() {
     let api = TestApi::new().await;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let gateway = Arc::new(
-        Gateway::new(&template(), api.ctx.clone()).expect("every template binary is served"),
-    );
+    let gateway = Arc::new(Gateway::new(&template(), api.ctx.clone()).expect("every template binary is served"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, gateway, async {
         let _ = stopped.await;
@@ -70,12 +61,7 @@ async fn gateway_serves_template_routes_like_api_gateway() {
     );
     let garbage = send(
         port,
-        http(
-            "GET",
-            "/partnerships/partners",
-            Some("Bearer nonsense"),
-            None,
-        ),
+        http("GET", "/partnerships/partners", Some("Bearer nonsense"), None),
     )
     .await;
     assert_eq!(garbage.status, 401);
@@ -92,15 +78,9 @@ async fn gateway_serves_template_routes_like_api_gateway() {
             .headers
             .contains("access-control-allow-methods: get,post,patch,delete,options")
     );
-    assert!(
-        !preflight
-            .headers
-            .contains("access-control-allow-credentials")
-    );
+    assert!(!preflight.headers.contains("access-control-allow-credentials"));
 
-    let token = bearer(
-        &json!({"email": "exec@example.org", "cognito:groups": ["a", "b"], "exp": 4102444800u64}),
-    );
+    let token = bearer(&json!({"email": "exec@example.org", "cognito:groups": ["a", "b"], "exp": 4102444800u64}));
     let created = send(
         port,
         http(
@@ -118,52 +98,31 @@ async fn gateway_serves_template_routes_like_api_gateway() {
 
     let detail = send(
         port,
-        http(
-            "GET",
-            &format!("/partnerships/partners/{id}"),
-            Some(&token),
-            None,
-        ),
+        http("GET", &format!("/partnerships/partners/{id}"), Some(&token), None),
     )
     .await;
     assert_eq!(detail.status, 200);
     assert_eq!(detail.body["partner"]["company"], "Via HTTP");
     let listed = send(
         port,
-        http(
-            "GET",
-            "/partnerships/partners?search=via%20http",
-            Some(&token),
-            None,
-        ),
+        http("GET", "/partnerships/partners?search=via%20http", Some(&token), None),
     )
     .await;
     assert_eq!(listed.body["partners"].as_array().map(Vec::len), Some(1));
 
     let expired = bearer(&json!({"email": "exec@example.org", "exp": 1}));
     assert_eq!(
-        send(
-            port,
-            http("GET", "/partnerships/partners", Some(&expired), None)
-        )
-        .await
-        .status,
+        send(port, http("GET", "/partnerships/partners", Some(&expired), None))
+            .await
+            .status,
         401
     );
-    let unknown = send(
-        port,
-        http("GET", "/partnerships/nowhere", Some(&token), None),
-    )
-    .await;
+    let unknown = send(port, http("GET", "/partnerships/nowhere", Some(&token), None)).await;
     assert_eq!(
         (unknown.status, unknown.body["message"].clone()),
         (404, json!("Not Found"))
     );
-    let wrong_method = send(
-        port,
-        http("DELETE", "/partnerships/partners", Some(&token), None),
-    )
-    .await;
+    let wrong_method = send(port, http("DELETE", "/partnerships/partners", Some(&token), None)).await;
     assert_eq!(wrong_method.status, 404);
 
     let _ = stop.send(());

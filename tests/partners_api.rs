@@ -35,10 +35,7 @@ async fn create_stores_a_normalized_partner_and_answers_201() {
     assert_eq!(partner["tier"], "gold_plus");
     assert_eq!(partner["tags"], json!(["AI", "Robotics", "alumni-partner"]));
     assert_eq!(partner["isAlumni"], true);
-    assert_eq!(
-        partner["archived"], false,
-        "new partners are never archived"
-    );
+    assert_eq!(partner["archived"], false, "new partners are never archived");
     assert_eq!(partner["phone"], "");
     assert!(partner.get("linkSummaries").is_none());
     assert!(
@@ -46,22 +43,11 @@ async fn create_stores_a_normalized_partner_and_answers_201() {
         "create answers without metrics"
     );
     assert_eq!(reply.headers["access-control-allow-origin"], "*");
-    assert!(
-        reply
-            .headers
-            .get("access-control-allow-credentials")
-            .is_none()
-    );
+    assert!(reply.headers.get("access-control-allow-credentials").is_none());
 
     let id = partner["id"].as_str().unwrap();
-    assert_eq!(
-        uuid::Uuid::parse_str(id).map(|u| u.get_version_num()),
-        Ok(4)
-    );
-    let stored = api
-        .stored(&api.ctx.config.tables.partners, id)
-        .await
-        .expect("stored");
+    assert_eq!(uuid::Uuid::parse_str(id).map(|u| u.get_version_num()), Ok(4));
+    let stored = api.stored(&api.ctx.config.tables.partners, id).await.expect("stored");
     assert_eq!(stored["version"], 1);
     assert_eq!(stored["updatedBy"], "tester@example.org");
     assert!(stored["updatedAt"].is_i64() && stored["createdAt"] == stored["updatedAt"]);
@@ -110,12 +96,7 @@ async fn bad_input_gets_a_clear_406_and_writes_nothing() {
     ];
     for (body, message) in &cases {
         let reply = api
-            .call_raw(
-                "POST",
-                "/partnerships/partners",
-                *body,
-                Some(admin_claims()),
-            )
+            .call_raw("POST", "/partnerships/partners", *body, Some(admin_claims()))
             .await;
         assert_eq!(reply.status, 406, "{body:?} → {:?}", reply.body);
         assert_eq!(reply.message(), *message, "{body:?}");
@@ -151,9 +132,7 @@ async fn detail_returns_the_partner_with_metrics_and_404s_for_unknown_ids() {
 
     let partner = api.create_partner(json!({"company": "Solo"})).await;
     let id = partner["id"].as_str().unwrap();
-    let reply = api
-        .call("GET", &format!("/partnerships/partners/{id}"), None)
-        .await;
+    let reply = api.call("GET", &format!("/partnerships/partners/{id}"), None).await;
     assert_eq!(reply.status, 200);
     let body = &reply.body;
     assert_eq!(body["partner"]["company"], "Solo");
@@ -176,18 +155,11 @@ async fn patch_updates_only_what_is_sent_and_keeps_the_contract_order() {
     let path = format!("/partnerships/partners/{id}");
 
     let reply = api
-        .call(
-            "PATCH",
-            &path,
-            Some(json!({"isAlumni": true, "contactName": "Kim"})),
-        )
+        .call("PATCH", &path, Some(json!({"isAlumni": true, "contactName": "Kim"})))
         .await;
     assert_eq!(reply.status, 200, "{:?}", reply.body);
     assert_eq!(reply.message(), "Partner updated successfully.");
-    assert_eq!(
-        reply.body["partner"]["tags"],
-        json!(["x", "alumni-partner"])
-    );
+    assert_eq!(reply.body["partner"]["tags"], json!(["x", "alumni-partner"]));
     assert_eq!(reply.body["partner"]["notes"], "keep");
     assert_eq!(reply.body["partner"]["contactName"], "Kim");
     assert_eq!(reply.body["partner"]["version"], 2);
@@ -203,9 +175,7 @@ async fn patch_updates_only_what_is_sent_and_keeps_the_contract_order() {
     assert_eq!(reply.body["partner"]["tags"], json!(["y"]));
 
     // archive, then it is hidden from the default directory, then restore
-    let reply = api
-        .call("PATCH", &path, Some(json!({"archived": true})))
-        .await;
+    let reply = api.call("PATCH", &path, Some(json!({"archived": true}))).await;
     assert_eq!(reply.body["partner"]["archived"], true);
     assert!(company_names(&api.call("GET", "/partnerships/partners", None).await.body).is_empty());
     let archived_list = api
@@ -213,8 +183,7 @@ async fn patch_updates_only_what_is_sent_and_keeps_the_contract_order() {
         .await;
     assert_eq!(company_names(&archived_list.body), ["Beta"]);
     assert_eq!(archived_list.body["summary"]["archivedPartners"], 1);
-    api.call("PATCH", &path, Some(json!({"archived": false})))
-        .await;
+    api.call("PATCH", &path, Some(json!({"archived": false}))).await;
     assert_eq!(
         company_names(&api.call("GET", "/partnerships/partners", None).await.body),
         ["Beta"]
@@ -229,37 +198,24 @@ async fn patch_updates_only_what_is_sent_and_keeps_the_contract_order() {
 
     // validation (406) comes before the 404, and a bad body for an unknown id is just a 406
     let bad_unknown = api
-        .call(
-            "PATCH",
-            "/partnerships/partners/ghost",
-            Some(json!({"email": "bad"})),
-        )
+        .call("PATCH", "/partnerships/partners/ghost", Some(json!({"email": "bad"})))
         .await;
     assert_eq!(
         (bad_unknown.status, bad_unknown.message()),
         (406, "'email' is invalid.")
     );
     let unknown = api
-        .call(
-            "PATCH",
-            "/partnerships/partners/ghost",
-            Some(json!({"notes": "x"})),
-        )
+        .call("PATCH", "/partnerships/partners/ghost", Some(json!({"notes": "x"})))
         .await;
     assert_eq!(unknown.status, 404);
     assert!(
-        api.stored(&api.ctx.config.tables.partners, "ghost")
-            .await
-            .is_none(),
+        api.stored(&api.ctx.config.tables.partners, "ghost").await.is_none(),
         "a PATCH never creates"
     );
     let blank_company = api.call("PATCH", &path, Some(json!({"company": ""}))).await;
     assert_eq!(blank_company.message(), "'company' is required.");
 
-    let stored = api
-        .stored(&api.ctx.config.tables.partners, id)
-        .await
-        .unwrap();
+    let stored = api.stored(&api.ctx.config.tables.partners, id).await.unwrap();
     assert_eq!(
         stored["version"], 5,
         "four successful writes after create; rejected ones wrote nothing"
@@ -270,9 +226,7 @@ async fn patch_updates_only_what_is_sent_and_keeps_the_contract_order() {
 #[tokio::test]
 async fn concurrent_patches_never_lose_an_update() {
     let api = TestApi::new().await;
-    let partner = api
-        .create_partner(json!({"company": "Racy", "tags": ["base"]}))
-        .await;
+    let partner = api.create_partner(json!({"company": "Racy", "tags": ["base"]})).await;
     let path = format!("/partnerships/partners/{}", partner["id"].as_str().unwrap());
     let writes = 20;
     let replies = futures::future::join_all((0..writes).map(|i| {
@@ -289,22 +243,11 @@ async fn concurrent_patches_never_lose_an_update() {
         assert_eq!(reply.status, 200, "{:?}", reply.body);
     }
     let stored = api
-        .stored(
-            &api.ctx.config.tables.partners,
-            partner["id"].as_str().unwrap(),
-        )
+        .stored(&api.ctx.config.tables.partners, partner["id"].as_str().unwrap())
         .await
         .unwrap();
-    assert_eq!(
-        stored["version"],
-        1 + writes,
-        "every PATCH applied exactly once"
-    );
-    let has_tag = stored["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|t| t == "alumni-partner");
+    assert_eq!(stored["version"], 1 + writes, "every PATCH applied exactly once");
+    let has_tag = stored["tags"].as_array().unwrap().iter().any(|t| t == "alumni-partner");
     assert_eq!(
         has_tag,
         stored["isAlumni"] == true,
@@ -321,14 +264,7 @@ async fn seed_event(api: &TestApi, name: &str, year: i64, tiers: &[&str]) -> Str
 }
 
 /// Creates a link through the API; links made later are newer.
-async fn seed_link(
-    api: &TestApi,
-    partner_id: &str,
-    event_id: &str,
-    status: &str,
-    tier: &str,
-    amount: Option<f64>,
-) {
+async fn seed_link(api: &TestApi, partner_id: &str, event_id: &str, status: &str, tier: &str, amount: Option<f64>) {
     let body = json!({"eventId": event_id, "status": status, "packageTier": tier, "amount": amount, "followUpDate": "2999-01-01"});
     let reply = api
         .call(
@@ -347,9 +283,7 @@ async fn directory_filters_scope_metrics_and_options() {
     let e1 = seed_event(&api, "Blueprint", 2026, &["gold", "silver"]).await;
     let e2 = seed_event(&api, "Hello Hacks", 2025, &["bronze"]).await;
     let acme = api
-        .create_partner(
-            json!({"company": "acme", "contactName": "Zed", "tier": "Strategic", "tags": ["AI"]}),
-        )
+        .create_partner(json!({"company": "acme", "contactName": "Zed", "tier": "Strategic", "tags": ["AI"]}))
         .await;
     let beta = api
         .create_partner(json!({"company": "Beta", "notes": "met at career fair", "isAlumni": true}))
@@ -379,27 +313,17 @@ async fn directory_filters_scope_metrics_and_options() {
     assert_eq!(all["summary"]["totalRelationships"], 3);
     assert_eq!(all["summary"]["upcomingFollowUps"], 3);
     assert_eq!(all["summary"]["pipeline"]["pipelineAmount"], 1250.5);
-    assert_eq!(
-        all["summary"]["pipeline"]["byStatus"]["waiting_on_legal"]["count"],
-        1
-    );
+    assert_eq!(all["summary"]["pipeline"]["byStatus"]["waiting_on_legal"]["count"], 1);
     assert_eq!(
         all["statusOptions"].as_array().unwrap().last().unwrap(),
         "waiting_on_legal"
     );
-    assert_eq!(
-        all["packageTierOptions"],
-        json!(["bronze", "gold", "silver"])
-    );
+    assert_eq!(all["packageTierOptions"], json!(["bronze", "gold", "silver"]));
     assert_eq!(all["partnerTierOptions"], json!(["strategic"]));
     assert_eq!(all["filters"]["includeArchived"], false);
 
     let by_event = api
-        .call(
-            "GET",
-            &format!("/partnerships/partners?eventIdYear={e1}%232026"),
-            None,
-        )
+        .call("GET", &format!("/partnerships/partners?eventIdYear={e1}%232026"), None)
         .await
         .body;
     assert_eq!(company_names(&by_event), ["acme", "Beta"]);
@@ -419,27 +343,17 @@ async fn directory_filters_scope_metrics_and_options() {
         ("search=zed".to_string(), vec!["acme"]),
         ("tag=ai".to_string(), vec!["acme"]),
         ("isAlumni=true".to_string(), vec!["Beta"]),
-        (
-            "isAlumni=false&includeArchived=true".to_string(),
-            vec!["acme", "gamma"],
-        ),
+        ("isAlumni=false&includeArchived=true".to_string(), vec!["acme", "gamma"]),
         ("isAlumni=maybe".to_string(), vec!["acme", "Beta"]),
         ("partnerTier=STRATEGIC".to_string(), vec!["acme"]),
-        (
-            "includeArchived=true".to_string(),
-            vec!["acme", "Beta", "gamma"],
-        ),
+        ("includeArchived=true".to_string(), vec!["acme", "Beta", "gamma"]),
     ];
     for (query, expected) in cases {
-        let reply = api
-            .call("GET", &format!("/partnerships/partners?{query}"), None)
-            .await;
+        let reply = api.call("GET", &format!("/partnerships/partners?{query}"), None).await;
         assert_eq!(reply.status, 200, "{query}");
         assert_eq!(company_names(&reply.body), expected, "{query}");
     }
-    let bad = api
-        .call("GET", "/partnerships/partners?status=%21%21", None)
-        .await;
+    let bad = api.call("GET", "/partnerships/partners?status=%21%21", None).await;
     assert_eq!(
         (bad.status, bad.message()),
         (406, "'status' must include at least one letter or number.")
@@ -487,10 +401,7 @@ async fn detail_hydrates_links_documents_and_communications_newest_first() {
     );
     assert_eq!(body["partner"]["relationshipCount"], 2);
     assert_eq!(body["partner"]["paidCount"], 1);
-    assert_eq!(
-        body["statusOptions"].as_array().unwrap().last().unwrap(),
-        "my_custom"
-    );
+    assert_eq!(body["statusOptions"].as_array().unwrap().last().unwrap(), "my_custom");
     assert_eq!(body["packageTierOptions"], json!(["gold", "platinum"]));
 }
 
@@ -505,8 +416,11 @@ async fn detail_reads_every_page_of_a_long_history() {
     let writes = (0..600).map(|i| {
         let (api, table, id, filler) = (&api, &table, &id, &filler);
         async move {
-            api.put_raw(table, json!({"id": format!("c{i:04}"), "partnerId": id, "summary": filler, "createdAt": i, "updatedAt": i}))
-                .await
+            api.put_raw(
+                table,
+                json!({"id": format!("c{i:04}"), "partnerId": id, "summary": filler, "createdAt": i, "updatedAt": i}),
+            )
+            .await
         }
     });
     futures::stream::iter(writes)
@@ -525,13 +439,8 @@ async fn detail_reads_every_page_of_a_long_history() {
 #[tokio::test]
 async fn only_authenticated_partnerships_admins_get_in() {
     let api = TestApi::new().await;
-    let anonymous = api
-        .call_raw("GET", "/partnerships/partners", None, None)
-        .await;
-    assert_eq!(
-        (anonymous.status, anonymous.message()),
-        (401, "Unauthorized")
-    );
+    let anonymous = api.call_raw("GET", "/partnerships/partners", None, None).await;
+    assert_eq!((anonymous.status, anonymous.message()), (401, "Unauthorized"));
     let outsider = api
         .call_raw(
             "GET",

@@ -47,34 +47,18 @@ async fn documents_follow_the_contract() {
             Some(json!({"title": 5})),
         )
         .await;
-    assert_eq!(
-        unknown.status, 404,
-        "the partner's 404 comes before body validation"
-    );
-    let untitled = api
-        .call("POST", &list_path, Some(json!({"url": "x"})))
-        .await;
-    assert_eq!(
-        (untitled.status, untitled.message()),
-        (406, "'title' is required.")
-    );
+    assert_eq!(unknown.status, 404, "the partner's 404 comes before body validation");
+    let untitled = api.call("POST", &list_path, Some(json!({"url": "x"}))).await;
+    assert_eq!((untitled.status, untitled.message()), (406, "'title' is required."));
     let bad_type = api
-        .call(
-            "POST",
-            &list_path,
-            Some(json!({"title": "x", "type": "%%"})),
-        )
+        .call("POST", &list_path, Some(json!({"title": "x", "type": "%%"})))
         .await;
     assert_eq!(
         bad_type.message(),
         "'documentType' must include at least one letter or number."
     );
     let no_event = api
-        .call(
-            "POST",
-            &list_path,
-            Some(json!({"title": "x", "eventId": "nope"})),
-        )
+        .call("POST", &list_path, Some(json!({"title": "x", "eventId": "nope"})))
         .await;
     assert_eq!(
         (no_event.status, no_event.message()),
@@ -102,16 +86,8 @@ async fn documents_follow_the_contract() {
     assert_eq!(created.message(), "Document linked successfully.");
     let doc = &created.body["document"];
     assert_eq!(
-        (
-            doc["title"].clone(),
-            doc["type"].clone(),
-            doc["status"].clone()
-        ),
-        (
-            json!("Sponsorship Deck"),
-            json!("pitch_deck"),
-            json!("draft")
-        )
+        (doc["title"].clone(), doc["type"].clone(), doc["status"].clone()),
+        (json!("Sponsorship Deck"), json!("pitch_deck"), json!("draft"))
     );
     assert_eq!(
         (
@@ -125,11 +101,7 @@ async fn documents_follow_the_contract() {
     let doc_id = doc["id"].as_str().unwrap().to_string();
     tokio::time::sleep(std::time::Duration::from_millis(3)).await;
     let plain = api
-        .call(
-            "POST",
-            &list_path,
-            Some(json!({"title": "Contract", "eventId": null})),
-        )
+        .call("POST", &list_path, Some(json!({"title": "Contract", "eventId": null})))
         .await;
     assert_eq!(plain.body["document"]["eventId"], Value::Null);
 
@@ -141,10 +113,7 @@ async fn documents_follow_the_contract() {
         .map(|d| d["title"].as_str().unwrap())
         .collect();
     assert_eq!(titles, ["Contract", "Sponsorship Deck"], "newest first");
-    assert!(
-        listed.body.get("nextCursor").is_none(),
-        "no paging unless asked"
-    );
+    assert!(listed.body.get("nextCursor").is_none(), "no paging unless asked");
     assert_eq!(
         api.call("GET", "/partnerships/partners/ghost/documents", None)
             .await
@@ -163,20 +132,14 @@ async fn documents_follow_the_contract() {
         .status,
         404
     );
-    let empty = api
-        .call("PATCH", &path, Some(json!({"partnerId": "other"})))
-        .await;
+    let empty = api.call("PATCH", &path, Some(json!({"partnerId": "other"}))).await;
     assert_eq!(
         empty.message(),
         "At least one property must be provided.",
         "partnerId cannot be changed"
     );
     let moved = api
-        .call(
-            "PATCH",
-            &path,
-            Some(json!({"status": "Signed", "eventId": e2})),
-        )
+        .call("PATCH", &path, Some(json!({"status": "Signed", "eventId": e2})))
         .await;
     assert_eq!(moved.message(), "Document updated successfully.");
     assert_eq!(
@@ -187,35 +150,21 @@ async fn documents_follow_the_contract() {
         (json!("signed"), json!(2025))
     );
     assert_eq!(
-        (
-            reference_count(&api, &e1).await,
-            reference_count(&api, &e2).await
-        ),
+        (reference_count(&api, &e1).await, reference_count(&api, &e2).await),
         (0, 1),
         "the reference moved"
     );
     let cleared = api.call("PATCH", &path, Some(json!({"eventId": ""}))).await;
     assert_eq!(cleared.body["document"]["eventName"], Value::Null);
     assert_eq!(reference_count(&api, &e2).await, 0);
-    let stored = api
-        .stored(&api.ctx.config.tables.documents, &doc_id)
-        .await
-        .unwrap();
-    assert!(
-        stored.get("eventId").is_none(),
-        "no NULL key in the sparse index"
-    );
+    let stored = api.stored(&api.ctx.config.tables.documents, &doc_id).await.unwrap();
+    assert!(stored.get("eventId").is_none(), "no NULL key in the sparse index");
     assert_eq!(stored["version"], 3);
     assert_eq!(stored["updatedBy"], "tester@example.org");
 
     api.call("PATCH", &path, Some(json!({"eventId": e2}))).await;
-    let refused = api
-        .call("DELETE", &format!("/partnerships/events/{e2}"), None)
-        .await;
-    assert_eq!(
-        refused.status, 406,
-        "an event a document points at cannot be deleted"
-    );
+    let refused = api.call("DELETE", &format!("/partnerships/events/{e2}"), None).await;
+    assert_eq!(refused.status, 406, "an event a document points at cannot be deleted");
     assert_eq!(
         api.call("DELETE", &path, None).await.message(),
         "Document removed successfully."
@@ -275,12 +224,9 @@ async fn communications_follow_the_contract_and_keep_sync_attributes() {
     assert_eq!(comm["followUpDone"], false);
     assert!(comm.get("source").is_none(), "manual rows have no source");
     let defaulted = api
-        .call(
-            "POST",
-            &list_path,
-            Some(json!({"summary": "Note", "occurredAt": null})),
-        )
+        .call("POST", &list_path, Some(json!({"summary": "Note", "occurredAt": null})))
         .await;
+    assert_eq!(defaulted.status, 201, "{:?}", defaulted.body);
     assert_eq!(
         (
             defaulted.body["communication"]["channel"].clone(),
@@ -298,9 +244,7 @@ async fn communications_follow_the_contract_and_keep_sync_attributes() {
 
     let id = comm["id"].as_str().unwrap();
     let path = format!("/partnerships/partner-communications/{id}");
-    let done = api
-        .call("PATCH", &path, Some(json!({"followUpDone": true})))
-        .await;
+    let done = api.call("PATCH", &path, Some(json!({"followUpDone": true}))).await;
     assert_eq!(done.message(), "Communication log updated successfully.");
     assert_eq!(
         (
@@ -310,9 +254,7 @@ async fn communications_follow_the_contract_and_keep_sync_attributes() {
         (json!(true), json!("2026-01-20"))
     );
     assert!(done.body["communication"]["followUpDoneAt"].is_string());
-    let nulled = api
-        .call("PATCH", &path, Some(json!({"occurredAt": null})))
-        .await;
+    let nulled = api.call("PATCH", &path, Some(json!({"occurredAt": null}))).await;
     assert_eq!(
         nulled.body["communication"]["occurredAt"],
         Value::Null,
@@ -355,9 +297,7 @@ async fn communications_follow_the_contract_and_keep_sync_attributes() {
     assert_eq!(stored["summary"], "Edited");
     assert_eq!(stored["eventName"], "Blueprint");
 
-    let detail = api
-        .call("GET", &format!("/partnerships/partners/{p}"), None)
-        .await;
+    let detail = api.call("GET", &format!("/partnerships/partners/{p}"), None).await;
     let comms = detail.body["communications"].as_array().unwrap();
     assert_eq!(comms.len(), 3);
     assert_eq!(
@@ -429,10 +369,7 @@ async fn long_lists_are_complete_and_pageable() {
         }
         assert!(pages < 10, "paging terminates");
     }
-    assert_eq!(
-        paged, ids,
-        "pages concatenate to the full newest-first list"
-    );
+    assert_eq!(paged, ids, "pages concatenate to the full newest-first list");
     assert_eq!(pages, 3);
 
     let bad_limit = api.call("GET", &format!("{path}?limit=0"), None).await;
@@ -440,13 +377,8 @@ async fn long_lists_are_complete_and_pageable() {
         (bad_limit.status, bad_limit.message()),
         (406, "'limit' must be an integer from 1 to 1000.")
     );
-    let bad_cursor = api
-        .call("GET", &format!("{path}?cursor=garbage"), None)
-        .await;
-    assert_eq!(
-        (bad_cursor.status, bad_cursor.message()),
-        (406, "'cursor' is invalid.")
-    );
+    let bad_cursor = api.call("GET", &format!("{path}?cursor=garbage"), None).await;
+    assert_eq!((bad_cursor.status, bad_cursor.message()), (406, "'cursor' is invalid."));
 }
 
 #[tokio::test]
@@ -464,11 +396,7 @@ async fn writes_racing_a_delete_get_404_never_5xx() {
                 json!({"summary": format!("C{round}"), "eventId": e1})
             };
             let created = api
-                .call(
-                    "POST",
-                    &format!("/partnerships/partners/{p}/{kind}"),
-                    Some(body),
-                )
+                .call("POST", &format!("/partnerships/partners/{p}/{kind}"), Some(body))
                 .await;
             let item = if kind == "documents" {
                 "document"
@@ -510,9 +438,7 @@ async fn writes_racing_a_delete_get_404_never_5xx() {
             );
         }
     }
-    println!(
-        "PATCH/DELETE vs DELETE race: {rounds} rounds x 2 record types x 3 requests -> statuses {statuses:?}"
-    );
+    println!("PATCH/DELETE vs DELETE race: {rounds} rounds x 2 record types x 3 requests -> statuses {statuses:?}");
     assert_eq!(
         reference_count(&api, &e1).await,
         0,

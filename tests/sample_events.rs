@@ -11,8 +11,7 @@ use shared::domain::records::{Communication, Document, PartnerRecord};
 fn sample(name: &str) -> Request {
     let text = std::fs::read_to_string(repo_path(&format!("events/{name}.json")))
         .unwrap_or_else(|e| panic!("events/{name}.json: {e}"));
-    lambda_http::request::from_str(&text)
-        .unwrap_or_else(|e| panic!("events/{name}.json is not a v2 event: {e}"))
+    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("events/{name}.json is not a v2 event: {e}"))
 }
 
 async fn run(api: &TestApi, name: &str) -> u16 {
@@ -58,11 +57,7 @@ async fn every_sample_event_runs_through_its_handler() {
         ..Default::default()
     }
     .stamped(1, "test", 1);
-    api.ctx
-        .store
-        .create_record(&document, None, "test", 1)
-        .await
-        .unwrap();
+    api.ctx.store.create_record(&document, None, "test", 1).await.unwrap();
     let communication = Communication {
         id: "sample-communication-0001".into(),
         partner_id: partner.id.clone(),

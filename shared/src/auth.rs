@@ -54,24 +54,12 @@ impl Caller {
         }
         let mut first = first_claim(
             claims,
-            &[
-                "given_name",
-                "givenName",
-                "first_name",
-                "firstName",
-                "fname",
-            ],
+            &["given_name", "givenName", "first_name", "firstName", "fname"],
             80,
         );
         let mut last = first_claim(
             claims,
-            &[
-                "family_name",
-                "familyName",
-                "last_name",
-                "lastName",
-                "lname",
-            ],
+            &["family_name", "familyName", "last_name", "lastName", "lname"],
             120,
         );
         let mut full = first_claim(claims, &["name", "full_name", "fullName"], 180);
@@ -103,36 +91,24 @@ impl Caller {
     /// The caller of an API Gateway HTTP API request, or 401 if the authorizer passed no claims.
     pub fn from_request(request: &Request) -> Result<Self, ApiError> {
         let claims = match request.request_context_ref() {
-            Some(RequestContext::ApiGatewayV2(ctx)) => ctx
-                .authorizer
-                .as_ref()
-                .and_then(|a| a.jwt.as_ref())
-                .map(|j| &j.claims),
+            Some(RequestContext::ApiGatewayV2(ctx)) => {
+                ctx.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|j| &j.claims)
+            }
             _ => None,
         };
-        claims
-            .and_then(Self::from_claims)
-            .ok_or(ApiError::Unauthorized)
+        claims.and_then(Self::from_claims).ok_or(ApiError::Unauthorized)
     }
 
     /// 403 unless the caller is a partnerships admin by email, email domain or group.
     pub fn authorize(&self, policy: &AdminPolicy) -> Result<(), ApiError> {
-        let domain = self
-            .email
-            .rsplit_once('@')
-            .map(|(_, d)| d)
-            .unwrap_or_default();
+        let domain = self.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
         let allowed = policy.emails.contains(&self.email)
             || (!domain.is_empty() && policy.domains.contains(domain))
             || policy
                 .group
                 .as_ref()
                 .is_some_and(|g| self.groups.iter().any(|mine| mine == g));
-        if allowed {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden)
-        }
+        if allowed { Ok(()) } else { Err(ApiError::Forbidden) }
     }
 }
 
@@ -141,10 +117,7 @@ mod tests {
     use super::*;
 
     fn claims(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -171,18 +144,14 @@ mod tests {
 
     #[test]
     fn groups_parse_in_every_rendering() {
-        assert_eq!(
-            parse_groups("[admins partners]"),
-            vec!["admins", "partners"]
-        );
+        assert_eq!(parse_groups("[admins partners]"), vec!["admins", "partners"]);
         assert_eq!(parse_groups("[\"admins\",\"x\"]"), vec!["admins", "x"]);
         assert_eq!(parse_groups("admins, x"), vec!["admins", "x"]);
     }
 
     #[test]
     fn only_admins_are_authorized() {
-        let policy =
-            AdminPolicy::from_parts("boss@elsewhere.com", "example.org", "partnerships-admins");
+        let policy = AdminPolicy::from_parts("boss@elsewhere.com", "example.org", "partnerships-admins");
         let caller = |email: &str, groups: &[&str]| Caller {
             email: email.into(),
             groups: groups.iter().map(|g| g.to_string()).collect(),

@@ -73,15 +73,9 @@ impl Config {
     }
 
     /// Validates and assembles a configuration.
-    pub fn build(
-        env: &str,
-        main_events_table: &str,
-        admins: AdminPolicy,
-    ) -> Result<Self, ConfigError> {
-        let valid = (1..=32).contains(&env.len())
-            && env
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    pub fn build(env: &str, main_events_table: &str, admins: AdminPolicy) -> Result<Self, ConfigError> {
+        let valid =
+            (1..=32).contains(&env.len()) && env.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if !valid {
             return Err(ConfigError::BadEnv(env.to_string()));
         }
@@ -89,8 +83,7 @@ impl Config {
         Ok(Self {
             env: env.to_string(),
             tables: Tables::with_suffix(env),
-            main_events_table: (!main_events_table.is_empty())
-                .then(|| main_events_table.to_string()),
+            main_events_table: (!main_events_table.is_empty()).then(|| main_events_table.to_string()),
             admins,
         })
     }

@@ -50,10 +50,7 @@ impl ApiError {
 
     /// 404 for a record kind (`partner`, `partnership event`, …).
     pub fn not_found(kind: &'static str, id: impl Into<String>) -> Self {
-        ApiError::NotFound {
-            kind,
-            id: id.into(),
-        }
+        ApiError::NotFound { kind, id: id.into() }
     }
 
     /// Maps a store failure seen while touching a record of `kind`: a failed "must exist"

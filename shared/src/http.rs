@@ -15,9 +15,7 @@ use crate::error::{ApiError, ApiResult, error_chain};
 /// The route key API Gateway matched (`GET /partnerships/partners/{partnerId}`).
 pub fn route_key(request: &Request) -> String {
     match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(ctx)) if ctx.route_key.is_some() => {
-            ctx.route_key.clone().unwrap_or_default()
-        }
+        Some(RequestContext::ApiGatewayV2(ctx)) if ctx.route_key.is_some() => ctx.route_key.clone().unwrap_or_default(),
         _ => format!("{} {}", request.method(), request.uri().path()),
     }
 }
@@ -38,9 +36,7 @@ pub fn query_params(request: &Request) -> HashMap<String, String> {
     if let Some(query) = request.query_string_parameters_ref() {
         for (key, _) in query.iter() {
             if let Some(value) = query.first(key) {
-                params
-                    .entry(key.to_string())
-                    .or_insert_with(|| value.to_string());
+                params.entry(key.to_string()).or_insert_with(|| value.to_string());
             }
         }
     }
@@ -61,33 +57,20 @@ pub fn json_body(request: &Request) -> ApiResult<Map<String, Value>> {
     // The raw body is never echoed back (§14.4): it may hold notes and emails.
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::validation(
-            "Request body must be a JSON object.",
-            json!({}),
-        )),
-        Err(_) => Err(ApiError::validation(
-            "Invalid JSON in request body.",
-            json!({}),
-        )),
+        Ok(_) => Err(ApiError::validation("Request body must be a JSON object.", json!({}))),
+        Err(_) => Err(ApiError::validation("Invalid JSON in request body.", json!({}))),
     }
 }
 
 /// A JSON response with the CORS header the web client expects. Never with
 /// `Access-Control-Allow-Credentials`: bearer tokens need no credentials mode (§14.4).
 pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
-    let text = serde_json::to_string(body)
-        .unwrap_or_else(|_| r#"{"message":"Request failed."}"#.to_string());
+    let text = serde_json::to_string(body).unwrap_or_else(|_| r#"{"message":"Request failed."}"#.to_string());
     let mut response = Response::new(Body::Text(text));
     *response.status_mut() = status;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     response
 }
 
@@ -104,9 +87,9 @@ pub fn created(body: &impl Serialize) -> ApiResult<Response<Body>> {
 /// The caller, authenticated by the gateway and authorized as a partnerships admin.
 pub fn authenticate(request: &Request, ctx: &AppContext) -> ApiResult<Caller> {
     let caller = Caller::from_request(request)?;
-    caller.authorize(&ctx.config.admins).inspect_err(
-        |_| tracing::warn!(caller = %caller.email, "refused: not a partnerships admin"),
-    )?;
+    caller
+        .authorize(&ctx.config.admins)
+        .inspect_err(|_| tracing::warn!(caller = %caller.email, "refused: not a partnerships admin"))?;
     Ok(caller)
 }
 

@@ -51,16 +51,9 @@ async fn resolve(
 }
 
 /// `limit` (1–1000) and `cursor` query parameters; both absent = the whole list.
-fn page_params(
-    request: &Request,
-    partner_id: &str,
-) -> ApiResult<(Option<usize>, Option<crate::store::Item>)> {
+fn page_params(request: &Request, partner_id: &str) -> ApiResult<(Option<usize>, Option<crate::store::Item>)> {
     let params = query_params(request);
-    let limit = match params
-        .get("limit")
-        .map(|l| l.trim())
-        .filter(|l| !l.is_empty())
-    {
+    let limit = match params.get("limit").map(|l| l.trim()).filter(|l| !l.is_empty()) {
         None => None,
         Some(raw) => match raw.parse::<usize>() {
             Ok(n) if (1..=MAX_PAGE).contains(&n) => Some(n),
@@ -72,33 +65,22 @@ fn page_params(
             }
         },
     };
-    let cursor =
-        match params
-            .get("cursor")
-            .map(|c| c.trim())
-            .filter(|c| !c.is_empty())
-        {
-            None => None,
-            Some(raw) => Some(decode_cursor(raw, partner_id).ok_or_else(|| {
-                ApiError::validation("'cursor' is invalid.", json!({"cursor": raw}))
-            })?),
-        };
+    let cursor = match params.get("cursor").map(|c| c.trim()).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(raw) => Some(
+            decode_cursor(raw, partner_id)
+                .ok_or_else(|| ApiError::validation("'cursor' is invalid.", json!({"cursor": raw})))?,
+        ),
+    };
     Ok((limit, cursor))
 }
 
 /// GET `/partnerships/partners/{partnerId}/<records>`: newest first, event names hydrated.
-pub async fn list<R: RecordTable>(
-    request: &Request,
-    ctx: &AppContext,
-    partner_id: &str,
-) -> ApiResult<Response<Body>> {
+pub async fn list<R: RecordTable>(request: &Request, ctx: &AppContext, partner_id: &str) -> ApiResult<Response<Body>> {
     require_partner(ctx, partner_id).await?;
     let (limit, cursor) = page_params(request, partner_id)?;
     let paged = limit.is_some() || cursor.is_some();
-    let (records, next) = ctx
-        .store
-        .list_records::<R>(partner_id, limit, cursor)
-        .await?;
+    let (records, next) = ctx.store.list_records::<R>(partner_id, limit, cursor).await?;
     let event_ids: Vec<String> = records
         .iter()
         .filter_map(|r| r.event().id().map(str::to_string))
@@ -110,10 +92,7 @@ pub async fn list<R: RecordTable>(
         .into_iter()
         .map(|e| (e.id.clone(), e))
         .collect();
-    let rows: Vec<Value> = records
-        .iter()
-        .map(|r| Value::Object(hydrated(r, &events)))
-        .collect();
+    let rows: Vec<Value> = records.iter().map(|r| Value::Object(hydrated(r, &events))).collect();
     let mut body = Map::new();
     body.insert(R::LIST_KEY.into(), Value::Array(rows));
     if paged {
@@ -123,10 +102,7 @@ pub async fn list<R: RecordTable>(
 }
 
 /// The record with its event's current name and year (§5.13), falling back to the stored ones.
-fn hydrated<R: RecordTable>(
-    record: &R,
-    events: &HashMap<String, PartnershipEvent>,
-) -> Map<String, Value> {
+fn hydrated<R: RecordTable>(record: &R, events: &HashMap<String, PartnershipEvent>) -> Map<String, Value> {
     let mut wire = record.to_wire();
     if let Some(event) = record.event().id().and_then(|id| events.get(id)) {
         wire.insert("eventName".into(), json!(event.name));
@@ -155,15 +131,9 @@ pub async fn create<R: RecordTable>(
         let now = Utc::now().timestamp_millis();
         let mut record = R::create(&changes, id.clone(), partner_id, now).stamped(now, actor, 1);
         *record.event_mut() = event_ref;
-        match ctx
-            .store
-            .create_record(&record, event.as_ref(), actor, now)
-            .await
-        {
+        match ctx.store.create_record(&record, event.as_ref(), actor, now).await {
             Ok(()) => {
-                return created(
-                    &json!({"message": R::CREATED_MESSAGE, R::ITEM_KEY: record.to_wire()}),
-                );
+                return created(&json!({"message": R::CREATED_MESSAGE, R::ITEM_KEY: record.to_wire()}));
             }
             // The event was renamed or deleted meanwhile: resolve it again.
             Err(e) if e.should_retry() => continue,
@@ -213,21 +183,13 @@ pub async fn update<R: RecordTable>(
         let (event_ref, event) = resolve(ctx, &target, stored.event()).await?;
         let old_event_exists = event_exists(ctx, stored.event()).await?;
         let now = Utc::now().timestamp_millis();
-        let mut updated =
-            stored
-                .apply(&changes, now)
-                .stamped(now, actor, stored.audit().version + 1);
+        let mut updated = stored
+            .apply(&changes, now)
+            .stamped(now, actor, stored.audit().version + 1);
         *updated.event_mut() = event_ref;
         match ctx
             .store
-            .replace_record(
-                &stored,
-                &updated,
-                event.as_ref(),
-                old_event_exists,
-                actor,
-                now,
-            )
+            .replace_record(&stored, &updated, event.as_ref(), old_event_exists, actor, now)
             .await
         {
             Ok(()) => {
@@ -241,11 +203,7 @@ pub async fn update<R: RecordTable>(
 }
 
 /// DELETE: 404 or a hard delete (§5.16).
-pub async fn delete<R: RecordTable>(
-    ctx: &AppContext,
-    id: &str,
-    actor: &str,
-) -> ApiResult<Response<Body>> {
+pub async fn delete<R: RecordTable>(ctx: &AppContext, id: &str, actor: &str) -> ApiResult<Response<Body>> {
     for attempt in 0..WRITE_ATTEMPTS {
         if attempt > 0 {
             backoff(attempt).await;

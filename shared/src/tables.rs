@@ -1,15 +1,22 @@
 //! The one source of truth for the six tables: base names, keys and GSIs. `template.yaml` must
 //! agree; a test in `infra/local` parses the template and fails if it does not.
 
-/// A global secondary index: string hash key, numeric range key, projection ALL.
+/// A global secondary index: string hash key, range key, projection ALL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GsiDef {
     /// Index name.
     pub name: &'static str,
     /// String hash key attribute.
     pub hash_key: &'static str,
-    /// Numeric range key attribute.
+    /// Range key attribute (numeric `updatedAt`, or the string `followUpDate`).
     pub range_key: &'static str,
+}
+
+impl GsiDef {
+    /// DynamoDB type of the range key.
+    pub fn range_type(&self) -> &'static str {
+        if self.range_key == "followUpDate" { "S" } else { "N" }
+    }
 }
 
 /// A table: `<base_name><ENV>`, string hash key `id`.
@@ -49,6 +56,14 @@ pub const EVENT_REF_QUERY: GsiDef = GsiDef {
     range_key: "updatedAt",
 };
 
+/// `follow-up-query`: open communication follow-ups by date. Sparse: only rows with
+/// `openFollowUp = "open"` (a follow-up date that is not done) are in it.
+pub const FOLLOW_UP_QUERY: GsiDef = GsiDef {
+    name: "follow-up-query",
+    hash_key: "openFollowUp",
+    range_key: "followUpDate",
+};
+
 /// `biztechPartners`.
 pub const PARTNERS: TableDef = TableDef {
     logical_id: "PartnersTable",
@@ -82,7 +97,7 @@ pub const COMMUNICATIONS: TableDef = TableDef {
     logical_id: "PartnerCommunicationsTable",
     base_name: "biztechPartnerCommunications",
     hash_key: ID,
-    gsis: &[PARTNER_QUERY, EVENT_REF_QUERY],
+    gsis: &[PARTNER_QUERY, EVENT_REF_QUERY, FOLLOW_UP_QUERY],
 };
 /// `biztechPartnershipsMeta`.
 pub const META: TableDef = TableDef {
@@ -94,6 +109,13 @@ pub const META: TableDef = TableDef {
 
 /// All six tables.
 pub const ALL: [TableDef; 6] = [PARTNERS, EVENTS, LINKS, DOCUMENTS, COMMUNICATIONS, META];
+
+/// Meta row id holding the partner counters (`partnerCount`, `archivedPartnerCount`), kept in
+/// the same transaction as partner creates and archive toggles.
+pub const PARTNER_COUNTS_ID: &str = "partnerships_partner_counts";
+
+/// Meta row id of the rollup job's status and checkpoint.
+pub const ROLLUP_STATUS_ID: &str = "partnerships_rollup_status";
 
 /// Meta row id holding the tier ids of every event (`tiersByEvent: {eventId: [tierId]}`), kept
 /// by event writes so the directory need not scan the events table for its tier options.
@@ -134,6 +156,6 @@ mod tests {
         let t = Tables::with_suffix("dev");
         assert_eq!(t.partners, "biztechPartnersdev");
         assert_eq!(t.meta, "biztechPartnershipsMetadev");
-        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 6);
+        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 7);
     }
 }

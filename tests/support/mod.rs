@@ -55,11 +55,7 @@ impl Reply {
             Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
             _ => Value::Null,
         };
-        Self {
-            status,
-            body,
-            headers,
-        }
+        Self { status, body, headers }
     }
 
     /// The error message, for assertions.
@@ -110,9 +106,7 @@ impl TestApi {
         body: Option<&str>,
         claims: Option<Value>,
     ) -> Reply {
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         let route = self
             .template
             .routes
@@ -130,23 +124,14 @@ impl TestApi {
             source_ip: "127.0.0.1".into(),
         };
         let request = call.to_request().expect("valid v2 event");
-        Reply::from_response(
-            dispatch(&route.binary, request, &self.ctx)
-                .await
-                .expect("known binary"),
-        )
+        Reply::from_response(dispatch(&route.binary, request, &self.ctx).await.expect("known binary"))
     }
 
     /// Creates a partner through the API and returns it.
     pub async fn create_partner(&self, body: Value) -> Map<String, Value> {
-        let reply = self
-            .call("POST", "/partnerships/partners", Some(body))
-            .await;
+        let reply = self.call("POST", "/partnerships/partners", Some(body)).await;
         assert_eq!(reply.status, 201, "{:?}", reply.body);
-        reply.body["partner"]
-            .as_object()
-            .cloned()
-            .expect("partner object")
+        reply.body["partner"].as_object().cloned().expect("partner object")
     }
 
     /// A raw item from a table, for asserting what was stored.

@@ -14,12 +14,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
         let caller = authenticate(&request, ctx)?;
         match route.as_str() {
             "GET /partnerships/partners/{partnerId}/communications" => {
-                record_routes::list::<Communication>(
-                    &request,
-                    ctx,
-                    &path_param(&request, "partnerId")?,
-                )
-                .await
+                record_routes::list::<Communication>(&request, ctx, &path_param(&request, "partnerId")?).await
             }
             "POST /partnerships/partners/{partnerId}/communications" => {
                 record_routes::create::<Communication>(
@@ -40,12 +35,8 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
                 .await
             }
             "DELETE /partnerships/partner-communications/{communicationId}" => {
-                record_routes::delete::<Communication>(
-                    ctx,
-                    &path_param(&request, "communicationId")?,
-                    &caller.email,
-                )
-                .await
+                record_routes::delete::<Communication>(ctx, &path_param(&request, "communicationId")?, &caller.email)
+                    .await
             }
             _ => Err(ApiError::NoRoute(route.clone())),
         }

@@ -14,34 +14,18 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
         let caller = authenticate(&request, ctx)?;
         match route.as_str() {
             "GET /partnerships/partners/{partnerId}/documents" => {
-                record_routes::list::<Document>(&request, ctx, &path_param(&request, "partnerId")?)
-                    .await
+                record_routes::list::<Document>(&request, ctx, &path_param(&request, "partnerId")?).await
             }
             "POST /partnerships/partners/{partnerId}/documents" => {
-                record_routes::create::<Document>(
-                    &request,
-                    ctx,
-                    &path_param(&request, "partnerId")?,
-                    &caller.email,
-                )
-                .await
+                record_routes::create::<Document>(&request, ctx, &path_param(&request, "partnerId")?, &caller.email)
+                    .await
             }
             "PATCH /partnerships/partner-documents/{documentId}" => {
-                record_routes::update::<Document>(
-                    &request,
-                    ctx,
-                    &path_param(&request, "documentId")?,
-                    &caller.email,
-                )
-                .await
+                record_routes::update::<Document>(&request, ctx, &path_param(&request, "documentId")?, &caller.email)
+                    .await
             }
             "DELETE /partnerships/partner-documents/{documentId}" => {
-                record_routes::delete::<Document>(
-                    ctx,
-                    &path_param(&request, "documentId")?,
-                    &caller.email,
-                )
-                .await
+                record_routes::delete::<Document>(ctx, &path_param(&request, "documentId")?, &caller.email).await
             }
             _ => Err(ApiError::NoRoute(route.clone())),
         }

@@ -28,9 +28,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             "GET /partnerships/events" => list(ctx).await,
             "POST /partnerships/events" => create(&request, ctx, &caller.email).await,
             "GET /partnerships/events/{eventId}" => detail(&id()?, ctx, &caller.email).await,
-            "PATCH /partnerships/events/{eventId}" => {
-                update(&id()?, &request, ctx, &caller.email).await
-            }
+            "PATCH /partnerships/events/{eventId}" => update(&id()?, &request, ctx, &caller.email).await,
             "DELETE /partnerships/events/{eventId}" => delete(&id()?, ctx, &caller.email).await,
             _ => Err(ApiError::NoRoute(route.clone())),
         }
@@ -61,9 +59,7 @@ async fn create(request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<R
     // New events are never archived; `archived` is only validated (§5.7).
     event.archived = false;
     ctx.store.create_event(&event, actor, now).await?;
-    created(
-        &json!({"message": "Partnership event created successfully.", "event": event.to_wire()}),
-    )
+    created(&json!({"message": "Partnership event created successfully.", "event": event.to_wire()}))
 }
 
 async fn load(id: &str, ctx: &AppContext) -> ApiResult<PartnershipEvent> {
@@ -74,11 +70,7 @@ async fn load(id: &str, ctx: &AppContext) -> ApiResult<PartnershipEvent> {
 }
 
 /// Finishes a re-key that a crash (or a timeout) interrupted, before anything reads the links.
-async fn repaired(
-    event: PartnershipEvent,
-    ctx: &AppContext,
-    actor: &str,
-) -> ApiResult<PartnershipEvent> {
+async fn repaired(event: PartnershipEvent, ctx: &AppContext, actor: &str) -> ApiResult<PartnershipEvent> {
     if event.rekey_pending == 0 {
         return Ok(event);
     }
@@ -94,12 +86,7 @@ async fn detail(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<B
     let event = repaired(load(id, ctx).await?, ctx, actor).await?;
     let ids: Vec<String> = event.link_ids.iter().cloned().collect();
     let mut links = ctx.store.links_by_ids(&ids).await?;
-    links.sort_by(|a, b| {
-        newest_first(
-            touch(a.updated_at, a.created_at),
-            touch(b.updated_at, b.created_at),
-        )
-    });
+    links.sort_by(|a, b| newest_first(touch(a.updated_at, a.created_at), touch(b.updated_at, b.created_at)));
     let partner_ids: Vec<String> = links
         .iter()
         .map(|l| l.partner_id.clone())
@@ -123,11 +110,7 @@ async fn detail(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<B
         .map(|link| {
             counters = counters.plus(EventCounters::of_link(&link.status, link.amount));
             pipeline.add(&link.summary());
-            upcoming += usize::from(
-                link.follow_up_date
-                    .as_deref()
-                    .is_some_and(|d| d >= today.as_str()),
-            );
+            upcoming += usize::from(link.follow_up_date.as_deref().is_some_and(|d| d >= today.as_str()));
             let mut row = link.to_wire();
             row.insert(
                 "packageTier".into(),
@@ -135,10 +118,7 @@ async fn detail(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<B
             );
             row.insert(
                 "partner".into(),
-                partners
-                    .get(&link.partner_id)
-                    .map(partner_card)
-                    .unwrap_or(Value::Null),
+                partners.get(&link.partner_id).map(partner_card).unwrap_or(Value::Null),
             );
             Value::Object(row)
         })
@@ -154,11 +134,7 @@ async fn detail(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<B
 }
 
 fn touch(updated_at: i64, created_at: i64) -> i64 {
-    if updated_at != 0 {
-        updated_at
-    } else {
-        created_at
-    }
+    if updated_at != 0 { updated_at } else { created_at }
 }
 
 /// The partner summary shown on each sponsorship (§5.6).
@@ -176,12 +152,7 @@ fn partner_card(partner: &Partner) -> Value {
     })
 }
 
-async fn update(
-    id: &str,
-    request: &Request,
-    ctx: &AppContext,
-    actor: &str,
-) -> ApiResult<Response<Body>> {
+async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
     // 404 first, then validation, then the empty-body check (§5.8).
     let mut stored = load(id, ctx).await?;
     let changes = EventChanges::parse(&json_body(request)?, false)?;
@@ -204,9 +175,7 @@ async fn update(
         {
             Ok(saved) => {
                 let saved = repaired(saved, ctx, actor).await?;
-                return ok(
-                    &json!({"message": "Partnership event updated successfully.", "event": saved.to_wire()}),
-                );
+                return ok(&json!({"message": "Partnership event updated successfully.", "event": saved.to_wire()}));
             }
             // A link write or another edit got in between: re-read and re-apply.
             Err(e) if e.should_retry() => continue,
@@ -228,10 +197,8 @@ async fn delete(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<B
                 json!({"eventId": event.id, "eventName": event.name, "linkedSponsors": event.link_ids.len()}),
             ));
         }
-        let (documents, communications) = futures::try_join!(
-            ctx.store.documents_of_event(id),
-            ctx.store.communications_of_event(id)
-        )?;
+        let (documents, communications) =
+            futures::try_join!(ctx.store.documents_of_event(id), ctx.store.communications_of_event(id))?;
         if event.reference_count > 0 || !documents.is_empty() || !communications.is_empty() {
             return Err(ApiError::validation(
                 "Cannot delete this partnerships event while documents or communications reference it. Archive it instead.",

@@ -19,22 +19,10 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
         let caller = authenticate(&request, ctx)?;
         match route.as_str() {
             "POST /partnerships/partners/{partnerId}/events" => {
-                create(
-                    &path_param(&request, "partnerId")?,
-                    &request,
-                    ctx,
-                    &caller.email,
-                )
-                .await
+                create(&path_param(&request, "partnerId")?, &request, ctx, &caller.email).await
             }
             "PATCH /partnerships/partner-events/{linkId}" => {
-                update(
-                    &path_param(&request, "linkId")?,
-                    &request,
-                    ctx,
-                    &caller.email,
-                )
-                .await
+                update(&path_param(&request, "linkId")?, &request, ctx, &caller.email).await
             }
             "DELETE /partnerships/partner-events/{linkId}" => {
                 delete(&path_param(&request, "linkId")?, ctx, &caller.email).await
@@ -46,31 +34,20 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     finish(&route, result)
 }
 
-async fn create(
-    partner_id: &str,
-    request: &Request,
-    ctx: &AppContext,
-    actor: &str,
-) -> ApiResult<Response<Body>> {
+async fn create(partner_id: &str, request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
     // Body (406) → partner and event (404) → year (406) → uniqueness (409), as §5.10 orders them.
     let new = NewLink::parse(&json_body(request)?)?;
     for attempt in 0..WRITE_ATTEMPTS {
         if attempt > 0 {
             backoff(attempt).await;
         }
-        let (partner, event) = futures::try_join!(
-            ctx.store.get_partner(partner_id),
-            ctx.store.get_event(&new.event_id)
-        )?;
+        let (partner, event) =
+            futures::try_join!(ctx.store.get_partner(partner_id), ctx.store.get_event(&new.event_id))?;
         partner.ok_or_else(|| ApiError::not_found("partner", partner_id))?;
         let event = event.ok_or_else(|| ApiError::not_found("partnership event", &new.event_id))?;
         new.check_year(&event)?;
         let link = new.build(partner_id, &event, Utc::now().timestamp_millis(), actor);
-        match ctx
-            .store
-            .create_link(&link, &event, actor, link.created_at)
-            .await
-        {
+        match ctx.store.create_link(&link, &event, actor, link.created_at).await {
             Ok(()) => {
                 return created(
                     &json!({"message": "Partner event association created successfully.", "link": link.to_wire()}),
@@ -97,12 +74,7 @@ async fn load(id: &str, ctx: &AppContext) -> ApiResult<PartnerEventLink> {
         .ok_or_else(|| ApiError::not_found(LINK, id))
 }
 
-async fn update(
-    id: &str,
-    request: &Request,
-    ctx: &AppContext,
-    actor: &str,
-) -> ApiResult<Response<Body>> {
+async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
     // The immutable-key check runs before the 404 (§5.11); other validation after it.
     let body = json_body(request)?;
     LinkChanges::reject_immutable_keys(&body)?;

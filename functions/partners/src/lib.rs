@@ -12,9 +12,7 @@ use shared::domain::normalize::{is_canonical_status, stored_status, stored_tier}
 use shared::domain::partner::{DirectoryQuery, PartnerChanges, directory, status_options};
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
-use shared::http::{
-    authenticate, created, finish, json_body, ok, path_param, query_params, route_key,
-};
+use shared::http::{authenticate, created, finish, json_body, ok, path_param, query_params, route_key};
 use shared::store::{StoreError, Update, WRITE_ATTEMPTS, backoff};
 use shared::{ApiError, ApiResult, AppContext};
 
@@ -28,17 +26,9 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
         match route.as_str() {
             "GET /partnerships/partners" => list(&request, ctx).await,
             "POST /partnerships/partners" => create(&request, ctx, &caller.email).await,
-            "GET /partnerships/partners/{partnerId}" => {
-                detail(&path_param(&request, "partnerId")?, ctx).await
-            }
+            "GET /partnerships/partners/{partnerId}" => detail(&path_param(&request, "partnerId")?, ctx).await,
             "PATCH /partnerships/partners/{partnerId}" => {
-                update(
-                    &path_param(&request, "partnerId")?,
-                    &request,
-                    ctx,
-                    &caller.email,
-                )
-                .await
+                update(&path_param(&request, "partnerId")?, &request, ctx, &caller.email).await
             }
             _ => Err(ApiError::NoRoute(route.clone())),
         }
@@ -49,8 +39,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
 
 async fn list(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
     let query = DirectoryQuery::parse(&query_params(request))?;
-    let (partners, event_tiers) =
-        futures::try_join!(ctx.store.all_partners(), ctx.store.event_tier_ids())?;
+    let (partners, event_tiers) = futures::try_join!(ctx.store.all_partners(), ctx.store.event_tier_ids())?;
     ok(&directory(
         &partners,
         &event_tiers,
@@ -61,21 +50,12 @@ async fn list(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> 
 
 async fn create(request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
     let changes = PartnerChanges::parse(&json_body(request)?, true)?;
-    let partner = changes.into_new_partner(
-        uuid::Uuid::new_v4().to_string(),
-        Utc::now().timestamp_millis(),
-        actor,
-    );
+    let partner = changes.into_new_partner(uuid::Uuid::new_v4().to_string(), Utc::now().timestamp_millis(), actor);
     ctx.store.create_partner(&partner).await?;
     created(&json!({"message": "Partner created successfully.", "partner": partner.to_wire()}))
 }
 
-async fn update(
-    id: &str,
-    request: &Request,
-    ctx: &AppContext,
-    actor: &str,
-) -> ApiResult<Response<Body>> {
+async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
     // Body errors come before the 404, as the contract orders them.
     let changes = PartnerChanges::parse(&json_body(request)?, false)?;
     for attempt in 0..WRITE_ATTEMPTS {
@@ -93,19 +73,27 @@ async fn update(
                 json!({}),
             ));
         }
-        let mut update =
-            Update::new(actor, Utc::now().timestamp_millis()).expect_version(stored.version);
+        let now = Utc::now().timestamp_millis();
+        let mut update = Update::new(actor, now).expect_version(stored.version);
         for (attr, value) in changes.assignments(&stored) {
             update = update.set(attr, value)?;
         }
-        match ctx.store.update_partner(id, &update).await {
+        let archived_delta = match changes.archived {
+            Some(archived) if archived != stored.archived => {
+                if archived {
+                    1
+                } else {
+                    -1
+                }
+            }
+            _ => 0,
+        };
+        match ctx.store.update_partner(id, update, archived_delta, actor, now).await {
             Ok(partner) => {
-                return ok(
-                    &json!({"message": "Partner updated successfully.", "partner": partner.to_wire()}),
-                );
+                return ok(&json!({"message": "Partner updated successfully.", "partner": partner.to_wire()}));
             }
             // Another write got in between (or the partner vanished): re-read and re-merge.
-            Err(StoreError::ConditionFailed) => continue,
+            Err(e) if e.should_retry() => continue,
             Err(other) => return Err(other.into()),
         }
     }
@@ -122,10 +110,7 @@ fn touched_at(record: &Map<String, Value>) -> i64 {
 }
 
 fn text_of<'a>(record: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    record
-        .get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    record.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 fn newest_first_by_touch(records: &mut [Map<String, Value>]) {
@@ -187,11 +172,7 @@ async fn detail(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
 }
 
 fn event_id_year(event: &Map<String, Value>) -> Option<String> {
-    Some(format!(
-        "{}#{}",
-        text_of(event, "id")?,
-        event.get("year")?.as_i64()?
-    ))
+    Some(format!("{}#{}", text_of(event, "id")?, event.get("year")?.as_i64()?))
 }
 
 /// §5.3: the current event name (when the link still points at the event's current year),
@@ -204,12 +185,7 @@ fn hydrate_link(link: &mut Map<String, Value>, events: &HashMap<String, Map<Stri
         .or_else(|| text_of(link, "eventName"))
         .or_else(|| text_of(link, "eventId"))
         .map(str::to_string);
-    let date = |key: &str| {
-        event
-            .and_then(|e| e.get(key))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
+    let date = |key: &str| event.and_then(|e| e.get(key)).cloned().unwrap_or(Value::Null);
     let (start, end) = (date("startDate"), date("endDate"));
     let tier = stored_tier(text_of(link, "packageTier"));
     link.insert("eventName".into(), json!(name));
@@ -219,10 +195,7 @@ fn hydrate_link(link: &mut Map<String, Value>, events: &HashMap<String, Map<Stri
 }
 
 /// §5.3: documents and communications show the referenced event's current name and year.
-fn hydrate_event_reference(
-    record: &mut Map<String, Value>,
-    events: &HashMap<String, Map<String, Value>>,
-) {
+fn hydrate_event_reference(record: &mut Map<String, Value>, events: &HashMap<String, Map<String, Value>>) {
     let event = text_of(record, "eventId").and_then(|id| events.get(id));
     let pick = |key: &str, record: &Map<String, Value>| {
         event
@@ -249,13 +222,10 @@ mod tests {
     fn links_take_the_current_event_name_only_for_the_current_year() {
         let events = HashMap::from([(
             "e1".to_string(),
-            map(
-                json!({"id": "e1", "name": "Blueprint", "year": 2026, "startDate": "2026-01-10", "endDate": null}),
-            ),
+            map(json!({"id": "e1", "name": "Blueprint", "year": 2026, "startDate": "2026-01-10", "endDate": null})),
         )]);
-        let mut current = map(
-            json!({"eventId": "e1", "eventIdYear": "e1#2026", "eventName": "Old", "packageTier": "Gold Plus"}),
-        );
+        let mut current =
+            map(json!({"eventId": "e1", "eventIdYear": "e1#2026", "eventName": "Old", "packageTier": "Gold Plus"}));
         hydrate_link(&mut current, &events);
         assert_eq!(current["eventName"], "Blueprint");
         assert_eq!(current["eventStartDate"], "2026-01-10");
@@ -272,10 +242,7 @@ mod tests {
 
     #[test]
     fn documents_fall_back_to_stored_event_fields() {
-        let events = HashMap::from([(
-            "e1".to_string(),
-            map(json!({"id": "e1", "name": "Now", "year": 2026})),
-        )]);
+        let events = HashMap::from([("e1".to_string(), map(json!({"id": "e1", "name": "Now", "year": 2026})))]);
         let mut doc = map(json!({"eventId": "e1", "eventName": "Then", "eventYear": 2025}));
         hydrate_event_reference(&mut doc, &events);
         assert_eq!(

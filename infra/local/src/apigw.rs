@@ -29,10 +29,7 @@ pub struct HttpCall {
 pub fn claim_string(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(claim_string).collect::<Vec<_>>().join(" ")
-        ),
+        Value::Array(items) => format!("[{}]", items.iter().map(claim_string).collect::<Vec<_>>().join(" ")),
         other => other.to_string(),
     }
 }
@@ -164,19 +161,9 @@ mod tests {
 
     #[test]
     fn paths_match_and_decode() {
-        let p = match_path(
-            "/partnerships/partners/{partnerId}",
-            "/partnerships/partners/a%20b",
-        )
-        .unwrap();
+        let p = match_path("/partnerships/partners/{partnerId}", "/partnerships/partners/a%20b").unwrap();
         assert_eq!(p["partnerId"], "a b");
-        assert!(
-            match_path(
-                "/partnerships/partners/{partnerId}",
-                "/partnerships/partners"
-            )
-            .is_none()
-        );
+        assert!(match_path("/partnerships/partners/{partnerId}", "/partnerships/partners").is_none());
         assert!(match_path("/partnerships/partners", "/partnerships/events").is_none());
     }
 
@@ -204,15 +191,10 @@ mod tests {
         };
         let request = call.to_request().unwrap();
         assert_eq!(
-            request
-                .path_parameters_ref()
-                .and_then(|p| p.first("partnerId")),
+            request.path_parameters_ref().and_then(|p| p.first("partnerId")),
             Some("p:1")
         );
-        let query = request
-            .query_string_parameters_ref()
-            .cloned()
-            .unwrap_or_default();
+        let query = request.query_string_parameters_ref().cloned().unwrap_or_default();
         assert_eq!(query.first("search"), Some("acme co"));
         // lambda_http re-parses rawQueryString, so repeated keys stay separate values.
         assert_eq!(query.all("tag"), Some(vec!["a", "b"]));

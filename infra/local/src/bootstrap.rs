@@ -2,8 +2,8 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 
 use crate::template::{TableSpec, Template};
@@ -34,58 +34,93 @@ async fn existing_tables(client: &Client) -> Result<Vec<String>, BoxError> {
     }
 }
 
+fn attribute_definitions(spec: &TableSpec) -> Result<Vec<AttributeDefinition>, BoxError> {
+    spec.attribute_types
+        .iter()
+        .map(|(attr, kind)| {
+            Ok(AttributeDefinition::builder()
+                .attribute_name(attr)
+                .attribute_type(ScalarAttributeType::from(kind.as_str()))
+                .build()?)
+        })
+        .collect()
+}
+
+fn gsi_keys(gsi: &crate::template::GsiSpec) -> Result<Vec<KeySchemaElement>, BoxError> {
+    let mut keys = vec![key(&gsi.hash_key, KeyType::Hash)?];
+    if let Some(range) = &gsi.range_key {
+        keys.push(key(range, KeyType::Range)?);
+    }
+    Ok(keys)
+}
+
+fn projection(gsi: &crate::template::GsiSpec) -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::from(gsi.projection.as_str()))
+        .build()
+}
+
+/// Adds the template's GSIs that an existing table (kept data from an older template) lacks.
+async fn add_missing_indexes(client: &Client, spec: &TableSpec, name: &str) -> Result<Vec<String>, BoxError> {
+    let described = client.describe_table().table_name(name).send().await?;
+    let existing: Vec<String> = described
+        .table
+        .and_then(|t| t.global_secondary_indexes)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|g| g.index_name)
+        .collect();
+    let mut added = Vec::new();
+    for gsi in spec.gsis.iter().filter(|g| !existing.contains(&g.name)) {
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(&gsi.name)
+            .set_key_schema(Some(gsi_keys(gsi)?))
+            .projection(projection(gsi))
+            .build()?;
+        client
+            .update_table()
+            .table_name(name)
+            .set_attribute_definitions(Some(attribute_definitions(spec)?))
+            .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
+            .send()
+            .await?;
+        added.push(format!("{name}/{}", gsi.name));
+    }
+    Ok(added)
+}
+
 async fn create_table(client: &Client, spec: &TableSpec, name: &str) -> Result<(), BoxError> {
     let mut request = client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(&spec.hash_key, KeyType::Hash)?);
-    for (attr, kind) in &spec.attribute_types {
-        request = request.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(attr)
-                .attribute_type(ScalarAttributeType::from(kind.as_str()))
-                .build()?,
-        );
-    }
+        .key_schema(key(&spec.hash_key, KeyType::Hash)?)
+        .set_attribute_definitions(Some(attribute_definitions(spec)?));
     for gsi in &spec.gsis {
-        let mut index = GlobalSecondaryIndex::builder()
+        let index = GlobalSecondaryIndex::builder()
             .index_name(&gsi.name)
-            .key_schema(key(&gsi.hash_key, KeyType::Hash)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::from(gsi.projection.as_str()))
-                    .build(),
-            );
-        if let Some(range) = &gsi.range_key {
-            index = index.key_schema(key(range, KeyType::Range)?);
-        }
+            .set_key_schema(Some(gsi_keys(gsi)?))
+            .projection(projection(gsi));
         request = request.global_secondary_indexes(index.build()?);
     }
     match request.send().await {
         Ok(_) => Ok(()),
         // Another process created it meanwhile: the goal is reached.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_resource_in_use_exception()) =>
-        {
-            Ok(())
-        }
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }
 
-/// Creates every table of `template` missing for `env`; returns the names it created.
-pub async fn create_missing_tables(
-    client: &Client,
-    template: &Template,
-    env: &str,
-) -> Result<Vec<String>, BoxError> {
+/// Creates every table of `template` missing for `env`, and the GSIs missing on tables kept
+/// from an older template; returns what it created.
+pub async fn create_missing_tables(client: &Client, template: &Template, env: &str) -> Result<Vec<String>, BoxError> {
     let existing = existing_tables(client).await?;
     let mut created = Vec::new();
     for spec in &template.tables {
         let name = spec.name_for(env);
-        if !existing.contains(&name) {
+        if existing.contains(&name) {
+            created.extend(add_missing_indexes(client, spec, &name).await?);
+        } else {
             create_table(client, spec, &name).await?;
             created.push(name);
         }

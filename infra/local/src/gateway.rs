@@ -97,22 +97,10 @@ impl Gateway {
         *response.status_mut() = StatusCode::NO_CONTENT;
         let headers = response.headers_mut();
         let pairs = [
-            (
-                "access-control-allow-origin",
-                self.cors.allow_origins.join(","),
-            ),
-            (
-                "access-control-allow-methods",
-                self.cors.allow_methods.join(","),
-            ),
-            (
-                "access-control-allow-headers",
-                self.cors.allow_headers.join(","),
-            ),
-            (
-                "access-control-max-age",
-                self.cors.max_age.unwrap_or(0).to_string(),
-            ),
+            ("access-control-allow-origin", self.cors.allow_origins.join(",")),
+            ("access-control-allow-methods", self.cors.allow_methods.join(",")),
+            ("access-control-allow-headers", self.cors.allow_headers.join(",")),
+            ("access-control-max-age", self.cors.max_age.unwrap_or(0).to_string()),
         ];
         for (name, value) in pairs {
             if let Ok(value) = hyper::header::HeaderValue::from_str(&value) {
@@ -123,17 +111,11 @@ impl Gateway {
     }
 
     /// Answers one HTTP request.
-    pub async fn respond(
-        &self,
-        request: Request<Incoming>,
-        peer: SocketAddr,
-    ) -> Response<Full<Bytes>> {
+    pub async fn respond(&self, request: Request<Incoming>, peer: SocketAddr) -> Response<Full<Bytes>> {
         let (parts, body) = request.into_parts();
         let method = parts.method.as_str().to_string();
         let raw_path = parts.uri.path().to_string();
-        if parts.method == Method::OPTIONS
-            && parts.headers.contains_key("access-control-request-method")
-        {
+        if parts.method == Method::OPTIONS && parts.headers.contains_key("access-control-request-method") {
             return self.preflight();
         }
         let matched = self
@@ -147,17 +129,11 @@ impl Gateway {
         let claims = if route.public {
             None
         } else {
-            let header = parts
-                .headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok());
+            let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
             match bearer_claims(header, chrono::Utc::now().timestamp()) {
                 Some(claims) => Some(claims),
                 None => {
-                    return reply(
-                        StatusCode::UNAUTHORIZED,
-                        &json!({"message": "Unauthorized"}),
-                    );
+                    return reply(StatusCode::UNAUTHORIZED, &json!({"message": "Unauthorized"}));
                 }
             }
         };
@@ -215,11 +191,7 @@ impl Gateway {
 }
 
 /// Serves until `shutdown` resolves, one task per connection.
-pub async fn serve(
-    listener: TcpListener,
-    gateway: Arc<Gateway>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
+pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -235,8 +207,7 @@ pub async fn serve(
                 let gateway = gateway.clone();
                 async move {
                     let started = Instant::now();
-                    let (method, path) =
-                        (request.method().clone(), request.uri().path().to_string());
+                    let (method, path) = (request.method().clone(), request.uri().path().to_string());
                     let response = gateway.respond(request, peer).await;
                     tracing::info!(%method, %path, status = response.status().as_u16(), ms = started.elapsed().as_secs_f64() * 1e3, "request");
                     Ok::<_, Infallible>(response)
@@ -266,10 +237,7 @@ mod tests {
     #[test]
     fn bearer_tokens_decode_and_expire() {
         let t = token(&json!({"email": "a@example.org", "exp": 100}));
-        assert_eq!(
-            bearer_claims(Some(&t), 50).unwrap()["email"],
-            "a@example.org"
-        );
+        assert_eq!(bearer_claims(Some(&t), 50).unwrap()["email"], "a@example.org");
         assert!(bearer_claims(Some(&t), 150).is_none());
         assert!(bearer_claims(Some("Bearer garbage"), 0).is_none());
         assert!(bearer_claims(None, 0).is_none());

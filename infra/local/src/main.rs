@@ -14,18 +14,14 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 async fn main() -> Result<(), BoxError> {
     shared::context::init_tracing();
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
-    let template =
-        Template::load(std::env::var("TEMPLATE").unwrap_or_else(|_| "template.yaml".into()))?;
+    let template = Template::load(std::env::var("TEMPLATE").unwrap_or_else(|_| "template.yaml".into()))?;
     let ctx = AppContext::from_env().await?;
     let created = create_missing_tables(ctx.store.client(), &template, &ctx.config.env).await?;
     tracing::info!(env = %ctx.config.env, ?created, "tables ready");
     match command.as_str() {
         "create-tables" => Ok(()),
         "serve" => {
-            let port: u16 = std::env::var("PORT")
-                .ok()
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(3000);
+            let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
             let gateway = Arc::new(Gateway::new(&template, ctx)?);
             tracing::info!(url = %format!("http://127.0.0.1:{port}"), routes = template.routes.len(), "serving");

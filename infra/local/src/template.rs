@@ -113,11 +113,7 @@ fn shape(message: String) -> TemplateError {
 fn str_list(value: Option<&Value>) -> Vec<String> {
     value
         .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect()
-        })
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
         .unwrap_or_default()
 }
 
@@ -152,14 +148,8 @@ impl Template {
                 Some("AWS::Serverless::Function") => {
                     let binary = resource["Metadata"]["BuildProperties"]["Binary"]
                         .as_str()
-                        .ok_or_else(|| {
-                            shape(format!("{logical_id}: no Metadata.BuildProperties.Binary"))
-                        })?;
-                    for event in props["Events"]
-                        .as_object()
-                        .into_iter()
-                        .flat_map(|e| e.values())
-                    {
+                        .ok_or_else(|| shape(format!("{logical_id}: no Metadata.BuildProperties.Binary")))?;
+                    for event in props["Events"].as_object().into_iter().flat_map(|e| e.values()) {
                         if event["Type"] != "HttpApi" {
                             continue;
                         }
@@ -184,11 +174,7 @@ impl Template {
                 _ => {}
             }
         }
-        Ok(Self {
-            tables,
-            routes,
-            cors,
-        })
+        Ok(Self { tables, routes, cors })
     }
 
     fn table(logical_id: &str, props: &Value) -> Result<TableSpec, TemplateError> {
@@ -216,8 +202,7 @@ impl Template {
         Ok(TableSpec {
             logical_id: logical_id.to_string(),
             name_template: name_template.to_string(),
-            hash_key: key_of(&props["KeySchema"], "HASH")
-                .ok_or_else(|| shape(format!("{logical_id}: no HASH key")))?,
+            hash_key: key_of(&props["KeySchema"], "HASH").ok_or_else(|| shape(format!("{logical_id}: no HASH key")))?,
             attribute_types: props["AttributeDefinitions"]
                 .as_array()
                 .into_iter()
@@ -230,12 +215,8 @@ impl Template {
                 })
                 .collect(),
             gsis,
-            billing_mode: props["BillingMode"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            point_in_time_recovery: props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
-                == true,
+            billing_mode: props["BillingMode"].as_str().unwrap_or_default().to_string(),
+            point_in_time_recovery: props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] == true,
         })
     }
 }
@@ -294,7 +275,7 @@ mod tests {
                 assert_eq!(g.range_key.as_deref(), Some(gsi.range_key));
                 assert_eq!(g.projection, "ALL");
                 assert_eq!(type_of(gsi.hash_key), Some("S"));
-                assert_eq!(type_of(gsi.range_key), Some("N"));
+                assert_eq!(type_of(gsi.range_key), Some(gsi.range_type()));
             }
             assert_eq!(
                 spec.attribute_types.len(),
@@ -311,11 +292,13 @@ mod tests {
     #[test]
     fn routes_and_cors_are_read() {
         let t = template();
-        assert!(t.routes.iter().any(
-            |r| r.route_key() == "GET /partnerships/partners/{partnerId}"
-                && r.binary == "partners"
-                && !r.public
-        ));
+        assert!(
+            t.routes
+                .iter()
+                .any(|r| r.route_key() == "GET /partnerships/partners/{partnerId}"
+                    && r.binary == "partners"
+                    && !r.public)
+        );
         assert_eq!(t.cors.allow_origins, vec!["*"]);
         assert!(t.cors.allow_methods.contains(&"PATCH".to_string()));
     }

@@ -54,11 +54,7 @@ impl EventCounters {
             paid_count: i64::from(status == "paid"),
             committed_cents: cents,
             secured_cents: if secured { cents } else { 0 },
-            lost_cents: if normalize::is_lost_status(&status) {
-                cents
-            } else {
-                0
-            },
+            lost_cents: if normalize::is_lost_status(&status) { cents } else { 0 },
         }
     }
 
@@ -135,10 +131,7 @@ pub struct PartnershipEvent {
     #[serde(flatten)]
     pub counters: EventCounters,
     /// Ids of the event's links: read by id (strongly consistent) and a guard for delete.
-    #[serde(
-        with = "serde_dynamo::string_set",
-        skip_serializing_if = "BTreeSet::is_empty"
-    )]
+    #[serde(with = "serde_dynamo::string_set", skip_serializing_if = "BTreeSet::is_empty")]
     pub link_ids: BTreeSet<String>,
     /// Documents and communications that reference the event.
     pub reference_count: i64,
@@ -189,10 +182,7 @@ impl PartnershipEvent {
         if tier.is_empty() {
             return None;
         }
-        self.tiers()
-            .into_iter()
-            .find(|t| t.id == tier)
-            .and_then(|t| t.amount)
+        self.tiers().into_iter().find(|t| t.id == tier).and_then(|t| t.amount)
     }
 
     /// The formatted event of §5.5 with the given metrics, in the contract's key order; the
@@ -269,11 +259,7 @@ fn tier_item(item: &Value) -> Result<Option<TierConfig>, ValidationError> {
             };
             let label_candidate = first_text(&["label", "name", "title"], 60);
             let key = first_text(&["id", "key", "tier", "name"], 80);
-            let key = if key.is_empty() {
-                label_candidate.clone()
-            } else {
-                key
-            };
+            let key = if key.is_empty() { label_candidate.clone() } else { key };
             let id = normalize::slug_field(Some(&Value::String(key)), "tier", 80, 50)?;
             let label = if label_candidate.is_empty() {
                 slug_label(&id)
@@ -379,11 +365,7 @@ pub struct EventChanges {
     pub archived: Option<bool>,
 }
 
-fn optional_body_text(
-    body: &Map<String, Value>,
-    field: &str,
-    max: usize,
-) -> Result<Option<String>, ValidationError> {
+fn optional_body_text(body: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, ValidationError> {
     Ok(match normalize::body_text(body.get(field), field, max)? {
         Field::Missing => None,
         Field::Null => Some(String::new()),
@@ -408,31 +390,23 @@ impl EventChanges {
                 _ => None,
             },
         };
-        let (tier_configs, tiers_from_legacy_list) =
-            match (body.get("tierConfigs"), body.get("packageTiers")) {
-                (Some(configs), _) => (Some(parse_tier_configs(configs)?), false),
-                (None, Some(legacy)) => (Some(parse_package_tiers(legacy)?), true),
-                (None, None) => (None, false),
-            };
+        let (tier_configs, tiers_from_legacy_list) = match (body.get("tierConfigs"), body.get("packageTiers")) {
+            (Some(configs), _) => (Some(parse_tier_configs(configs)?), false),
+            (None, Some(legacy)) => (Some(parse_package_tiers(legacy)?), true),
+            (None, None) => (None, false),
+        };
         Ok(Self {
             name,
             year,
             start_date: normalize::date(body.get("startDate"), "startDate")?,
             end_date: normalize::date(body.get("endDate"), "endDate")?,
-            outreach_start_date: normalize::date(
-                body.get("outreachStartDate"),
-                "outreachStartDate",
-            )?,
+            outreach_start_date: normalize::date(body.get("outreachStartDate"), "outreachStartDate")?,
             sponsorship_goal: normalize::amount(body.get("sponsorshipGoal"), "sponsorshipGoal")?,
             tier_configs,
             tiers_from_legacy_list,
             notes: optional_body_text(body, "notes", 5000)?,
             linked_main_event_id: optional_body_text(body, "linkedMainEventId", 80)?,
-            linked_main_event_year: normalize::year(
-                body.get("linkedMainEventYear"),
-                "linkedMainEventYear",
-                false,
-            )?,
+            linked_main_event_year: normalize::year(body.get("linkedMainEventYear"), "linkedMainEventYear", false)?,
             archived: normalize::boolean(body.get("archived"), "archived")?,
         })
     }
@@ -581,10 +555,7 @@ mod tests {
             "'tierConfigs' must be a list of tiers or a comma-separated string."
         );
         let err = parse_tier_configs(&json!([5])).unwrap_err();
-        assert_eq!(
-            err.message,
-            "'tierConfigs' items must be strings or objects."
-        );
+        assert_eq!(err.message, "'tierConfigs' items must be strings or objects.");
         assert_eq!(err.data, json!({"tierConfig": 5}));
         assert_eq!(
             parse_tier_configs(&json!([{"id": "a", "amount": -5}]))
@@ -617,10 +588,7 @@ mod tests {
         let cases = [
             (json!({"year": 2025}), "'name' is required."),
             (json!({"name": "X"}), "'year' is required."),
-            (
-                json!({"name": "X", "year": 1999}),
-                "'year' must be a valid year.",
-            ),
+            (json!({"name": "X", "year": 1999}), "'year' must be a valid year."),
             (
                 json!({"name": "X", "year": 2025, "startDate": "2025-02-31"}),
                 "'startDate' must be in YYYY-MM-DD format.",
@@ -640,9 +608,7 @@ mod tests {
         ];
         for (input, message) in cases {
             assert_eq!(
-                EventChanges::parse(&body(input.clone()), true)
-                    .unwrap_err()
-                    .message,
+                EventChanges::parse(&body(input.clone()), true).unwrap_err().message,
                 message,
                 "{input}"
             );
@@ -655,16 +621,11 @@ mod tests {
             end_date: Some("2025-03-01".into()),
             ..Default::default()
         };
-        let changes =
-            EventChanges::parse(&body(json!({"startDate": "2025-03-02"})), false).unwrap();
+        let changes = EventChanges::parse(&body(json!({"startDate": "2025-03-02"})), false).unwrap();
         let err = changes.apply_to(&stored).unwrap_err();
         assert_eq!(err.message, "'startDate' cannot be after 'endDate'.");
-        assert_eq!(
-            err.data,
-            json!({"startDate": "2025-03-02", "endDate": "2025-03-01"})
-        );
-        let changes =
-            EventChanges::parse(&body(json!({"outreachStartDate": "2025-04-01"})), false).unwrap();
+        assert_eq!(err.data, json!({"startDate": "2025-03-02", "endDate": "2025-03-01"}));
+        let changes = EventChanges::parse(&body(json!({"outreachStartDate": "2025-04-01"})), false).unwrap();
         assert_eq!(
             changes.apply_to(&stored).unwrap_err().message,
             "'outreachStartDate' cannot be after 'endDate'."
@@ -674,10 +635,7 @@ mod tests {
             false,
         )
         .unwrap();
-        assert!(
-            changes.apply_to(&stored).is_ok(),
-            "outreach vs start is not checked"
-        );
+        assert!(changes.apply_to(&stored).is_ok(), "outreach vs start is not checked");
     }
 
     #[test]
@@ -723,11 +681,7 @@ mod tests {
             }
         );
         assert_eq!(event.package_tiers, vec!["gold", "bronze"]);
-        assert!(
-            EventChanges::parse(&body(json!({"foo": 1})), false)
-                .unwrap()
-                .is_empty()
-        );
+        assert!(EventChanges::parse(&body(json!({"foo": 1})), false).unwrap().is_empty());
     }
 
     #[test]

@@ -88,11 +88,7 @@ pub struct NewLink {
     pub changes: LinkChanges,
 }
 
-fn optional_text(
-    body: &Map<String, Value>,
-    field: &str,
-    max: usize,
-) -> Result<Option<String>, ValidationError> {
+fn optional_text(body: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, ValidationError> {
     Ok(match normalize::body_text(body.get(field), field, max)? {
         Field::Missing => None,
         Field::Null => Some(String::new()),
@@ -156,11 +152,7 @@ impl LinkChanges {
     /// The link after this patch. A *changed* tier without an amount takes the tier's default
     /// (parity); an unchanged tier keeps the stored amount (the client resends the tier on every
     /// edit, and the peer wiped custom amounts, §14.9).
-    pub fn apply_to(
-        &self,
-        stored: &PartnerEventLink,
-        event: Option<&PartnershipEvent>,
-    ) -> PartnerEventLink {
+    pub fn apply_to(&self, stored: &PartnerEventLink, event: Option<&PartnershipEvent>) -> PartnerEventLink {
         let mut link = stored.clone();
         if let Some(status) = &self.status {
             link.status = status.clone();
@@ -181,9 +173,7 @@ impl LinkChanges {
         link.amount = match &self.amount {
             Field::Set(amount) => Some(*amount),
             Field::Null => None,
-            Field::Missing if tier_changed => {
-                event.and_then(|e| e.tier_default_amount(&link.package_tier))
-            }
+            Field::Missing if tier_changed => event.and_then(|e| e.tier_default_amount(&link.package_tier)),
             Field::Missing => stored.amount,
         };
         match &self.follow_up_date {
@@ -227,13 +217,7 @@ impl NewLink {
     }
 
     /// The new link: status defaults to `reached_out`; an absent amount takes the tier's default.
-    pub fn build(
-        &self,
-        partner_id: &str,
-        event: &PartnershipEvent,
-        now_ms: i64,
-        actor: &str,
-    ) -> PartnerEventLink {
+    pub fn build(&self, partner_id: &str, event: &PartnershipEvent, now_ms: i64, actor: &str) -> PartnerEventLink {
         let c = &self.changes;
         let package_tier = c.package_tier.clone().unwrap_or_default();
         let amount = match &c.amount {
@@ -314,18 +298,13 @@ mod tests {
         ))
         .unwrap();
         let link = custom.build("p1", &event(), 7, "me");
-        assert_eq!(
-            (link.status.as_str(), link.amount),
-            ("waiting_on_legal", Some(12.35))
-        );
+        assert_eq!((link.status.as_str(), link.amount), ("waiting_on_legal", Some(12.35)));
     }
 
     #[test]
     fn create_validation() {
         assert_eq!(
-            NewLink::parse(&body(json!({"eventId": 5})))
-                .unwrap_err()
-                .message,
+            NewLink::parse(&body(json!({"eventId": 5}))).unwrap_err().message,
             "'eventId' must be a string."
         );
         assert_eq!(
@@ -338,8 +317,7 @@ mod tests {
                 .message,
             "'amount' must be a non-negative number."
         );
-        let mismatch =
-            NewLink::parse(&body(json!({"eventId": "e1", "eventYear": "2025"}))).unwrap();
+        let mismatch = NewLink::parse(&body(json!({"eventId": "e1", "eventYear": "2025"}))).unwrap();
         let err = mismatch.check_year(&event()).unwrap_err();
         assert_eq!(
             err.message,
@@ -353,8 +331,7 @@ mod tests {
 
     #[test]
     fn patch_rules() {
-        let err = LinkChanges::parse_patch(&body(json!({"eventId": "x", "notes": "secret"})))
-            .unwrap_err();
+        let err = LinkChanges::parse_patch(&body(json!({"eventId": "x", "notes": "secret"}))).unwrap_err();
         assert_eq!(
             err.message,
             "'eventId' and 'eventYear' cannot be changed after the association is created."
@@ -366,23 +343,16 @@ mod tests {
             status: "paid".into(),
             ..Default::default()
         };
-        let same_tier =
-            LinkChanges::parse_patch(&body(json!({"packageTier": "Silver", "role": "Judge"})))
-                .unwrap();
+        let same_tier = LinkChanges::parse_patch(&body(json!({"packageTier": "Silver", "role": "Judge"}))).unwrap();
         assert_eq!(
             same_tier.apply_to(&stored, Some(&event())).amount,
             Some(1234.0),
             "unchanged tier keeps a custom amount"
         );
         let new_tier = LinkChanges::parse_patch(&body(json!({"tier": "gold"}))).unwrap();
-        assert_eq!(
-            new_tier.apply_to(&stored, Some(&event())).amount,
-            Some(5000.0)
-        );
-        let reset = LinkChanges::parse_patch(&body(
-            json!({"status": "", "amount": null, "followUpDate": null}),
-        ))
-        .unwrap();
+        assert_eq!(new_tier.apply_to(&stored, Some(&event())).amount, Some(5000.0));
+        let reset =
+            LinkChanges::parse_patch(&body(json!({"status": "", "amount": null, "followUpDate": null}))).unwrap();
         let link = reset.apply_to(
             &PartnerEventLink {
                 follow_up_date: Some("2025-01-01".into()),
@@ -394,10 +364,6 @@ mod tests {
             (link.status.as_str(), link.amount, link.follow_up_date),
             ("reached_out", None, None)
         );
-        assert!(
-            LinkChanges::parse_patch(&body(json!({"x": 1})))
-                .unwrap()
-                .is_empty()
-        );
+        assert!(LinkChanges::parse_patch(&body(json!({"x": 1}))).unwrap().is_empty());
     }
 }

@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::normalize::{
-    CANONICAL_STATUSES, is_lost_status, is_secured_status, stored_status, stored_tier,
-};
+use super::normalize::{CANONICAL_STATUSES, is_lost_status, is_secured_status, stored_status, stored_tier};
 
 /// What the partner directory needs to know about one link, kept on the partner item
 /// (`linkSummaries.<linkId>`) and rewritten in the same transaction as every link write, so the
@@ -63,10 +61,7 @@ impl LinkSummary {
     }
 
     fn cents(&self) -> i64 {
-        self.amount
-            .filter(|a| a.is_finite())
-            .map(to_cents)
-            .unwrap_or(0)
+        self.amount.filter(|a| a.is_finite()).map(to_cents).unwrap_or(0)
     }
 }
 
@@ -205,17 +200,11 @@ impl PipelineAccumulator {
         let mut by_status = Map::new();
         for status in CANONICAL_STATUSES {
             let (count, cents) = self.by_status.get(status).copied().unwrap_or_default();
-            by_status.insert(
-                status.to_string(),
-                json!({"count": count, "amount": from_cents(cents)}),
-            );
+            by_status.insert(status.to_string(), json!({"count": count, "amount": from_cents(cents)}));
         }
         for (status, (count, cents)) in &self.by_status {
             if !by_status.contains_key(status) {
-                by_status.insert(
-                    status.clone(),
-                    json!({"count": count, "amount": from_cents(*cents)}),
-                );
+                by_status.insert(status.clone(), json!({"count": count, "amount": from_cents(*cents)}));
             }
         }
         json!({
@@ -323,11 +312,7 @@ mod tests {
         assert_eq!(m.latest_status.as_deref(), Some("confirmed"));
         assert_eq!(m.latest_event_id_year.as_deref(), Some("e9#2025"));
         assert_eq!(m.last_touched_at, Some(9));
-        let order: Vec<&str> = m
-            .status_breakdown
-            .iter()
-            .map(|s| s.status.as_str())
-            .collect();
+        let order: Vec<&str> = m.status_breakdown.iter().map(|s| s.status.as_str()).collect();
         // count desc, then amount desc
         assert_eq!(order, ["pitched", "paid", "confirmed", "declined"]);
         assert_eq!(m.status_breakdown[0].last_touched_at, 7);
@@ -375,10 +360,7 @@ mod tests {
         assert_eq!(json["totalRelationships"], 2);
         assert_eq!(json["paidRelationships"], 1);
         assert_eq!(json["upcomingFollowUps"], 1);
-        assert_eq!(
-            json["statusCounts"],
-            json!({"paid": 1, "waiting_on_legal": 1})
-        );
+        assert_eq!(json["statusCounts"], json!({"paid": 1, "waiting_on_legal": 1}));
         assert_eq!(json["packageTierCounts"], json!({"gold": 1}));
         let by_status = json["pipeline"]["byStatus"].as_object().unwrap();
         let keys: Vec<&String> = by_status.keys().collect();

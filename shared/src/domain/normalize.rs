@@ -54,11 +54,7 @@ pub fn text(value: Option<&Value>, max: usize) -> String {
 /// A text field of a request body, validated strictly (a deliberate fix of §14.12): absent is
 /// `Missing`, `null` is `Null`, a string is trimmed and must fit `max` characters, and any other
 /// JSON type is rejected rather than silently read as empty.
-pub fn body_text(
-    value: Option<&Value>,
-    field: &str,
-    max: usize,
-) -> Result<Field<String>, ValidationError> {
+pub fn body_text(value: Option<&Value>, field: &str, max: usize) -> Result<Field<String>, ValidationError> {
     match value {
         None => Ok(Field::Missing),
         Some(Value::Null) => Ok(Field::Null),
@@ -80,11 +76,7 @@ pub fn body_text(
 }
 
 /// §3.1 for required fields: `'<field>' is required.` when the normalized text is empty.
-pub fn required_text(
-    value: Option<&Value>,
-    field: &str,
-    max: usize,
-) -> Result<String, ValidationError> {
+pub fn required_text(value: Option<&Value>, field: &str, max: usize) -> Result<String, ValidationError> {
     let normalized = text(value, max);
     if normalized.is_empty() {
         return Err(ValidationError::new(
@@ -115,12 +107,7 @@ pub fn slugify(raw: &str, input_max: usize, max: usize) -> String {
 }
 
 /// §3.2 for a required slug: 406 `'<field>' must include at least one letter or number.`
-pub fn slug_field(
-    value: Option<&Value>,
-    field: &str,
-    input_max: usize,
-    max: usize,
-) -> Result<String, ValidationError> {
+pub fn slug_field(value: Option<&Value>, field: &str, input_max: usize, max: usize) -> Result<String, ValidationError> {
     let slug = slugify(&text(value, input_max), input_max, max);
     if slug.is_empty() {
         return Err(ValidationError::new(
@@ -237,10 +224,7 @@ const MAX_TAG_LEN: usize = 40;
 pub fn tags(value: Option<&Value>) -> Vec<String> {
     let items: Vec<Value> = match value {
         Some(Value::Array(items)) => items.clone(),
-        Some(Value::String(s)) => s
-            .split(',')
-            .map(|part| Value::String(part.to_string()))
-            .collect(),
+        Some(Value::String(s)) => s.split(',').map(|part| Value::String(part.to_string())).collect(),
         _ => return Vec::new(),
     };
     let mut seen = std::collections::HashSet::new();
@@ -383,11 +367,7 @@ pub fn parse_date_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }
-    for format in [
-        "%Y-%m-%dT%H:%M:%S%.f%z",
-        "%Y-%m-%dT%H:%M%z",
-        "%Y-%m-%d %H:%M:%S%.f%z",
-    ] {
+    for format in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z", "%Y-%m-%d %H:%M:%S%.f%z"] {
         if let Ok(t) = DateTime::parse_from_str(text, format) {
             return Some(t.with_timezone(&Utc));
         }
@@ -405,9 +385,7 @@ pub fn parse_date_time(text: &str) -> Option<DateTime<Utc>> {
     if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
         return d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     }
-    DateTime::parse_from_rfc2822(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc2822(text).ok().map(|t| t.with_timezone(&Utc))
 }
 
 /// Formats a time as JavaScript's `toISOString` does (`2025-01-05T10:00:00.000Z`).
@@ -435,14 +413,8 @@ fn js_number(value: &Value) -> Option<f64> {
             if let Some(hex) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
                 return u64::from_str_radix(hex, 16).ok().map(|n| n as f64);
             }
-            let looks_numeric = t
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
-            if looks_numeric {
-                t.parse::<f64>().ok()
-            } else {
-                None
-            }
+            let looks_numeric = t.bytes().all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b));
+            if looks_numeric { t.parse::<f64>().ok() } else { None }
         }
         _ => None,
     }
@@ -454,13 +426,9 @@ pub fn round_cents(amount: f64) -> f64 {
 }
 
 /// §3.7 year: `Number(value)` must be an integer in 2000–2100.
-pub fn year(
-    value: Option<&Value>,
-    field: &str,
-    required: bool,
-) -> Result<Field<i32>, ValidationError> {
-    let empty = matches!(value, None | Some(Value::Null))
-        || matches!(value, Some(Value::String(s)) if s.trim().is_empty());
+pub fn year(value: Option<&Value>, field: &str, required: bool) -> Result<Field<i32>, ValidationError> {
+    let empty =
+        matches!(value, None | Some(Value::Null)) || matches!(value, Some(Value::String(s)) if s.trim().is_empty());
     if empty {
         if required {
             return Err(ValidationError::new(
@@ -468,11 +436,7 @@ pub fn year(
                 field_data(field, value),
             ));
         }
-        return Ok(if value.is_none() {
-            Field::Missing
-        } else {
-            Field::Null
-        });
+        return Ok(if value.is_none() { Field::Missing } else { Field::Null });
     }
     match value.and_then(js_number) {
         Some(n) if n.fract() == 0.0 && (2000.0..=2100.0).contains(&n) => Ok(Field::Set(n as i32)),
@@ -546,18 +510,13 @@ mod tests {
     #[test]
     fn body_text_is_strict_about_types_and_length() {
         assert_eq!(body_text(None, "notes", 5).unwrap(), Field::Missing);
-        assert_eq!(
-            body_text(Some(&Value::Null), "notes", 5).unwrap(),
-            Field::Null
-        );
+        assert_eq!(body_text(Some(&Value::Null), "notes", 5).unwrap(), Field::Null);
         assert_eq!(
             body_text(Some(&s(" hi ")), "notes", 5).unwrap(),
             Field::Set("hi".into())
         );
         assert_eq!(
-            body_text(Some(&s("toolong")), "notes", 5)
-                .unwrap_err()
-                .message,
+            body_text(Some(&s("toolong")), "notes", 5).unwrap_err().message,
             "'notes' must be at most 5 characters."
         );
         assert_eq!(
@@ -580,19 +539,13 @@ mod tests {
         assert_eq!(slugify("Café Crème", 80, 50), "caf_cr_me");
         assert_eq!(slugify("___", 80, 50), "");
         assert_eq!(slugify(&"a".repeat(100), 80, 50).len(), 50);
-        assert_eq!(
-            slugify(&format!("{}_b", "a".repeat(49)), 80, 50),
-            "a".repeat(49)
-        );
+        assert_eq!(slugify(&format!("{}_b", "a".repeat(49)), 80, 50), "a".repeat(49));
     }
 
     #[test]
     fn slug_errors_name_the_field() {
         let err = slug_field(Some(&s("!!!")), "channel", 40, 40).unwrap_err();
-        assert_eq!(
-            err.message,
-            "'channel' must include at least one letter or number."
-        );
+        assert_eq!(err.message, "'channel' must include at least one letter or number.");
         assert_eq!(
             slug_or_default(None, "documentType", 50, 50, "general").unwrap(),
             "general"
@@ -603,16 +556,10 @@ mod tests {
     fn status_defaults_aliases_and_custom_values() {
         assert_eq!(status(None).unwrap(), "reached_out");
         assert_eq!(status(Some(&s(""))).unwrap(), "reached_out");
-        assert_eq!(
-            status(Some(&s("In Conversation"))).unwrap(),
-            "in_conversation"
-        );
+        assert_eq!(status(Some(&s("In Conversation"))).unwrap(), "in_conversation");
         assert_eq!(status(Some(&s("backed out"))).unwrap(), "backed_out");
         assert_eq!(status(Some(&s("Reached-Out"))).unwrap(), "reached_out");
-        assert_eq!(
-            status(Some(&s("Waiting on Legal"))).unwrap(),
-            "waiting_on_legal"
-        );
+        assert_eq!(status(Some(&s("Waiting on Legal"))).unwrap(), "waiting_on_legal");
         assert_eq!(
             status(Some(&s("???"))).unwrap_err().message,
             "'status' must include at least one letter or number."
@@ -679,23 +626,10 @@ mod tests {
             email(Some(&s("bad")), "email").unwrap_err().message,
             "'email' is invalid."
         );
-        for ok in [
-            "a.b@c.io",
-            "\"x y\"@d.com",
-            "u@[10.0.0.1]",
-            "a-b@sub-d.example.co",
-        ] {
+        for ok in ["a.b@c.io", "\"x y\"@d.com", "u@[10.0.0.1]", "a-b@sub-d.example.co"] {
             assert!(is_valid_email(ok), "{ok}");
         }
-        for bad in [
-            "a@b",
-            "a..b@c.io",
-            "a@b.c",
-            "a b@c.io",
-            "@c.io",
-            "a@-.c1",
-            "a@b.c0m",
-        ] {
+        for bad in ["a@b", "a..b@c.io", "a@b.c", "a b@c.io", "@c.io", "a@-.c1", "a@b.c0m"] {
             assert!(!is_valid_email(bad), "{bad}");
         }
     }
@@ -731,67 +665,39 @@ mod tests {
             Field::Set("2025-03-01T10:00:00.000Z".into())
         );
         assert_eq!(
-            date_time(Some(&s("yesterday")), "occurredAt")
-                .unwrap_err()
-                .message,
+            date_time(Some(&s("yesterday")), "occurredAt").unwrap_err().message,
             "'occurredAt' must be a valid ISO date/time."
         );
         assert!(date_time(Some(&json!(5)), "occurredAt").is_err());
-        assert_eq!(
-            date_time(Some(&Value::Null), "occurredAt").unwrap(),
-            Field::Null
-        );
+        assert_eq!(date_time(Some(&Value::Null), "occurredAt").unwrap(), Field::Null);
     }
 
     #[test]
     fn years() {
-        assert_eq!(
-            year(Some(&json!(2025)), "year", true).unwrap(),
-            Field::Set(2025)
-        );
-        assert_eq!(
-            year(Some(&s("2026")), "year", true).unwrap(),
-            Field::Set(2026)
-        );
-        assert_eq!(
-            year(None, "year", true).unwrap_err().message,
-            "'year' is required."
-        );
+        assert_eq!(year(Some(&json!(2025)), "year", true).unwrap(), Field::Set(2025));
+        assert_eq!(year(Some(&s("2026")), "year", true).unwrap(), Field::Set(2026));
+        assert_eq!(year(None, "year", true).unwrap_err().message, "'year' is required.");
         assert_eq!(
             year(Some(&json!(1999)), "year", true).unwrap_err().message,
             "'year' must be a valid year."
         );
         assert_eq!(
-            year(Some(&json!(2025.5)), "year", true)
-                .unwrap_err()
-                .message,
+            year(Some(&json!(2025.5)), "year", true).unwrap_err().message,
             "'year' must be a valid year."
         );
         assert_eq!(
             year(Some(&Value::Null), "linkedMainEventYear", false).unwrap(),
             Field::Null
         );
-        assert_eq!(
-            year(Some(&s("")), "linkedMainEventYear", false).unwrap(),
-            Field::Null
-        );
+        assert_eq!(year(Some(&s("")), "linkedMainEventYear", false).unwrap(), Field::Null);
     }
 
     #[test]
     fn amounts() {
-        assert_eq!(
-            amount(Some(&json!(12.345)), "amount").unwrap(),
-            Field::Set(12.35)
-        );
-        assert_eq!(
-            amount(Some(&s("1500")), "amount").unwrap(),
-            Field::Set(1500.0)
-        );
+        assert_eq!(amount(Some(&json!(12.345)), "amount").unwrap(), Field::Set(12.35));
+        assert_eq!(amount(Some(&s("1500")), "amount").unwrap(), Field::Set(1500.0));
         assert_eq!(amount(Some(&s(" ")), "amount").unwrap(), Field::Set(0.0));
-        assert_eq!(
-            amount(Some(&json!(true)), "amount").unwrap(),
-            Field::Set(1.0)
-        );
+        assert_eq!(amount(Some(&json!(true)), "amount").unwrap(), Field::Set(1.0));
         assert_eq!(amount(Some(&Value::Null), "amount").unwrap(), Field::Null);
         assert_eq!(amount(Some(&s("")), "amount").unwrap(), Field::Null);
         assert_eq!(amount(None, "amount").unwrap(), Field::Missing);

@@ -9,8 +9,7 @@ use serde_json::{Map, Value, json};
 use super::ValidationError;
 use super::metrics::{DirectorySummary, LinkSummary, partner_metrics};
 use super::normalize::{
-    self, CANONICAL_STATUSES, Field, is_canonical_status, query_boolean, stored_tier,
-    truncate_chars, with_alumni_tag,
+    self, CANONICAL_STATUSES, Field, is_canonical_status, query_boolean, stored_tier, truncate_chars, with_alumni_tag,
 };
 use super::sort::compare_partners;
 
@@ -54,10 +53,7 @@ impl Partner {
     }
 
     /// The wire partner plus metrics over the given links (§5.19).
-    pub fn to_wire_with_metrics<'a>(
-        &self,
-        links: impl IntoIterator<Item = &'a LinkSummary>,
-    ) -> Map<String, Value> {
+    pub fn to_wire_with_metrics<'a>(&self, links: impl IntoIterator<Item = &'a LinkSummary>) -> Map<String, Value> {
         let mut wire = self.to_wire();
         if let Ok(Value::Object(metrics)) = serde_json::to_value(partner_metrics(links)) {
             wire.extend(metrics);
@@ -97,11 +93,7 @@ pub struct PartnerChanges {
     pub archived: Option<bool>,
 }
 
-fn optional_text(
-    body: &Map<String, Value>,
-    field: &str,
-    max: usize,
-) -> Result<Option<String>, ValidationError> {
+fn optional_text(body: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, ValidationError> {
     Ok(match normalize::body_text(body.get(field), field, max)? {
         Field::Missing => None,
         Field::Null => Some(String::new()),
@@ -132,10 +124,7 @@ impl PartnerChanges {
             Some(Value::Null) => Some(String::new()),
             Some(Value::String(_)) => Some(normalize::tier(body.get("tier"), "tier")?),
             Some(other) => {
-                return Err(ValidationError::new(
-                    "'tier' must be a string.",
-                    json!({"tier": other}),
-                ));
+                return Err(ValidationError::new("'tier' must be a string.", json!({"tier": other})));
             }
         };
         let tags = match body.get("tags") {
@@ -268,23 +257,16 @@ impl DirectoryQuery {
         };
         let package_tier = non_empty(normalize::tier(get(tier_key).as_ref(), "tier")?);
         let partner_tier = non_empty(normalize::tier(get("partnerTier").as_ref(), "partnerTier")?);
-        let event_id_year = match (
-            params.get("eventIdYear"),
-            text("eventId", 120),
-            text("eventYear", 20),
-        ) {
+        let event_id_year = match (params.get("eventIdYear"), text("eventId", 120), text("eventYear", 20)) {
             (Some(raw), _, _) if !raw.is_empty() => Some(raw.clone()),
-            (_, Some(event_id), Some(year)) => {
-                Some(format!("{event_id}#{}", js_number_text(&year)))
-            }
+            (_, Some(event_id), Some(year)) => Some(format!("{event_id}#{}", js_number_text(&year))),
             _ => None,
         };
         Ok(Self {
             search: text("search", 180).map(|s| s.to_lowercase()),
             status,
             tag: text("tag", 80).map(|s| s.to_lowercase()),
-            include_archived: query_boolean(params.get("includeArchived").map(String::as_str))
-                == Some(true),
+            include_archived: query_boolean(params.get("includeArchived").map(String::as_str)) == Some(true),
             is_alumni: query_boolean(params.get("isAlumni").map(String::as_str)),
             package_tier,
             partner_tier,
@@ -299,17 +281,9 @@ impl DirectoryQuery {
 
     /// Whether a link satisfies every relationship filter at once.
     pub fn link_in_scope(&self, link: &LinkSummary) -> bool {
-        self.event_id_year
-            .as_ref()
-            .is_none_or(|e| &link.event_id_year == e)
-            && self
-                .status
-                .as_ref()
-                .is_none_or(|s| &link.normalized_status() == s)
-            && self
-                .package_tier
-                .as_ref()
-                .is_none_or(|t| &link.normalized_tier() == t)
+        self.event_id_year.as_ref().is_none_or(|e| &link.event_id_year == e)
+            && self.status.as_ref().is_none_or(|s| &link.normalized_status() == s)
+            && self.package_tier.as_ref().is_none_or(|t| &link.normalized_tier() == t)
     }
 
     /// Whether the partner record passes the partner filters.
@@ -356,18 +330,9 @@ fn js_number_text(text: &str) -> String {
 
 /// Builds the whole directory response (§5.1) from every partner item and the tier ids of every
 /// event. `today` is the UTC date `YYYY-MM-DD`.
-pub fn directory(
-    partners: &[Partner],
-    event_tiers: &BTreeSet<String>,
-    query: &DirectoryQuery,
-    today: &str,
-) -> Value {
+pub fn directory(partners: &[Partner], event_tiers: &BTreeSet<String>, query: &DirectoryQuery, today: &str) -> Value {
     let mut custom_statuses = BTreeSet::new();
-    let mut package_tiers: BTreeSet<String> = event_tiers
-        .iter()
-        .filter(|t| !t.is_empty())
-        .cloned()
-        .collect();
+    let mut package_tiers: BTreeSet<String> = event_tiers.iter().filter(|t| !t.is_empty()).cloned().collect();
     let mut partner_tiers = BTreeSet::new();
     let mut rows: Vec<(&Partner, Vec<&LinkSummary>)> = Vec::new();
     for partner in partners {
@@ -408,12 +373,7 @@ pub fn directory(
     let partners_json: Vec<Value> = rows
         .iter()
         .map(|(partner, links)| {
-            summary.add_partner(
-                partner.archived,
-                partner.is_alumni,
-                links.iter().copied(),
-                today,
-            );
+            summary.add_partner(partner.archived, partner.is_alumni, links.iter().copied(), today);
             Value::Object(partner.to_wire_with_metrics(links.iter().copied()))
         })
         .collect();
@@ -429,11 +389,7 @@ pub fn directory(
 
 /// The ten canonical statuses in display order, then the given custom ones by code point.
 pub fn status_options(custom: BTreeSet<String>) -> Vec<String> {
-    CANONICAL_STATUSES
-        .iter()
-        .map(|s| s.to_string())
-        .chain(custom)
-        .collect()
+    CANONICAL_STATUSES.iter().map(|s| s.to_string()).chain(custom).collect()
 }
 
 /// Cuts a company name for logs and messages.
@@ -452,9 +408,7 @@ mod tests {
     #[test]
     fn create_requires_company_and_defaults_the_rest() {
         assert_eq!(
-            PartnerChanges::parse(&body(json!({})), true)
-                .unwrap_err()
-                .message,
+            PartnerChanges::parse(&body(json!({})), true).unwrap_err().message,
             "'company' is required."
         );
         assert_eq!(
@@ -485,18 +439,12 @@ mod tests {
     #[test]
     fn bad_fields_are_rejected_with_their_messages() {
         let cases = [
-            (
-                json!({"company": "A", "email": "bad"}),
-                "'email' is invalid.",
-            ),
+            (json!({"company": "A", "email": "bad"}), "'email' is invalid."),
             (
                 json!({"company": "A", "isAlumni": "yes"}),
                 "'isAlumni' must be a boolean.",
             ),
-            (
-                json!({"company": "A", "archived": 1}),
-                "'archived' must be a boolean.",
-            ),
+            (json!({"company": "A", "archived": 1}), "'archived' must be a boolean."),
             (
                 json!({"company": "A", "tier": "!!"}),
                 "'tier' must include at least one letter or number.",
@@ -509,16 +457,11 @@ mod tests {
                 json!({"company": "A", "notes": "x".repeat(5001)}),
                 "'notes' must be at most 5000 characters.",
             ),
-            (
-                json!({"company": "A", "phone": 5}),
-                "'phone' must be a string.",
-            ),
+            (json!({"company": "A", "phone": 5}), "'phone' must be a string."),
         ];
         for (input, message) in cases {
             assert_eq!(
-                PartnerChanges::parse(&body(input.clone()), true)
-                    .unwrap_err()
-                    .message,
+                PartnerChanges::parse(&body(input.clone()), true).unwrap_err().message,
                 message,
                 "{input}"
             );
@@ -534,10 +477,7 @@ mod tests {
         };
         let changes = PartnerChanges::parse(&body(json!({"isAlumni": false})), false).unwrap();
         let set = changes.assignments(&stored);
-        assert_eq!(
-            set,
-            vec![("tags", json!(["ai"])), ("isAlumni", json!(false))]
-        );
+        assert_eq!(set, vec![("tags", json!(["ai"])), ("isAlumni", json!(false))]);
         let changes = PartnerChanges::parse(&body(json!({"tags": ["x"]})), false).unwrap();
         assert_eq!(
             changes.assignments(&stored)[0],
@@ -583,10 +523,7 @@ mod tests {
     }
 
     fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -595,10 +532,7 @@ mod tests {
             partner(
                 "p1",
                 "Beta",
-                &[
-                    ("e1", "paid", "gold", Some(100.0)),
-                    ("e2", "pitched", "", Some(50.0)),
-                ],
+                &[("e1", "paid", "gold", Some(100.0)), ("e2", "pitched", "", Some(50.0))],
             ),
             partner("p2", "alpha", &[("e2", "Waiting", "silver", None)]),
             Partner {
@@ -625,10 +559,7 @@ mod tests {
         assert_eq!(names, ["alpha", "Beta"]);
         assert_eq!(all["statusOptions"].as_array().unwrap().len(), 11);
         assert_eq!(all["statusOptions"][10], "waiting");
-        assert_eq!(
-            all["packageTierOptions"],
-            json!(["bronze", "gold", "silver"])
-        );
+        assert_eq!(all["packageTierOptions"], json!(["bronze", "gold", "silver"]));
         assert_eq!(all["partnerTierOptions"], json!(["partner_plus"]));
         assert!(all["partners"][0].get("linkSummaries").is_none());
 
@@ -657,9 +588,7 @@ mod tests {
     #[test]
     fn directory_query_rejects_bad_slugs_and_matches_search() {
         assert_eq!(
-            DirectoryQuery::parse(&params(&[("status", "!!")]))
-                .unwrap_err()
-                .message,
+            DirectoryQuery::parse(&params(&[("status", "!!")])).unwrap_err().message,
             "'status' must include at least one letter or number."
         );
         let q = DirectoryQuery::parse(&params(&[

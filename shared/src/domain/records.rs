@@ -91,10 +91,7 @@ impl EventTarget {
     /// 406 when the given year is not the event's.
     pub fn check_year(&self, event: &PartnershipEvent) -> Result<(), ValidationError> {
         match self {
-            EventTarget::Event {
-                year: Some(year),
-                id,
-            } if *year != event.year => Err(ValidationError::new(
+            EventTarget::Event { year: Some(year), id } if *year != event.year => Err(ValidationError::new(
                 "'eventYear' does not match the selected partnerships event year.",
                 json!({"eventId": id, "eventYear": year, "expectedYear": event.year}),
             )),
@@ -144,11 +141,17 @@ pub struct Communication {
     pub channel: String,
     pub direction: String,
     pub occurred_at: Option<String>,
+    /// Absent rather than NULL when unset: it is the range key of the sparse follow-up index.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub follow_up_date: Option<String>,
     /// Beyond the peer (§14.8): a follow-up can be marked done and leave the action queue while
     /// its date is kept.
     pub follow_up_done: bool,
     pub follow_up_done_at: Option<String>,
+    /// `"open"` while a follow-up date is set and not done; absent otherwise. The sparse
+    /// `follow-up-query` index on it lets the dashboard read only open follow-ups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_follow_up: Option<String>,
     #[serde(flatten)]
     pub event: EventRef,
     #[serde(flatten)]
@@ -156,6 +159,11 @@ pub struct Communication {
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
+
+/// Index key attribute of open communication follow-ups.
+pub const OPEN_FOLLOW_UP_ATTR: &str = "openFollowUp";
+/// Its only value.
+pub const OPEN: &str = "open";
 
 /// What the record flows need from a document or a communication.
 pub trait PartnerRecord: Clone + Serialize + serde::de::DeserializeOwned + Send + Sync {
@@ -170,6 +178,8 @@ pub trait PartnerRecord: Clone + Serialize + serde::de::DeserializeOwned + Send 
     const CREATED_MESSAGE: &'static str;
     const UPDATED_MESSAGE: &'static str;
     const DELETED_MESSAGE: &'static str;
+    /// Attributes stored only when set (index keys) that the wire shows as `null`.
+    const NULLABLE_KEYS: &'static [&'static str] = &[];
 
     fn id(&self) -> &str;
     fn partner_id(&self) -> &str;
@@ -194,12 +204,20 @@ pub trait PartnerRecord: Clone + Serialize + serde::de::DeserializeOwned + Send 
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
+        wire.remove(OPEN_FOLLOW_UP_ATTR);
+        for key in Self::NULLABLE_KEYS {
+            wire.entry(key.to_string()).or_insert(Value::Null);
+        }
         self.event().write_wire(&mut wire);
         wire
     }
 
+    /// Recomputes derived attributes before a write.
+    fn refresh_derived(&mut self) {}
+
     /// Stamps the audit attributes of a write.
     fn stamped(mut self, now_ms: i64, actor: &str, version: u64) -> Self {
+        self.refresh_derived();
         let audit = self.audit_mut();
         if audit.created_at == 0 {
             audit.created_at = now_ms;
@@ -211,11 +229,7 @@ pub trait PartnerRecord: Clone + Serialize + serde::de::DeserializeOwned + Send 
     }
 }
 
-fn text_field(
-    body: &Map<String, Value>,
-    field: &str,
-    max: usize,
-) -> Result<Option<String>, ValidationError> {
+fn text_field(body: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, ValidationError> {
     Ok(match normalize::body_text(body.get(field), field, max)? {
         Field::Missing => None,
         Field::Null => Some(String::new()),
@@ -249,10 +263,7 @@ fn slug_field(
 ) -> Result<Option<String>, ValidationError> {
     match text_field(body, key, max.max(80))? {
         None => Ok(None),
-        Some(raw) => {
-            normalize::slug_or_default(Some(&Value::String(raw)), error_field, max, max, default)
-                .map(Some)
-        }
+        Some(raw) => normalize::slug_or_default(Some(&Value::String(raw)), error_field, max, max, default).map(Some),
     }
 }
 
@@ -401,6 +412,7 @@ impl PartnerRecord for Communication {
     const CREATED_MESSAGE: &'static str = "Communication logged successfully.";
     const UPDATED_MESSAGE: &'static str = "Communication log updated successfully.";
     const DELETED_MESSAGE: &'static str = "Communication entry removed successfully.";
+    const NULLABLE_KEYS: &'static [&'static str] = &["followUpDate"];
 
     fn id(&self) -> &str {
         &self.id
@@ -422,6 +434,10 @@ impl PartnerRecord for Communication {
     }
     fn parse_create(body: &Map<String, Value>) -> Result<CommunicationChanges, ValidationError> {
         CommunicationChanges::parse(body, true)
+    }
+    fn refresh_derived(&mut self) {
+        let open = self.follow_up_date.is_some() && !self.follow_up_done;
+        self.open_follow_up = open.then(|| OPEN.to_string());
     }
     fn parse_update(body: &Map<String, Value>) -> Result<CommunicationChanges, ValidationError> {
         CommunicationChanges::parse(body, false)
@@ -495,17 +511,11 @@ mod tests {
 
     #[test]
     fn documents_default_and_validate() {
-        let changes = Document::parse_create(&body(
-            json!({"title": " Deck ", "type": "Pitch Deck", "url": "x"}),
-        ))
-        .unwrap();
+        let changes =
+            Document::parse_create(&body(json!({"title": " Deck ", "type": "Pitch Deck", "url": "x"}))).unwrap();
         let doc = Document::create(&changes, "d1".into(), "p1", 1);
         assert_eq!(
-            (
-                doc.title.as_str(),
-                doc.doc_type.as_str(),
-                doc.status.as_str()
-            ),
+            (doc.title.as_str(), doc.doc_type.as_str(), doc.status.as_str()),
             ("Deck", "pitch_deck", "draft")
         );
         let cases = [
@@ -525,9 +535,7 @@ mod tests {
         ];
         for (input, message) in cases {
             assert_eq!(
-                Document::parse_create(&body(input.clone()))
-                    .unwrap_err()
-                    .message,
+                Document::parse_create(&body(input.clone())).unwrap_err().message,
                 message,
                 "{input}"
             );
@@ -547,21 +555,11 @@ mod tests {
 
     #[test]
     fn communications_default_and_validate() {
-        let changes =
-            Communication::parse_create(&body(json!({"summary": "Called", "occurredAt": null})))
-                .unwrap();
+        let changes = Communication::parse_create(&body(json!({"summary": "Called", "occurredAt": null}))).unwrap();
         let comm = Communication::create(&changes, "c1".into(), "p1", 1_700_000_000_000);
-        assert_eq!(
-            (comm.channel.as_str(), comm.direction.as_str()),
-            ("email", "outbound")
-        );
-        assert_eq!(
-            comm.occurred_at.as_deref(),
-            Some("2023-11-14T22:13:20.000Z")
-        );
-        let err =
-            Communication::parse_create(&body(json!({"summary": "x", "direction": "sideways"})))
-                .unwrap_err();
+        assert_eq!((comm.channel.as_str(), comm.direction.as_str()), ("email", "outbound"));
+        assert_eq!(comm.occurred_at.as_deref(), Some("2023-11-14T22:13:20.000Z"));
+        let err = Communication::parse_create(&body(json!({"summary": "x", "direction": "sideways"}))).unwrap_err();
         assert_eq!(err.message, "'direction' must be 'inbound' or 'outbound'.");
         assert_eq!(
             Communication::parse_create(&body(json!({"summary": "x", "direction": "In Bound"})))
@@ -570,8 +568,7 @@ mod tests {
             "'direction' must be 'inbound' or 'outbound'."
         );
         assert_eq!(
-            Communication::parse_create(&body(json!({"summary": "x", "direction": " INBOUND "})))
-                .map(|c| c.direction),
+            Communication::parse_create(&body(json!({"summary": "x", "direction": " INBOUND "}))).map(|c| c.direction),
             Ok(Some("inbound".into()))
         );
         assert_eq!(
@@ -587,11 +584,7 @@ mod tests {
             "'summary' is required."
         );
         let patch = Communication::parse_update(&body(json!({"occurredAt": null}))).unwrap();
-        assert_eq!(
-            comm.apply(&patch, 5).occurred_at,
-            None,
-            "PATCH null stores null"
-        );
+        assert_eq!(comm.apply(&patch, 5).occurred_at, None, "PATCH null stores null");
     }
 
     #[test]
@@ -605,23 +598,13 @@ mod tests {
             0,
         );
         assert!(done.follow_up_done);
-        assert_eq!(
-            done.follow_up_done_at.as_deref(),
-            Some("1970-01-01T00:00:00.000Z")
-        );
-        assert_eq!(
-            done.follow_up_date.as_deref(),
-            Some("2026-01-05"),
-            "the date is kept"
-        );
+        assert_eq!(done.follow_up_done_at.as_deref(), Some("1970-01-01T00:00:00.000Z"));
+        assert_eq!(done.follow_up_date.as_deref(), Some("2026-01-05"), "the date is kept");
         let same_date = done.apply(
             &Communication::parse_update(&body(json!({"followUpDate": "2026-01-05"}))).unwrap(),
             0,
         );
-        assert!(
-            same_date.follow_up_done,
-            "resending the same date keeps it done"
-        );
+        assert!(same_date.follow_up_done, "resending the same date keeps it done");
         let moved = done.apply(
             &Communication::parse_update(&body(json!({"followUpDate": "2026-02-01"}))).unwrap(),
             0,
@@ -709,9 +692,6 @@ mod tests {
         assert_eq!(comm.event.event_id, None);
         let again = serde_json::to_value(&comm).unwrap();
         assert_eq!(again["externalMessageId"], "m1");
-        assert!(
-            again.get("eventId").is_none(),
-            "no event: no attribute (sparse index)"
-        );
+        assert!(again.get("eventId").is_none(), "no event: no attribute (sparse index)");
     }
 }

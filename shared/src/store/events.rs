@@ -66,12 +66,7 @@ impl Store {
     }
 
     /// Writes a new event and its catalog entry.
-    pub async fn create_event(
-        &self,
-        event: &PartnershipEvent,
-        actor: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn create_event(&self, event: &PartnershipEvent, actor: &str, now_ms: i64) -> Result<(), StoreError> {
         self.ensure_tier_catalog().await?;
         self.transact(vec![
             put_new_item(&self.tables().events, event)?,
@@ -112,19 +107,12 @@ impl Store {
             self.catalog_update(updated, actor, now_ms, false)?,
         ];
         self.transact(items).await?;
-        self.get_event(&stored.id)
-            .await?
-            .ok_or(StoreError::ConditionFailed)
+        self.get_event(&stored.id).await?.ok_or(StoreError::ConditionFailed)
     }
 
     /// Deletes an event that has no links and no references, with its catalog entry. A link or
     /// reference written concurrently makes the condition fail, so nothing is left dangling.
-    pub async fn delete_event(
-        &self,
-        event: &PartnershipEvent,
-        actor: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn delete_event(&self, event: &PartnershipEvent, actor: &str, now_ms: i64) -> Result<(), StoreError> {
         let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(&self.tables().events)
             .key(ID, AttributeValue::S(event.id.clone()))
@@ -149,19 +137,13 @@ impl Store {
     }
 
     /// Documents referencing an event (event-ref-query GSI, all pages).
-    pub async fn documents_of_event(
-        &self,
-        event_id: &str,
-    ) -> Result<Vec<Map<String, Value>>, StoreError> {
+    pub async fn documents_of_event(&self, event_id: &str) -> Result<Vec<Map<String, Value>>, StoreError> {
         self.query_index(&self.tables().documents, EVENT_REF_QUERY, event_id)
             .await
     }
 
     /// Communications referencing an event (event-ref-query GSI, all pages).
-    pub async fn communications_of_event(
-        &self,
-        event_id: &str,
-    ) -> Result<Vec<Map<String, Value>>, StoreError> {
+    pub async fn communications_of_event(&self, event_id: &str) -> Result<Vec<Map<String, Value>>, StoreError> {
         self.query_index(&self.tables().communications, EVENT_REF_QUERY, event_id)
             .await
     }
@@ -183,11 +165,7 @@ impl Store {
                 .links_by_ids(&ids)
                 .await?
                 .into_iter()
-                .filter(|l| {
-                    l.event_id_year != key
-                        || l.event_name != event.name
-                        || l.event_year != event.year
-                })
+                .filter(|l| l.event_id_year != key || l.event_name != event.name || l.event_year != event.year)
                 .collect();
             if stale.is_empty() {
                 break;
@@ -208,20 +186,13 @@ impl Store {
                 return Err(StoreError::ConditionFailed);
             }
         }
-        let (documents, communications) = (
-            self.tables().documents.clone(),
-            self.tables().communications.clone(),
-        );
+        let (documents, communications) = (self.tables().documents.clone(), self.tables().communications.clone());
         for (table, records) in [
             (&documents, self.documents_of_event(&event.id).await?),
-            (
-                &communications,
-                self.communications_of_event(&event.id).await?,
-            ),
+            (&communications, self.communications_of_event(&event.id).await?),
         ] {
             for record in records {
-                let current = record.get("eventIdYear").and_then(Value::as_str)
-                    == Some(key.as_str())
+                let current = record.get("eventIdYear").and_then(Value::as_str) == Some(key.as_str())
                     && record.get("eventName").and_then(Value::as_str) == Some(event.name.as_str());
                 let Some(id) = record.get(ID).and_then(Value::as_str).filter(|_| !current) else {
                     continue;

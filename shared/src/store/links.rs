@@ -47,9 +47,7 @@ impl Store {
         delta
             .fields()
             .into_iter()
-            .fold(Update::new(actor, now_ms), |update, (attr, d)| {
-                update.add(attr, d)
-            })
+            .fold(Update::new(actor, now_ms), |update, (attr, d)| update.add(attr, d))
     }
 
     /// Creates a link. The event must still have the name and year the link copies, so a rename
@@ -61,15 +59,11 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let event_update = Self::counters_update(
-            EventCounters::of_link(&link.status, link.amount),
-            actor,
-            now_ms,
-        )
-        .add_to_set(LINK_IDS_ATTR, std::slice::from_ref(&link.id))
-        .expect_equal("name", &event.name)?
-        .expect_equal("year", event.year)?
-        .into_transact(&self.tables().events, &event.id)?;
+        let event_update = Self::counters_update(EventCounters::of_link(&link.status, link.amount), actor, now_ms)
+            .add_to_set(LINK_IDS_ATTR, std::slice::from_ref(&link.id))
+            .expect_equal("name", &event.name)?
+            .expect_equal("year", event.year)?
+            .into_transact(&self.tables().events, &event.id)?;
         self.transact(vec![
             put_new_item(&self.tables().links, link)?,
             self.summary_update(link, actor, now_ms)?,
@@ -96,8 +90,7 @@ impl Store {
             .minus(EventCounters::of_link(&stored.status, stored.amount));
         if event_exists && !delta.is_zero() {
             items.push(
-                Self::counters_update(delta, actor, now_ms)
-                    .into_transact(&self.tables().events, &stored.event_id)?,
+                Self::counters_update(delta, actor, now_ms).into_transact(&self.tables().events, &stored.event_id)?,
             );
         }
         self.transact(items).await
@@ -118,8 +111,7 @@ impl Store {
                 .into_transact(&self.tables().partners, &stored.partner_id)?,
         ];
         if event_exists {
-            let delta = EventCounters::default()
-                .minus(EventCounters::of_link(&stored.status, stored.amount));
+            let delta = EventCounters::default().minus(EventCounters::of_link(&stored.status, stored.amount));
             items.push(
                 Self::counters_update(delta, actor, now_ms)
                     .delete_from_set(LINK_IDS_ATTR, std::slice::from_ref(&stored.id))

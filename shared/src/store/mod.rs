@@ -58,10 +58,7 @@ impl StoreError {
         match self {
             StoreError::ConditionFailed => true,
             StoreError::TransactionCanceled(reasons) => {
-                reasons
-                    .iter()
-                    .flatten()
-                    .any(|r| r == "ConditionalCheckFailed")
+                reasons.iter().flatten().any(|r| r == "ConditionalCheckFailed")
                     && reasons
                         .iter()
                         .flatten()
@@ -151,11 +148,7 @@ impl Store {
     }
 
     /// Strongly consistent GetItem by id.
-    pub async fn get<T: DeserializeOwned>(
-        &self,
-        table: &str,
-        id: &str,
-    ) -> Result<Option<T>, StoreError> {
+    pub async fn get<T: DeserializeOwned>(&self, table: &str, id: &str) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -187,12 +180,7 @@ impl Store {
     }
 
     /// UpdateItem with the audit stamps and conditions of `update`; returns the new item.
-    pub async fn update<T: DeserializeOwned>(
-        &self,
-        table: &str,
-        id: &str,
-        update: &Update,
-    ) -> Result<T, StoreError> {
+    pub async fn update<T: DeserializeOwned>(&self, table: &str, id: &str, update: &Update) -> Result<T, StoreError> {
         let expr = update.expression()?;
         let out = self
             .client
@@ -267,11 +255,7 @@ impl Store {
 
     /// Strongly consistent BatchGetItem by ids (deduplicated), in chunks of 100, retrying
     /// unprocessed keys with exponential backoff. Missing ids are simply absent from the result.
-    pub async fn batch_get<T: DeserializeOwned>(
-        &self,
-        table: &str,
-        ids: &[String],
-    ) -> Result<Vec<T>, StoreError> {
+    pub async fn batch_get<T: DeserializeOwned>(&self, table: &str, ids: &[String]) -> Result<Vec<T>, StoreError> {
         let mut unique: Vec<&String> = ids.iter().collect();
         unique.sort();
         unique.dedup();
@@ -297,11 +281,7 @@ impl Store {
                     .send()
                     .await
                     .map_err(classify)?;
-                for item in out
-                    .responses
-                    .and_then(|mut r| r.remove(table))
-                    .unwrap_or_default()
-                {
+                for item in out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default() {
                     items.push(serde_dynamo::from_item(item)?);
                 }
                 pending = out
@@ -366,10 +346,7 @@ pub fn put_new_item(table: &str, value: &impl Serialize) -> Result<TransactWrite
 
 fn version_condition(expected: u64) -> (String, Option<AttributeValue>) {
     if expected == 0 {
-        (
-            "attribute_exists(#id) AND attribute_not_exists(#version)".into(),
-            None,
-        )
+        ("attribute_exists(#id) AND attribute_not_exists(#version)".into(), None)
     } else {
         (
             "attribute_exists(#id) AND #version = :expected".into(),
@@ -379,11 +356,7 @@ fn version_condition(expected: u64) -> (String, Option<AttributeValue>) {
 }
 
 /// Transaction item: replace an item whose stored `version` is still `expected`.
-pub fn put_versioned_item(
-    table: &str,
-    value: &impl Serialize,
-    expected: u64,
-) -> Result<TransactWriteItem, StoreError> {
+pub fn put_versioned_item(table: &str, value: &impl Serialize, expected: u64) -> Result<TransactWriteItem, StoreError> {
     let (condition, expected_value) = version_condition(expected);
     let put = Put::builder()
         .table_name(table)
@@ -391,20 +364,14 @@ pub fn put_versioned_item(
         .condition_expression(condition)
         .expression_attribute_names("#id", ID)
         .expression_attribute_names("#version", "version")
-        .set_expression_attribute_values(
-            expected_value.map(|v| HashMap::from([(":expected".to_string(), v)])),
-        )
+        .set_expression_attribute_values(expected_value.map(|v| HashMap::from([(":expected".to_string(), v)])))
         .build()
         .map_err(|e| StoreError::Sdk(Box::new(e)))?;
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
 /// Transaction item: delete an item whose stored `version` is still `expected`.
-pub fn delete_versioned_item(
-    table: &str,
-    id: &str,
-    expected: u64,
-) -> Result<TransactWriteItem, StoreError> {
+pub fn delete_versioned_item(table: &str, id: &str, expected: u64) -> Result<TransactWriteItem, StoreError> {
     let (condition, expected_value) = version_condition(expected);
     let delete = Delete::builder()
         .table_name(table)
@@ -412,9 +379,7 @@ pub fn delete_versioned_item(
         .condition_expression(condition)
         .expression_attribute_names("#id", ID)
         .expression_attribute_names("#version", "version")
-        .set_expression_attribute_values(
-            expected_value.map(|v| HashMap::from([(":expected".to_string(), v)])),
-        )
+        .set_expression_attribute_values(expected_value.map(|v| HashMap::from([(":expected".to_string(), v)])))
         .build()
         .map_err(|e| StoreError::Sdk(Box::new(e)))?;
     Ok(TransactWriteItem::builder().delete(delete).build())
@@ -431,10 +396,7 @@ mod tests {
 
     #[test]
     fn cancellation_reasons_classify() {
-        let e = StoreError::TransactionCanceled(vec![
-            Some("ConditionalCheckFailed".into()),
-            Some("None".into()),
-        ]);
+        let e = StoreError::TransactionCanceled(vec![Some("ConditionalCheckFailed".into()), Some("None".into())]);
         assert!(e.is_condition_failure());
         assert!(e.condition_failed_at(0));
         assert!(!e.condition_failed_at(1));

@@ -5,9 +5,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Store, StoreError, Update};
+use super::{Store, StoreError, Update, put_new_item};
 use crate::domain::partner::Partner;
-use crate::tables::{EVENT_TIER_CATALOG_ID, PARTNER_QUERY};
+use crate::tables::{EVENT_TIER_CATALOG_ID, PARTNER_COUNTS_ID, PARTNER_QUERY};
+
+const PARTNER_COUNT: &str = "partnerCount";
+const ARCHIVED_PARTNER_COUNT: &str = "archivedPartnerCount";
+
+/// The partner counters row.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct PartnerCounts {
+    partner_count: i64,
+    archived_partner_count: i64,
+}
 
 /// The meta row listing every event's tier ids.
 #[derive(Debug, Default, Deserialize)]
@@ -17,9 +28,23 @@ struct EventTierCatalog {
 }
 
 impl Store {
-    /// Writes a new partner; fails with `ConditionFailed` if the id is taken.
+    /// Writes a new partner and counts it; fails if the id is taken.
     pub async fn create_partner(&self, partner: &Partner) -> Result<(), StoreError> {
-        self.put_new(&self.tables().partners, partner).await
+        let counted = Update::new(&partner.updated_by, partner.created_at)
+            .allow_missing()
+            .add(PARTNER_COUNT, 1)
+            .add(ARCHIVED_PARTNER_COUNT, i64::from(partner.archived))
+            .into_transact(&self.tables().meta, PARTNER_COUNTS_ID)?;
+        self.transact(vec![put_new_item(&self.tables().partners, partner)?, counted])
+            .await
+    }
+
+    /// `(all partners, archived partners)`, from the counters partner writes keep.
+    pub async fn partner_counts(&self) -> Result<(i64, i64), StoreError> {
+        let row: Option<PartnerCounts> = self.get(&self.tables().meta, PARTNER_COUNTS_ID).await?;
+        Ok(row
+            .map(|r| (r.partner_count, r.archived_partner_count))
+            .unwrap_or_default())
     }
 
     /// The partner with its link summaries, strongly consistent.
@@ -32,15 +57,31 @@ impl Store {
         self.scan_all(&self.tables().partners).await
     }
 
-    /// Applies `update` to a partner and returns the stored result.
-    pub async fn update_partner(&self, id: &str, update: &Update) -> Result<Partner, StoreError> {
-        self.update(&self.tables().partners, id, update).await
+    /// Applies `update` to a partner and returns the stored result; an archive or restore
+    /// (`archived_delta` ±1) moves the archived counter in the same transaction.
+    pub async fn update_partner(
+        &self,
+        id: &str,
+        update: Update,
+        archived_delta: i64,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<Partner, StoreError> {
+        if archived_delta == 0 {
+            return self.update(&self.tables().partners, id, &update).await;
+        }
+        let counted = Update::new(actor, now_ms)
+            .allow_missing()
+            .add(ARCHIVED_PARTNER_COUNT, archived_delta)
+            .into_transact(&self.tables().meta, PARTNER_COUNTS_ID)?;
+        self.transact(vec![update.into_transact(&self.tables().partners, id)?, counted])
+            .await?;
+        self.get_partner(id).await?.ok_or(StoreError::ConditionFailed)
     }
 
     /// The tier ids of every event, from the catalog row event writes maintain.
     pub async fn event_tier_ids(&self) -> Result<BTreeSet<String>, StoreError> {
-        let catalog: Option<EventTierCatalog> =
-            self.get(&self.tables().meta, EVENT_TIER_CATALOG_ID).await?;
+        let catalog: Option<EventTierCatalog> = self.get(&self.tables().meta, EVENT_TIER_CATALOG_ID).await?;
         Ok(catalog
             .map(|c| c.tiers_by_event.into_values().flatten().collect())
             .unwrap_or_default())
@@ -54,28 +95,19 @@ impl Store {
     }
 
     /// Every document of a partner (partner-query GSI, all pages).
-    pub async fn documents_of(
-        &self,
-        partner_id: &str,
-    ) -> Result<Vec<Map<String, Value>>, StoreError> {
+    pub async fn documents_of(&self, partner_id: &str) -> Result<Vec<Map<String, Value>>, StoreError> {
         self.query_index(&self.tables().documents, PARTNER_QUERY, partner_id)
             .await
     }
 
     /// Every communication of a partner (partner-query GSI, all pages).
-    pub async fn communications_of(
-        &self,
-        partner_id: &str,
-    ) -> Result<Vec<Map<String, Value>>, StoreError> {
+    pub async fn communications_of(&self, partner_id: &str) -> Result<Vec<Map<String, Value>>, StoreError> {
         self.query_index(&self.tables().communications, PARTNER_QUERY, partner_id)
             .await
     }
 
     /// Events by id (BatchGetItem), as stored.
-    pub async fn events_by_ids(
-        &self,
-        ids: &[String],
-    ) -> Result<Vec<Map<String, Value>>, StoreError> {
+    pub async fn events_by_ids(&self, ids: &[String]) -> Result<Vec<Map<String, Value>>, StoreError> {
         self.batch_get(&self.tables().events, ids).await
     }
 }

@@ -7,10 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::{
-    Item, Store, StoreError, Update, classify, delete_versioned_item, put_new_item,
-    put_versioned_item,
-};
+use super::{Item, Store, StoreError, Update, classify, delete_versioned_item, put_new_item, put_versioned_item};
 use crate::domain::event::PartnershipEvent;
 use crate::domain::records::{Communication, Document, PartnerRecord};
 use crate::tables::{ID, PARTNER_QUERY, Tables};
@@ -118,11 +115,7 @@ impl Store {
         actor: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let mut items = vec![put_versioned_item(
-            R::table(self.tables()),
-            new,
-            old.audit().version,
-        )?];
+        let mut items = vec![put_versioned_item(R::table(self.tables()), new, old.audit().version)?];
         let (old_id, new_id) = (old.event().id(), new.event().id());
         if old_id != new_id {
             if let Some(id) = old_id.filter(|_| old_event_exists) {
@@ -206,11 +199,7 @@ mod tests {
         ]);
         let cursor = encode_cursor(&key);
         assert_eq!(decode_cursor(&cursor, "p1"), Some(key));
-        assert_eq!(
-            decode_cursor(&cursor, "p2"),
-            None,
-            "a cursor is bound to its partner"
-        );
+        assert_eq!(decode_cursor(&cursor, "p2"), None, "a cursor is bound to its partner");
         assert_eq!(decode_cursor("not-a-cursor", "p1"), None);
         assert_eq!(
             decode_cursor(

@@ -56,15 +56,19 @@ impl Update {
     /// Sets a nested map entry, e.g. `["linkSummaries", linkId]`; the parent map must exist.
     pub fn set_path(mut self, path: &[&str], value: impl Serialize) -> Result<Self, StoreError> {
         let value = serde_dynamo::to_attribute_value(value)?;
-        self.sets
-            .push((path.iter().map(|s| s.to_string()).collect(), value));
+        self.sets.push((path.iter().map(|s| s.to_string()).collect(), value));
         Ok(self)
     }
 
     /// Removes a (possibly nested) attribute.
     pub fn remove_path(mut self, path: &[&str]) -> Self {
-        self.removes
-            .push(path.iter().map(|s| s.to_string()).collect());
+        self.removes.push(path.iter().map(|s| s.to_string()).collect());
+        self
+    }
+
+    /// Lets the update create the item when it does not exist yet (counter rows).
+    pub fn allow_missing(mut self) -> Self {
+        self.must_exist = false;
         self
     }
 
@@ -72,8 +76,7 @@ impl Update {
     /// writers never lose each other's increments.
     pub fn add(mut self, attr: &str, delta: i64) -> Self {
         if delta != 0 {
-            self.adds
-                .push((attr.to_string(), AttributeValue::N(delta.to_string())));
+            self.adds.push((attr.to_string(), AttributeValue::N(delta.to_string())));
         }
         self
     }
@@ -81,8 +84,7 @@ impl Update {
     /// Adds strings to a string-set attribute.
     pub fn add_to_set(mut self, attr: &str, members: &[String]) -> Self {
         if !members.is_empty() {
-            self.adds
-                .push((attr.to_string(), AttributeValue::Ss(members.to_vec())));
+            self.adds.push((attr.to_string(), AttributeValue::Ss(members.to_vec())));
         }
         self
     }
@@ -123,10 +125,7 @@ impl Update {
             placeholder
         };
         let path_of = |path: &[String], names: &mut HashMap<String, String>| {
-            path.iter()
-                .map(|s| name_of(s, names))
-                .collect::<Vec<_>>()
-                .join(".")
+            path.iter().map(|s| name_of(s, names)).collect::<Vec<_>>().join(".")
         };
         let mut assignments = Vec::new();
         for (i, (path, value)) in self.sets.iter().enumerate() {
@@ -137,51 +136,39 @@ impl Update {
         let updated_at = path_of(&["updatedAt".into()], &mut names);
         let updated_by = path_of(&["updatedBy".into()], &mut names);
         let version = path_of(&["version".into()], &mut names);
-        let id = path_of(&[ID.into()], &mut names);
         assignments.push(format!("{updated_at} = :now"));
         assignments.push(format!("{updated_by} = :actor"));
-        assignments.push(format!(
-            "{version} = if_not_exists({version}, :zero) + :one"
-        ));
+        assignments.push(format!("{version} = if_not_exists({version}, :zero) + :one"));
         values.insert(":now".into(), AttributeValue::N(self.now_ms.to_string()));
         values.insert(":actor".into(), AttributeValue::S(self.actor.clone()));
         values.insert(":zero".into(), AttributeValue::N("0".into()));
         values.insert(":one".into(), AttributeValue::N("1".into()));
         let mut update = format!("SET {}", assignments.join(", "));
-        let mut clause = |keyword: &str,
-                          items: &[(String, AttributeValue)],
-                          prefix: &str,
-                          names: &mut HashMap<String, String>| {
-            if items.is_empty() {
-                return String::new();
-            }
-            let parts: Vec<String> = items
-                .iter()
-                .enumerate()
-                .map(|(i, (attr, value))| {
-                    let placeholder = format!(":{prefix}{i}");
-                    values.insert(placeholder.clone(), value.clone());
-                    format!(
-                        "{} {placeholder}",
-                        path_of(std::slice::from_ref(attr), names)
-                    )
-                })
-                .collect();
-            format!(" {keyword} {}", parts.join(", "))
-        };
+        let mut clause =
+            |keyword: &str, items: &[(String, AttributeValue)], prefix: &str, names: &mut HashMap<String, String>| {
+                if items.is_empty() {
+                    return String::new();
+                }
+                let parts: Vec<String> = items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (attr, value))| {
+                        let placeholder = format!(":{prefix}{i}");
+                        values.insert(placeholder.clone(), value.clone());
+                        format!("{} {placeholder}", path_of(std::slice::from_ref(attr), names))
+                    })
+                    .collect();
+                format!(" {keyword} {}", parts.join(", "))
+            };
         update.push_str(&clause("ADD", &self.adds, "a", &mut names));
         update.push_str(&clause("DELETE", &self.set_deletes, "d", &mut names));
         if !self.removes.is_empty() {
-            let removed: Vec<String> = self
-                .removes
-                .iter()
-                .map(|p| path_of(p, &mut names))
-                .collect();
+            let removed: Vec<String> = self.removes.iter().map(|p| path_of(p, &mut names)).collect();
             update.push_str(&format!(" REMOVE {}", removed.join(", ")));
         }
         let mut conditions = Vec::new();
         if self.must_exist {
-            conditions.push(format!("attribute_exists({id})"));
+            conditions.push(format!("attribute_exists({})", path_of(&[ID.into()], &mut names)));
         }
         for (i, (attr, value)) in self.equals.iter().enumerate() {
             let placeholder = format!(":e{i}");
@@ -234,19 +221,17 @@ mod tests {
             .set("company", "Acme")?
             .expect_version(3)
             .expression()?;
-        assert!(expr.update.starts_with(
-            "SET #n0 = :v0, #n1 = :now, #n2 = :actor, #n3 = if_not_exists(#n3, :zero) + :one"
-        ));
+        assert!(
+            expr.update
+                .starts_with("SET #n0 = :v0, #n1 = :now, #n2 = :actor, #n3 = if_not_exists(#n3, :zero) + :one")
+        );
         assert_eq!(expr.names["#n0"], "company");
         assert_eq!(
             expr.condition.as_deref(),
             Some("attribute_exists(#n4) AND #n3 = :expected")
         );
         assert_eq!(expr.values[":now"], AttributeValue::N("42".into()));
-        assert_eq!(
-            expr.values[":actor"],
-            AttributeValue::S("me@example.org".into())
-        );
+        assert_eq!(expr.values[":actor"], AttributeValue::S("me@example.org".into()));
         Ok(())
     }
 
@@ -260,31 +245,25 @@ mod tests {
             .expect_equal("year", 2026)?
             .expression()?;
         assert!(
-            expr.update.contains(" ADD #n4 :a0, #n5 :a1 DELETE #n6 :d0"),
+            expr.update.contains(" ADD #n3 :a0, #n4 :a1 DELETE #n5 :d0"),
             "{}",
             expr.update
         );
         assert_eq!(expr.values[":a0"], AttributeValue::N("1".into()));
         assert!(!expr.values.contains_key(":a2"), "zero deltas are skipped");
-        assert_eq!(
-            expr.condition.as_deref(),
-            Some("attribute_exists(#n3) AND #n7 = :e0")
-        );
+        assert_eq!(expr.condition.as_deref(), Some("attribute_exists(#n6) AND #n7 = :e0"));
         Ok(())
     }
 
     #[test]
     fn nested_paths_share_name_placeholders() -> Result<(), StoreError> {
         let expr = Update::new("job", 1)
-            .set_path(
-                &["linkSummaries", "p::e"],
-                serde_json::json!({"status": "paid"}),
-            )?
+            .set_path(&["linkSummaries", "p::e"], serde_json::json!({"status": "paid"}))?
             .remove_path(&["linkSummaries", "p::old"])
             .expect_version(0)
             .expression()?;
         assert!(expr.update.contains("#n0.#n1 = :v0"));
-        assert!(expr.update.ends_with("REMOVE #n0.#n6"));
+        assert!(expr.update.ends_with("REMOVE #n0.#n5"));
         assert!(
             expr.condition
                 .as_deref()

@@ -1,0 +1,1172 @@
+//! The revenue-vs-goal dashboard of contract §6, as pure functions: parameter clamping, scoping,
+//! goal pace, pipeline shares, per-event revenue and the action queue. Money is summed in
+//! cents; percentages are clamped ratios × 100 rounded to 2 decimals.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use serde_json::{Map, Value, json};
+
+use super::event::{PartnershipEvent, compare_events};
+use super::link::PartnerEventLink;
+use super::metrics::{from_cents, to_cents};
+use super::normalize::{
+    is_calendar_date, is_lost_status, is_secured_status, slug_label, stored_status, text, truncate_chars,
+};
+use super::partner::Partner;
+use super::records::Communication;
+
+/// Days without activity after which an open deal is stale, and after which it is overdue.
+const STALE_DAYS: i64 = 14;
+const STALE_OVERDUE_DAYS: i64 = 30;
+
+/// Statuses that can go stale (custom statuses never do).
+fn stale_eligible(status: &str) -> bool {
+    matches!(
+        status,
+        "prospecting" | "pitched" | "reached_out" | "shortlist" | "in_conversation" | "followed_up" | "confirmed"
+    )
+}
+
+/// Deals that are over: their follow-ups no longer need doing.
+pub fn is_closed_status(status: &str) -> bool {
+    matches!(status, "paid" | "declined" | "backed_out")
+}
+
+/// Validated dashboard parameters (§6.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DashboardParams {
+    pub year: Option<i32>,
+    pub event_id: Option<String>,
+    pub include_archived: bool,
+    pub upcoming_window_days: i64,
+    pub action_limit: usize,
+}
+
+/// An integer parameter clamped to `[min, max]`; a non-integer gives `default`, an empty value
+/// counts as 0 (so it clamps to `min`), as the peer's `Number("")` did.
+fn clamped(raw: Option<&String>, min: i64, max: i64, default: i64) -> i64 {
+    let Some(raw) = raw else { return default };
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return min.max(0);
+    }
+    match trimmed.parse::<f64>() {
+        Ok(n) if n.fract() == 0.0 && n.is_finite() => (n as i64).clamp(min, max),
+        _ => default,
+    }
+}
+
+impl DashboardParams {
+    /// Parses the query; invalid years are silently ignored, numbers clamped.
+    pub fn parse(params: &HashMap<String, String>) -> Self {
+        let year = params
+            .get("year")
+            .map(|y| y.trim().to_lowercase())
+            .filter(|y| !y.is_empty() && y != "all" && y != "auto")
+            .and_then(|y| y.parse::<f64>().ok())
+            .filter(|y| y.fract() == 0.0 && (2000.0..=2100.0).contains(y))
+            .map(|y| y as i32);
+        let event_id = Some(text(
+            params.get("eventId").map(|v| Value::String(v.clone())).as_ref(),
+            120,
+        ))
+        .filter(|e| !e.is_empty());
+        Self {
+            year,
+            event_id,
+            include_archived: super::normalize::query_boolean(params.get("includeArchived").map(String::as_str))
+                == Some(true),
+            upcoming_window_days: clamped(params.get("upcomingWindowDays"), 7, 90, 21),
+            action_limit: clamped(params.get("actionLimit"), 10, 200, 40) as usize,
+        }
+    }
+}
+
+/// A ratio as a percentage: clamped to [0, 1], × 100, rounded to 2 decimals.
+pub fn pct(ratio: f64) -> f64 {
+    if !ratio.is_finite() {
+        return 0.0;
+    }
+    (ratio.clamp(0.0, 1.0) * 10_000.0).round() / 100.0
+}
+
+fn midnight_ms(date: NaiveDate) -> i64 {
+    date.and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp_millis())
+        .unwrap_or(0)
+}
+
+fn parse_date(text: Option<&str>) -> Option<NaiveDate> {
+    let text = text?;
+    let cut = truncate_chars(text, 10);
+    if !is_calendar_date(cut) {
+        return None;
+    }
+    NaiveDate::parse_from_str(cut, "%Y-%m-%d").ok()
+}
+
+/// The fraction of `year` elapsed at `today` (0 before Jan 1, 1 after Dec 31 23:59:59.999Z).
+pub fn year_fraction(year: i32, today: NaiveDate) -> f64 {
+    let start = Utc
+        .with_ymd_and_hms(year, 1, 1, 0, 0, 0)
+        .single()
+        .map(|t| t.timestamp_millis());
+    let end = Utc
+        .with_ymd_and_hms(year + 1, 1, 1, 0, 0, 0)
+        .single()
+        .map(|t| t.timestamp_millis() - 1);
+    let (Some(start), Some(end)) = (start, end) else {
+        return 0.0;
+    };
+    ((midnight_ms(today) - start) as f64 / (end - start) as f64).clamp(0.0, 1.0)
+}
+
+/// The expected fraction of an event's goal secured by `today` (§6.3 `targetRatio`): across the
+/// outreach (or start) to end window, else across the event's calendar year.
+pub fn target_ratio(event: &PartnershipEvent, today: NaiveDate) -> f64 {
+    let start = parse_date(event.outreach_start_date.as_deref()).or_else(|| parse_date(event.start_date.as_deref()));
+    let end = parse_date(event.end_date.as_deref());
+    match (start, end) {
+        (Some(start), Some(end)) => {
+            let total = midnight_ms(end) - midnight_ms(start);
+            if total <= 0 {
+                return if today >= end { 1.0 } else { 0.0 };
+            }
+            ((midnight_ms(today) - midnight_ms(start)) as f64 / total as f64).clamp(0.0, 1.0)
+        }
+        _ if event.year != 0 => year_fraction(event.year, today),
+        _ => 0.0,
+    }
+}
+
+/// `ahead` / `on_track` / `behind` / `not_started` / `no_goal`.
+pub fn pace_status(has_goal: bool, progress: f64, expected: f64) -> &'static str {
+    if !has_goal {
+        "no_goal"
+    } else if expected <= 0.0 {
+        "not_started"
+    } else if progress >= expected + 0.08 {
+        "ahead"
+    } else if progress >= expected - 0.05 {
+        "on_track"
+    } else {
+        "behind"
+    }
+}
+
+/// Goal pace figures shared by `annual` and each `revenueByEvent` row.
+fn goal_block(goal_cents: i64, secured_cents: i64, expected: f64) -> Map<String, Value> {
+    let mut block = Map::new();
+    if goal_cents <= 0 {
+        for key in [
+            "progressToGoalPct",
+            "expectedProgressPct",
+            "expectedSecuredByNow",
+            "paceDelta",
+            "onTrack",
+        ] {
+            block.insert(key.into(), Value::Null);
+        }
+        block.insert("remainingToGoal".into(), json!(0.0));
+        return block;
+    }
+    let progress = secured_cents as f64 / goal_cents as f64;
+    let expected_cents = (goal_cents as f64 * expected).round() as i64;
+    block.insert(
+        "remainingToGoal".into(),
+        json!(from_cents((goal_cents - secured_cents).max(0))),
+    );
+    block.insert("progressToGoalPct".into(), json!(pct(progress)));
+    block.insert("expectedProgressPct".into(), json!(pct(expected)));
+    block.insert("expectedSecuredByNow".into(), json!(from_cents(expected_cents)));
+    block.insert("paceDelta".into(), json!(from_cents(secured_cents - expected_cents)));
+    block.insert("onTrack".into(), json!(progress + 0.05 >= expected));
+    block
+}
+
+/// Sums over a set of links, in cents.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sums {
+    count: i64,
+    confirmed: i64,
+    paid: i64,
+    secured_count: i64,
+    committed: i64,
+    secured: i64,
+    lost: i64,
+}
+
+impl Sums {
+    fn add(&mut self, link: &PartnerEventLink) {
+        let status = stored_status(Some(&link.status));
+        let cents = link.amount.filter(|a| a.is_finite()).map(to_cents).unwrap_or(0);
+        self.count += 1;
+        self.confirmed += i64::from(status == "confirmed");
+        self.paid += i64::from(status == "paid");
+        self.committed += cents;
+        if is_secured_status(&status) {
+            self.secured += cents;
+            self.secured_count += 1;
+        } else if is_lost_status(&status) {
+            self.lost += cents;
+        }
+    }
+
+    fn open(&self) -> i64 {
+        self.committed - self.secured - self.lost
+    }
+}
+
+/// What the dashboard reads, already narrowed to the scope by the caller.
+#[derive(Debug, Default)]
+pub struct DashboardData {
+    /// Every event (the scope universe; a small table).
+    pub events: Vec<PartnershipEvent>,
+    /// The links of the events in scope and of the selected year's events.
+    pub links: Vec<PartnerEventLink>,
+    /// Open communication follow-ups due by the end of the window.
+    pub follow_up_communications: Vec<Communication>,
+    /// Partners referenced by those links and communications.
+    pub partners: HashMap<String, Partner>,
+    /// All partners / archived partners (the meta counters).
+    pub partner_count: i64,
+    pub archived_partner_count: i64,
+}
+
+/// Which events the dashboard covers, decided from the events alone (§6.2), so the caller can
+/// read just their links.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scope {
+    pub selected_year: Option<i32>,
+    pub available_years: Vec<i32>,
+    /// Scoped events, in display order.
+    pub scoped: Vec<PartnershipEvent>,
+    /// Events of the selected year counted by `annual`.
+    pub annual: Vec<PartnershipEvent>,
+}
+
+impl Scope {
+    /// Scopes `events` by the parameters.
+    pub fn of(events: &[PartnershipEvent], params: &DashboardParams) -> Self {
+        let visible: Vec<&PartnershipEvent> = events
+            .iter()
+            .filter(|e| params.include_archived || !e.archived)
+            .collect();
+        let years: BTreeSet<i32> = visible.iter().map(|e| e.year).filter(|y| *y != 0).collect();
+        let available_years: Vec<i32> = years.into_iter().rev().collect();
+        let selected_year = match (params.year, &params.event_id) {
+            (Some(year), _) => Some(year),
+            (None, Some(id)) => visible.iter().find(|e| &e.id == id).map(|e| e.year),
+            (None, None) => available_years.first().copied(),
+        };
+        let mut scoped: Vec<PartnershipEvent> = visible
+            .iter()
+            .filter(|e| {
+                params.year.is_none_or(|y| e.year == y) && params.event_id.as_ref().is_none_or(|id| &e.id == id)
+            })
+            .map(|e| (*e).clone())
+            .collect();
+        scoped.sort_by(compare_events);
+        let annual = match selected_year {
+            Some(year) => visible
+                .iter()
+                .filter(|e| e.year == year)
+                .map(|e| (*e).clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        Self {
+            selected_year,
+            available_years,
+            scoped,
+            annual,
+        }
+    }
+
+    /// Ids of every event whose links the dashboard needs.
+    pub fn event_ids(&self) -> BTreeSet<String> {
+        self.scoped.iter().chain(&self.annual).map(|e| e.id.clone()).collect()
+    }
+}
+
+fn days_between(from: NaiveDate, to: NaiveDate) -> i64 {
+    (to - from).num_days()
+}
+
+fn link_touched(link: &PartnerEventLink) -> i64 {
+    if link.updated_at != 0 {
+        link.updated_at
+    } else {
+        link.created_at
+    }
+}
+
+/// One entry of the action queue, with its sort keys.
+struct ActionItem {
+    json: Map<String, Value>,
+    overdue: bool,
+    priority: u8,
+    due: Option<String>,
+    updated_at: i64,
+}
+
+fn compare_actions(a: &ActionItem, b: &ActionItem) -> Ordering {
+    b.overdue
+        .cmp(&a.overdue)
+        .then(a.priority.cmp(&b.priority))
+        .then_with(|| match (&a.due, &b.due) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        })
+        .then(b.updated_at.cmp(&a.updated_at))
+}
+
+fn partner_labels(partner: Option<&Partner>) -> (String, String) {
+    let company = partner
+        .map(|p| p.company.trim())
+        .filter(|c| !c.is_empty())
+        .unwrap_or("Unknown company")
+        .to_string();
+    let contact = partner
+        .map(|p| p.contact_name.trim())
+        .filter(|c| !c.is_empty())
+        .unwrap_or("Unknown contact")
+        .to_string();
+    (company, contact)
+}
+
+/// Builds the whole dashboard response (§6.3) plus the companion fields of §14.5–§14.7.
+pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<Utc>) -> Value {
+    let today = now.date_naive();
+    let today_text = today.format("%Y-%m-%d").to_string();
+    let window_end = today + chrono::Duration::days(params.upcoming_window_days);
+    let scope = Scope::of(&data.events, params);
+    let events_by_id: HashMap<&str, &PartnershipEvent> = data.events.iter().map(|e| (e.id.as_str(), e)).collect();
+    let scoped_ids: BTreeSet<&str> = scope.scoped.iter().map(|e| e.id.as_str()).collect();
+    let annual_ids: BTreeSet<&str> = scope.annual.iter().map(|e| e.id.as_str()).collect();
+    let scoped_links: Vec<&PartnerEventLink> = data
+        .links
+        .iter()
+        .filter(|l| scoped_ids.contains(l.event_id.as_str()))
+        .collect();
+    let archived_partner = |id: &str| data.partners.get(id).is_some_and(|p| p.archived);
+
+    // totals and pipeline over the scoped links
+    let mut totals = Sums::default();
+    let mut active = Sums::default();
+    let mut by_status: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut partners_in_scope = BTreeSet::new();
+    let mut active_partners_in_scope = BTreeSet::new();
+    for link in &scoped_links {
+        totals.add(link);
+        partners_in_scope.insert(link.partner_id.as_str());
+        if !archived_partner(&link.partner_id) {
+            active.add(link);
+            active_partners_in_scope.insert(link.partner_id.as_str());
+        }
+        let entry = by_status.entry(stored_status(Some(&link.status))).or_default();
+        entry.0 += 1;
+        entry.1 += link.amount.filter(|a| a.is_finite()).map(to_cents).unwrap_or(0);
+    }
+    let mut pipeline_rows: Vec<(String, String, i64, i64)> = by_status
+        .into_iter()
+        .filter(|(_, (count, cents))| *count > 0 || *cents > 0)
+        .map(|(status, (count, cents))| {
+            let label = slug_label(&status);
+            (status, label, count, cents)
+        })
+        .collect();
+    pipeline_rows.sort_by(|a, b| b.3.cmp(&a.3).then(b.2.cmp(&a.2)).then_with(|| a.1.cmp(&b.1)));
+    let share = |part: i64, whole: i64| {
+        if whole == 0 {
+            0.0
+        } else {
+            pct(part as f64 / whole as f64)
+        }
+    };
+    let by_status_json: Vec<Value> = pipeline_rows
+        .iter()
+        .map(|(status, label, count, cents)| {
+            json!({
+                "status": status, "label": label, "count": count, "amount": from_cents(*cents),
+                "isSecured": is_secured_status(status),
+                "shareByCountPct": share(*count, totals.count),
+                "shareByAmountPct": share(*cents, totals.committed),
+            })
+        })
+        .collect();
+
+    // annual goal pace over the selected year's events
+    let annual = match scope.selected_year {
+        None => {
+            let mut block = json!({"year": null, "goalAmount": 0.0, "committedAmount": 0.0, "securedAmount": 0.0, "pipelineAmount": 0.0, "openPipelineAmount": 0.0})
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            block.extend(goal_block(0, 0, 0.0));
+            block
+        }
+        Some(year) => {
+            let goal: i64 = scope
+                .annual
+                .iter()
+                .filter_map(|e| e.sponsorship_goal)
+                .map(to_cents)
+                .sum();
+            let mut sums = Sums::default();
+            data.links
+                .iter()
+                .filter(|l| annual_ids.contains(l.event_id.as_str()))
+                .for_each(|l| sums.add(l));
+            let mut block = json!({
+                "year": year,
+                "goalAmount": from_cents(goal),
+                "committedAmount": from_cents(sums.committed),
+                "securedAmount": from_cents(sums.secured),
+                "pipelineAmount": from_cents((sums.committed - sums.secured).max(0)),
+                "openPipelineAmount": from_cents(sums.open()),
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+            block.extend(goal_block(goal, sums.secured, year_fraction(year, today)));
+            block
+        }
+    };
+
+    // revenue by event
+    let revenue: Vec<Value> = scope
+        .scoped
+        .iter()
+        .map(|event| {
+            let links: Vec<&&PartnerEventLink> = scoped_links.iter().filter(|l| l.event_id == event.id).collect();
+            let mut sums = Sums::default();
+            let (mut upcoming, mut overdue, mut open_upcoming, mut open_overdue) = (0, 0, 0, 0);
+            let mut last_activity = event.updated_at;
+            for link in &links {
+                sums.add(link);
+                last_activity = last_activity.max(link_touched(link));
+                if let Some(due) = parse_date(link.follow_up_date.as_deref()) {
+                    let closed = is_closed_status(&stored_status(Some(&link.status)));
+                    if due < today {
+                        overdue += 1;
+                        open_overdue += i64::from(!closed);
+                    } else if due <= window_end {
+                        upcoming += 1;
+                        open_upcoming += i64::from(!closed);
+                    }
+                }
+            }
+            let goal = event.sponsorship_goal.map(to_cents).unwrap_or(0);
+            let expected = target_ratio(event, today);
+            let progress = if goal > 0 {
+                sums.secured as f64 / goal as f64
+            } else {
+                0.0
+            };
+            let name = if event.name.trim().is_empty() {
+                "Untitled Event".to_string()
+            } else {
+                event.name.clone()
+            };
+            let mut row = json!({
+                "eventId": event.id,
+                "eventIdYear": event.event_id_year(),
+                "eventName": name,
+                "eventYear": event.year,
+                "archived": event.archived,
+                "goalAmount": from_cents(goal),
+                "hasGoal": goal > 0,
+                "committedAmount": from_cents(sums.committed),
+                "securedAmount": from_cents(sums.secured),
+                "pipelineAmount": from_cents((sums.committed - sums.secured).max(0)),
+                "openPipelineAmount": from_cents(sums.open()),
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+            row.extend(goal_block(goal, sums.secured, expected));
+            row.insert("paceStatus".into(), json!(pace_status(goal > 0, progress, expected)));
+            row.insert("relationshipCount".into(), json!(sums.count));
+            row.insert("confirmedCount".into(), json!(sums.confirmed));
+            row.insert("paidCount".into(), json!(sums.paid));
+            row.insert("upcomingFollowUps".into(), json!(upcoming));
+            row.insert("overdueFollowUps".into(), json!(overdue));
+            row.insert("openUpcomingFollowUps".into(), json!(open_upcoming));
+            row.insert("openOverdueFollowUps".into(), json!(open_overdue));
+            row.insert("lastActivityAt".into(), json!(last_activity));
+            Value::Object(row)
+        })
+        .collect();
+
+    // the action queue
+    let mut items: Vec<ActionItem> = Vec::new();
+    let (mut open_upcoming, mut open_overdue) = (0, 0);
+    for link in &scoped_links {
+        let event = events_by_id.get(link.event_id.as_str());
+        let event_name = event
+            .map(|e| e.name.clone())
+            .filter(|n| !n.trim().is_empty())
+            .or_else(|| Some(link.event_name.clone()).filter(|n| !n.trim().is_empty()))
+            .unwrap_or_else(|| "Unknown event".into());
+        let status = stored_status(Some(&link.status));
+        let partner = data.partners.get(&link.partner_id);
+        let (company, contact) = partner_labels(partner);
+        let mut item = json!({
+            "source": "partner_link", "sourceId": link.id,
+            "title": format!("{company} ({contact})"),
+            "partnerId": link.partner_id, "partnerName": company, "companyName": company,
+            "eventId": link.event_id, "eventIdYear": link.event_id_year, "eventName": event_name, "eventYear": link.event_year,
+            "status": status, "statusLabel": slug_label(&status),
+            "amount": link.amount.filter(|a| a.is_finite()).unwrap_or(0.0),
+            "updatedAt": link_touched(link),
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+        match parse_date(link.follow_up_date.as_deref()) {
+            Some(due) if due <= window_end => {
+                let days = days_between(today, due);
+                let overdue = due < today;
+                if !is_closed_status(&status) {
+                    if overdue { open_overdue += 1 } else { open_upcoming += 1 }
+                }
+                let priority = if overdue {
+                    0
+                } else if days <= 2 {
+                    1
+                } else if days <= 7 {
+                    2
+                } else {
+                    3
+                };
+                item.insert("id".into(), json!(format!("link-follow-up-{}", link.id)));
+                item.insert("type".into(), json!("follow_up"));
+                item.insert("priority".into(), json!(priority));
+                item.insert("isOverdue".into(), json!(overdue));
+                item.insert("dueDate".into(), json!(due.format("%Y-%m-%d").to_string()));
+                item.insert("daysUntilDue".into(), json!(days));
+                item.insert(
+                    "description".into(),
+                    json!(format!("{event_name} • {}", slug_label(&status))),
+                );
+                items.push(ActionItem {
+                    json: item,
+                    overdue,
+                    priority,
+                    due: Some(due.format("%Y-%m-%d").to_string()),
+                    updated_at: link_touched(link),
+                });
+            }
+            // A follow-up beyond the window produces nothing and is not stale either.
+            Some(_) => {}
+            None => {
+                let touched = DateTime::<Utc>::from_timestamp_millis(link_touched(link)).map(|t| t.date_naive());
+                let Some(touched) = touched else { continue };
+                let stale_days = days_between(touched, today);
+                if !stale_eligible(&status) || stale_days < STALE_DAYS {
+                    continue;
+                }
+                let overdue = stale_days >= STALE_OVERDUE_DAYS;
+                let priority = if overdue { 1 } else { 2 };
+                item.insert("id".into(), json!(format!("link-stale-{}", link.id)));
+                item.insert("type".into(), json!("stale_pipeline"));
+                item.insert("priority".into(), json!(priority));
+                item.insert("isOverdue".into(), json!(overdue));
+                item.insert("dueDate".into(), Value::Null);
+                item.insert("daysUntilDue".into(), Value::Null);
+                item.insert("staleDays".into(), json!(stale_days));
+                item.insert(
+                    "description".into(),
+                    json!(format!(
+                        "{event_name} • {} • No follow-up set for {stale_days} days",
+                        slug_label(&status)
+                    )),
+                );
+                items.push(ActionItem {
+                    json: item,
+                    overdue,
+                    priority,
+                    due: None,
+                    updated_at: link_touched(link),
+                });
+            }
+        }
+    }
+    let event_requested = params.event_id.is_some() || params.year.is_some();
+    for comm in &data.follow_up_communications {
+        if comm.follow_up_done {
+            continue;
+        }
+        let event = comm.event.id().and_then(|id| events_by_id.get(id));
+        let in_scope = match (comm.event.id(), event) {
+            (None, _) => !event_requested,
+            (Some(_), Some(event)) => {
+                (params.include_archived || !event.archived)
+                    && params.event_id.as_ref().is_none_or(|id| id == &event.id)
+                    && params.year.is_none_or(|y| y == event.year)
+            }
+            (Some(id), None) => {
+                params.event_id.as_ref().is_none_or(|want| want == id)
+                    && params.year.is_none_or(|y| comm.event.event_year == Some(y))
+            }
+        };
+        let Some(due) = parse_date(comm.follow_up_date.as_deref()).filter(|d| *d <= window_end) else {
+            continue;
+        };
+        if !in_scope {
+            continue;
+        }
+        let days = days_between(today, due);
+        let overdue = due < today;
+        if overdue {
+            open_overdue += 1
+        } else {
+            open_upcoming += 1
+        }
+        let priority = if overdue {
+            0
+        } else if days <= 2 {
+            1
+        } else {
+            2
+        };
+        let (company, contact) = partner_labels(data.partners.get(&comm.partner_id));
+        let event_name = event
+            .map(|e| e.name.clone())
+            .or_else(|| comm.event.event_name.clone())
+            .filter(|n| !n.trim().is_empty());
+        let subject = Some(comm.subject.trim())
+            .filter(|s| !s.is_empty())
+            .unwrap_or("Follow-up needed");
+        let item = json!({
+            "id": format!("comm-follow-up-{}", comm.id), "source": "communication", "sourceId": comm.id,
+            "type": "communication_follow_up", "priority": priority, "isOverdue": overdue,
+            "dueDate": due.format("%Y-%m-%d").to_string(), "daysUntilDue": days,
+            "title": format!("{company} ({contact})"),
+            "description": format!("{subject} • {}", event_name.clone().unwrap_or_else(|| "General".into())),
+            "partnerId": comm.partner_id, "partnerName": company, "companyName": company,
+            "eventId": comm.event.id(), "eventIdYear": event.map(|e| e.event_id_year()).or_else(|| comm.event.event_id_year.clone()),
+            "eventName": event_name, "eventYear": event.map(|e| e.year).or(comm.event.event_year),
+            "status": null, "statusLabel": null, "amount": null, "updatedAt": comm.audit.updated_at,
+        });
+        items.push(ActionItem {
+            json: item.as_object().cloned().unwrap_or_default(),
+            overdue,
+            priority,
+            due: Some(due.format("%Y-%m-%d").to_string()),
+            updated_at: comm.audit.updated_at,
+        });
+    }
+    items.sort_by(compare_actions);
+    let total_items = items.len();
+    items.truncate(params.action_limit);
+    let upcoming_after_cut = items.iter().filter(|i| i.due.is_some() && !i.overdue).count();
+    let overdue_after_cut = items.iter().filter(|i| i.overdue).count();
+    let action_items: Vec<Value> = items.into_iter().map(|i| Value::Object(i.json)).collect();
+
+    json!({
+        "generatedAt": super::normalize::iso_millis(now),
+        "scope": {
+            "selectedYear": scope.selected_year,
+            "requestedYear": params.year,
+            "requestedEventId": params.event_id,
+            "includeArchived": params.include_archived,
+            "upcomingWindowDays": params.upcoming_window_days,
+            "actionLimit": params.action_limit,
+            "availableYears": scope.available_years,
+            "scopedEventCount": scope.scoped.len(),
+            "today": today_text,
+        },
+        "totals": {
+            "partnerCount": data.partner_count,
+            "activePartnerCount": data.partner_count - data.archived_partner_count,
+            "archivedPartnerCount": data.archived_partner_count,
+            "partnersInScope": partners_in_scope.len(),
+            "relationshipCount": totals.count,
+            "securedRelationshipCount": totals.secured_count,
+            "pipelineAmount": from_cents(totals.committed),
+            "securedAmount": from_cents(totals.secured),
+            "upcomingFollowUps": upcoming_after_cut,
+            "overdueFollowUps": overdue_after_cut,
+            "actionItemCount": action_items.len(),
+            "openPipelineAmount": from_cents(totals.open()),
+            "lostAmount": from_cents(totals.lost),
+            "actionItemTotal": total_items,
+            "openUpcomingFollowUps": open_upcoming,
+            "openOverdueFollowUps": open_overdue,
+            "activePartners": {
+                "partnersInScope": active_partners_in_scope.len(),
+                "relationshipCount": active.count,
+                "pipelineAmount": from_cents(active.committed),
+                "securedAmount": from_cents(active.secured),
+                "openPipelineAmount": from_cents(active.open()),
+            },
+        },
+        "annual": annual,
+        "pipeline": {
+            "totalCount": totals.count,
+            "totalAmount": from_cents(totals.committed),
+            "securedAmount": from_cents(totals.secured),
+            "openPipelineAmount": from_cents(totals.open()),
+            "byStatus": by_status_json,
+        },
+        "revenueByEvent": revenue,
+        "actionItems": action_items,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY_MS: i64 = 86_400_000;
+
+    fn params(pairs: &[(&str, &str)]) -> DashboardParams {
+        DashboardParams::parse(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
+    fn date(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        date(text).and_hms_opt(15, 30, 0).unwrap().and_utc()
+    }
+
+    fn ms(text: &str) -> i64 {
+        midnight_ms(date(text)) + 3_600_000
+    }
+
+    #[test]
+    fn parameters_clamp_and_default() {
+        assert_eq!(params(&[]).upcoming_window_days, 21);
+        assert_eq!(params(&[]).action_limit, 40);
+        assert_eq!(
+            params(&[("upcomingWindowDays", "")]).upcoming_window_days,
+            7,
+            "empty counts as 0"
+        );
+        assert_eq!(params(&[("upcomingWindowDays", "3")]).upcoming_window_days, 7);
+        assert_eq!(params(&[("upcomingWindowDays", "365")]).upcoming_window_days, 90);
+        assert_eq!(params(&[("upcomingWindowDays", "12.5")]).upcoming_window_days, 21);
+        assert_eq!(params(&[("upcomingWindowDays", "abc")]).upcoming_window_days, 21);
+        assert_eq!(params(&[("actionLimit", "5")]).action_limit, 10);
+        assert_eq!(params(&[("actionLimit", "500")]).action_limit, 200);
+        assert_eq!(params(&[("year", "all")]).year, None);
+        assert_eq!(params(&[("year", "AUTO")]).year, None);
+        assert_eq!(params(&[("year", "1999")]).year, None, "invalid years are ignored");
+        assert_eq!(params(&[("year", "2026")]).year, Some(2026));
+        assert_eq!(params(&[("eventId", "  e1 ")]).event_id.as_deref(), Some("e1"));
+        assert!(params(&[("includeArchived", "TRUE")]).include_archived);
+    }
+
+    #[test]
+    fn percentages_round_to_two_decimals_and_clamp() {
+        assert_eq!(pct(0.375), 37.5);
+        assert_eq!(pct(1.7), 100.0);
+        assert_eq!(pct(-0.2), 0.0);
+        assert_eq!(pct(1.0 / 3.0), 33.33);
+        assert_eq!(pct(2.0 / 3.0), 66.67);
+    }
+
+    #[test]
+    fn year_fraction_at_utc_midnight() {
+        assert_eq!(year_fraction(2026, date("2026-01-01")), 0.0);
+        assert_eq!(year_fraction(2026, date("2025-12-31")), 0.0);
+        assert_eq!(year_fraction(2026, date("2027-01-01")), 1.0);
+        let mid = year_fraction(2026, date("2026-07-02"));
+        // 182 days of 365 days less one millisecond
+        assert!((mid - 182.0 * DAY_MS as f64 / (365.0 * DAY_MS as f64 - 1.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn target_ratio_uses_the_outreach_window() {
+        let event = PartnershipEvent {
+            year: 2026,
+            outreach_start_date: Some("2026-01-01".into()),
+            start_date: Some("2026-02-01".into()),
+            end_date: Some("2026-01-11".into()),
+            ..Default::default()
+        };
+        assert_eq!(target_ratio(&event, date("2026-01-06")), 0.5);
+        assert_eq!(target_ratio(&event, date("2025-12-01")), 0.0);
+        assert_eq!(target_ratio(&event, date("2026-03-01")), 1.0);
+        let same_day = PartnershipEvent {
+            start_date: Some("2026-05-05".into()),
+            end_date: Some("2026-05-05".into()),
+            year: 2026,
+            ..Default::default()
+        };
+        assert_eq!(target_ratio(&same_day, date("2026-05-04")), 0.0);
+        assert_eq!(target_ratio(&same_day, date("2026-05-05")), 1.0);
+        let no_dates = PartnershipEvent {
+            year: 2026,
+            ..Default::default()
+        };
+        assert_eq!(target_ratio(&no_dates, date("2026-01-01")), 0.0);
+        assert_eq!(target_ratio(&PartnershipEvent::default(), date("2026-01-01")), 0.0);
+    }
+
+    #[test]
+    fn pace_thresholds() {
+        assert_eq!(pace_status(false, 1.0, 0.5), "no_goal");
+        assert_eq!(pace_status(true, 0.0, 0.0), "not_started");
+        assert_eq!(pace_status(true, 0.58, 0.5), "ahead");
+        assert_eq!(pace_status(true, 0.57, 0.5), "on_track");
+        assert_eq!(pace_status(true, 0.45, 0.5), "on_track");
+        assert_eq!(pace_status(true, 0.44, 0.5), "behind");
+    }
+
+    fn event(id: &str, year: i32, goal: Option<f64>, archived: bool) -> PartnershipEvent {
+        PartnershipEvent {
+            id: id.into(),
+            name: format!("Event {id}"),
+            year,
+            sponsorship_goal: goal,
+            outreach_start_date: Some(format!("{year}-01-01")),
+            end_date: Some(format!("{year}-01-11")),
+            archived,
+            updated_at: 1,
+            ..Default::default()
+        }
+    }
+
+    fn link(
+        partner: &str,
+        event: &PartnershipEvent,
+        status: &str,
+        amount: Option<f64>,
+        follow_up: Option<&str>,
+        touched: i64,
+    ) -> PartnerEventLink {
+        PartnerEventLink {
+            id: format!("{partner}::{}", event.id),
+            partner_id: partner.into(),
+            event_id: event.id.clone(),
+            event_year: event.year,
+            event_id_year: event.event_id_year(),
+            event_name: event.name.clone(),
+            status: status.into(),
+            amount,
+            follow_up_date: follow_up.map(str::to_string),
+            created_at: touched,
+            updated_at: touched,
+            ..Default::default()
+        }
+    }
+
+    fn data() -> DashboardData {
+        let e1 = event("e1", 2026, Some(10_000.0), false);
+        let e2 = event("e2", 2026, None, false);
+        let old = event("old", 2025, Some(1000.0), false);
+        let gone = event("gone", 2026, Some(5000.0), true);
+        let links = vec![
+            link("p1", &e1, "paid", Some(3000.0), Some("2026-01-05"), ms("2026-01-01")),
+            link(
+                "p2",
+                &e1,
+                "confirmed",
+                Some(1000.0),
+                Some("2026-01-07"),
+                ms("2026-01-02"),
+            ),
+            link("p3", &e1, "declined", Some(500.0), Some("2025-12-01"), ms("2025-11-01")),
+            link("p4", &e1, "pitched", Some(1500.5), None, ms("2025-12-01")),
+            link("p1", &e2, "reached_out", None, None, ms("2025-12-20")),
+            link("p2", &e2, "my_custom", Some(100.0), None, ms("2025-10-01")),
+            link("p3", &old, "paid", Some(900.0), None, ms("2025-05-01")),
+            link("p4", &gone, "paid", Some(777.0), Some("2026-01-05"), ms("2026-01-01")),
+        ];
+        let partners = ["p1", "p2", "p3", "p4"]
+            .iter()
+            .map(|id| {
+                (
+                    id.to_string(),
+                    Partner {
+                        id: id.to_string(),
+                        company: format!("Co {id}"),
+                        contact_name: format!("C {id}"),
+                        archived: *id == "p4",
+                        ..Default::default()
+                    },
+                )
+            })
+            .collect();
+        let comm = Communication {
+            id: "c1".into(),
+            partner_id: "p1".into(),
+            subject: "".into(),
+            follow_up_date: Some("2026-01-06".into()),
+            audit: super::super::records::Audit {
+                updated_at: 5,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let done = Communication {
+            id: "c2".into(),
+            follow_up_done: true,
+            ..comm.clone()
+        };
+        DashboardData {
+            events: vec![e1, e2, old, gone],
+            links,
+            follow_up_communications: vec![comm, done],
+            partners,
+            partner_count: 4,
+            archived_partner_count: 1,
+        }
+    }
+
+    #[test]
+    fn scope_defaults_to_the_latest_year_for_annual_but_all_years_elsewhere() {
+        let d = data();
+        let scope = Scope::of(&d.events, &params(&[]));
+        assert_eq!(scope.selected_year, Some(2026));
+        assert_eq!(scope.available_years, vec![2026, 2025]);
+        assert_eq!(scope.scoped.len(), 3, "archived events excluded, every year kept");
+        let by_event = Scope::of(&d.events, &params(&[("eventId", "old")]));
+        assert_eq!(by_event.selected_year, Some(2025));
+        assert_eq!(by_event.scoped.len(), 1);
+        let archived = Scope::of(&d.events, &params(&[("eventId", "gone")]));
+        assert_eq!(
+            archived.selected_year, None,
+            "an archived event is not selectable by default"
+        );
+        assert!(archived.scoped.is_empty());
+        let with_archived = Scope::of(&d.events, &params(&[("includeArchived", "true")]));
+        assert_eq!(with_archived.scoped.len(), 4);
+    }
+
+    #[test]
+    fn dashboard_numbers_match_hand_computation() {
+        let d = data();
+        // No parameters: every non-archived event is in scope, `annual` covers the latest year.
+        let report = dashboard(&d, &params(&[]), at("2026-01-06"));
+        assert_eq!(report["scope"]["selectedYear"], 2026);
+        assert_eq!(report["scope"]["scopedEventCount"], 3);
+        let totals = &report["totals"];
+        assert_eq!(totals["relationshipCount"], 7);
+        assert_eq!(totals["partnersInScope"], 4);
+        assert_eq!(totals["securedRelationshipCount"], 3);
+        assert_eq!(
+            totals["pipelineAmount"], 7000.5,
+            "every status, lost deals included (parity)"
+        );
+        assert_eq!(totals["securedAmount"], 4900.0);
+        assert_eq!(totals["openPipelineAmount"], 1600.5, "neither secured nor lost");
+        assert_eq!(totals["lostAmount"], 500.0);
+        assert_eq!(
+            (totals["partnerCount"].clone(), totals["activePartnerCount"].clone()),
+            (json!(4), json!(3))
+        );
+        assert_eq!(totals["activePartners"]["relationshipCount"], 6, "p4 is archived");
+        assert_eq!(totals["activePartners"]["pipelineAmount"], 5500.0);
+
+        let annual = &report["annual"];
+        assert_eq!(annual["year"], 2026);
+        assert_eq!(
+            annual["goalAmount"], 10_000.0,
+            "the archived event's goal is not counted"
+        );
+        assert_eq!(annual["committedAmount"], 6100.5);
+        assert_eq!(annual["securedAmount"], 4000.0);
+        assert_eq!(annual["pipelineAmount"], 2100.5);
+        assert_eq!(annual["remainingToGoal"], 6000.0);
+        assert_eq!(annual["progressToGoalPct"], 40.0);
+        // 5 days of a year of 365 days less one millisecond have elapsed on Jan 6.
+        let expected = 5.0 * DAY_MS as f64 / (365.0 * DAY_MS as f64 - 1.0);
+        assert_eq!(annual["expectedProgressPct"], 1.37);
+        assert_eq!(
+            annual["expectedSecuredByNow"],
+            from_cents((1_000_000.0 * expected).round() as i64)
+        );
+        assert_eq!(annual["expectedSecuredByNow"], 136.99);
+        assert_eq!(annual["paceDelta"], 3863.01);
+        assert_eq!(annual["onTrack"], true);
+
+        let pipeline = &report["pipeline"];
+        let statuses: Vec<&str> = pipeline["byStatus"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            statuses,
+            ["paid", "pitched", "confirmed", "declined", "my_custom", "reached_out"]
+        );
+        assert_eq!(pipeline["byStatus"][0]["amount"], 3900.0);
+        assert_eq!(pipeline["byStatus"][0]["shareByAmountPct"], 55.71);
+        assert_eq!(pipeline["byStatus"][0]["shareByCountPct"], 28.57);
+        assert_eq!(pipeline["byStatus"][0]["isSecured"], true);
+        assert_eq!(pipeline["byStatus"][4]["label"], "My Custom");
+        assert_eq!(
+            pipeline["byStatus"][5]["amount"], 0.0,
+            "a status with a count but no amount is listed"
+        );
+
+        let e1 = &report["revenueByEvent"][0];
+        assert_eq!(e1["eventId"], "e1");
+        assert_eq!(e1["committedAmount"], 6000.5);
+        assert_eq!(e1["pipelineAmount"], 2000.5);
+        assert_eq!(e1["progressToGoalPct"], 40.0);
+        assert_eq!(
+            e1["expectedProgressPct"], 50.0,
+            "5 of the 10 days of the outreach window"
+        );
+        assert_eq!(e1["expectedSecuredByNow"], 5000.0);
+        assert_eq!(e1["paceDelta"], -1000.0);
+        assert_eq!(e1["paceStatus"], "behind");
+        assert_eq!(e1["onTrack"], false);
+        assert_eq!(e1["upcomingFollowUps"], 1);
+        assert_eq!(e1["overdueFollowUps"], 2, "any status, parity");
+        assert_eq!(
+            e1["openOverdueFollowUps"], 0,
+            "paid and declined deals have no open follow-up"
+        );
+        let e2 = &report["revenueByEvent"][1];
+        assert_eq!(
+            (
+                e2["hasGoal"].clone(),
+                e2["paceStatus"].clone(),
+                e2["progressToGoalPct"].clone()
+            ),
+            (json!(false), json!("no_goal"), Value::Null)
+        );
+        assert_eq!(report["revenueByEvent"][2]["eventId"], "old", "year descending");
+
+        let ids: Vec<&str> = report["actionItems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                "link-follow-up-p3::e1",
+                "link-follow-up-p1::e1",
+                "link-stale-p4::e1",
+                "comm-follow-up-c1",
+                "link-follow-up-p2::e1",
+                "link-stale-p1::e2"
+            ],
+            "overdue first, then priority, then due date (dated before undated), then newest"
+        );
+        let first = &report["actionItems"][0];
+        assert_eq!(
+            (
+                first["priority"].clone(),
+                first["daysUntilDue"].clone(),
+                first["isOverdue"].clone()
+            ),
+            (json!(0), json!(-36), json!(true))
+        );
+        assert_eq!(first["title"], "Co p3 (C p3)");
+        assert_eq!(first["description"], "Event e1 • Declined");
+        assert_eq!(first["amount"], 500.0);
+        let stale = &report["actionItems"][2];
+        assert_eq!(
+            (
+                stale["staleDays"].clone(),
+                stale["priority"].clone(),
+                stale["isOverdue"].clone()
+            ),
+            (json!(36), json!(1), json!(true))
+        );
+        assert_eq!(
+            stale["description"],
+            "Event e1 • Pitched • No follow-up set for 36 days"
+        );
+        assert_eq!(
+            (stale["dueDate"].clone(), stale["daysUntilDue"].clone()),
+            (Value::Null, Value::Null)
+        );
+        let comm = &report["actionItems"][3];
+        assert_eq!(comm["description"], "Follow-up needed • General");
+        assert_eq!(
+            (
+                comm["priority"].clone(),
+                comm["daysUntilDue"].clone(),
+                comm["status"].clone()
+            ),
+            (json!(1), json!(0), Value::Null)
+        );
+        assert_eq!(report["actionItems"][5]["priority"], 2, "stale under 30 days");
+        assert_eq!(
+            totals["overdueFollowUps"], 3,
+            "after the cut, stale ≥ 30 days included (parity)"
+        );
+        assert_eq!(totals["upcomingFollowUps"], 2);
+        assert_eq!(
+            totals["openOverdueFollowUps"], 0,
+            "closed deals are not open follow-ups"
+        );
+        assert_eq!(totals["openUpcomingFollowUps"], 2);
+        assert_eq!(totals["actionItemCount"], 6);
+    }
+
+    #[test]
+    fn communications_without_an_event_leave_an_event_or_year_scope() {
+        let d = data();
+        let report = dashboard(&d, &params(&[("year", "2026")]), at("2026-01-06"));
+        let ids: Vec<&str> = report["actionItems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap())
+            .collect();
+        assert!(!ids.contains(&"comm-follow-up-c1"));
+        assert_eq!(report["totals"]["relationshipCount"], 6);
+        assert_eq!(report["scope"]["requestedYear"], 2026);
+    }
+
+    #[test]
+    fn the_action_limit_cuts_after_sorting() {
+        let d = data();
+        let report = dashboard(
+            &d,
+            &params(&[("year", "2026"), ("actionLimit", "10")]),
+            at("2026-01-06"),
+        );
+        assert_eq!(report["scope"]["actionLimit"], 10);
+        let mut many = data();
+        let e1 = many.events[0].clone();
+        for i in 0..30 {
+            many.links.push(link(
+                &format!("x{i}"),
+                &e1,
+                "pitched",
+                None,
+                Some("2026-01-08"),
+                ms("2026-01-01"),
+            ));
+        }
+        let report = dashboard(
+            &many,
+            &params(&[("year", "2026"), ("actionLimit", "10")]),
+            at("2026-01-06"),
+        );
+        assert_eq!(report["actionItems"].as_array().unwrap().len(), 10);
+        assert_eq!(
+            report["totals"]["actionItemTotal"], 35,
+            "the companion counts before the cut"
+        );
+        assert_eq!(report["totals"]["openUpcomingFollowUps"], 31);
+    }
+
+    #[test]
+    fn no_selected_year_zeroes_annual() {
+        let report = dashboard(&DashboardData::default(), &params(&[]), at("2026-01-06"));
+        assert_eq!(report["annual"]["year"], Value::Null);
+        assert_eq!(report["annual"]["goalAmount"], 0.0);
+        assert_eq!(report["annual"]["onTrack"], Value::Null);
+        assert_eq!(report["scope"]["availableYears"], json!([]));
+    }
+}
