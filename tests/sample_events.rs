@@ -93,6 +93,9 @@ async fn every_sample_event_runs_through_its_handler() {
         ("events/delete", 406),
         ("links/delete", 200),
         ("events/delete", 406),
+        ("reports/dashboard", 200),
+        ("reports/export", 200),
+        ("reports/export-csv", 200),
     ];
     for (name, status) in sequence {
         assert_eq!(run(&api, name).await, status, "events/{name}.json");

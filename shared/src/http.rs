@@ -74,6 +74,18 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
     response
 }
 
+/// A non-JSON download (CSV) with the CORS header.
+pub fn download(content_type: &'static str, file_name: &str, body: String) -> Response<Body> {
+    let mut response = Response::new(Body::Text(body));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    if let Ok(disposition) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, disposition);
+    }
+    response
+}
+
 /// 200 with a JSON body.
 pub fn ok(body: &impl Serialize) -> ApiResult<Response<Body>> {
     Ok(json_response(StatusCode::OK, body))

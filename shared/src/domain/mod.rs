@@ -3,6 +3,7 @@
 
 pub mod dashboard;
 pub mod event;
+pub mod export;
 pub mod link;
 pub mod metrics;
 pub mod normalize;

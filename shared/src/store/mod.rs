@@ -230,6 +230,32 @@ impl Store {
         }
     }
 
+    /// One page of a scan (at most `limit` items) and the key to continue from.
+    pub async fn scan_page<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        start: Option<Item>,
+        limit: i32,
+    ) -> Result<(Vec<T>, Option<Item>), StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(table)
+            .limit(limit)
+            .set_exclusive_start_key(start)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(serde_dynamo::from_item)
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok((items, out.last_evaluated_key.filter(|k| !k.is_empty())))
+    }
+
     /// Every item of a table, page by page. Only for jobs and answers that are the whole table.
     pub async fn scan_all<T: DeserializeOwned>(&self, table: &str) -> Result<Vec<T>, StoreError> {
         let mut items = Vec::new();
@@ -383,6 +409,11 @@ pub fn delete_versioned_item(table: &str, id: &str, expected: u64) -> Result<Tra
         .build()
         .map_err(|e| StoreError::Sdk(Box::new(e)))?;
     Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+/// A string attribute value.
+pub fn string_attr(text: &str) -> AttributeValue {
+    AttributeValue::S(text.to_string())
 }
 
 /// An item as a JSON object (numbers stay numbers), for records shown as stored.

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 
 use super::{Item, Store, StoreError, Update, classify, delete_versioned_item, put_new_item, put_versioned_item};
 use crate::domain::event::PartnershipEvent;
-use crate::domain::records::{Communication, Document, PartnerRecord};
-use crate::tables::{ID, PARTNER_QUERY, Tables};
+use crate::domain::records::{Communication, Document, OPEN, PartnerRecord};
+use crate::tables::{FOLLOW_UP_QUERY, ID, PARTNER_QUERY, Tables};
 
 /// Where a record type lives.
 pub trait RecordTable: PartnerRecord {
@@ -145,6 +145,36 @@ impl Store {
             items.push(self.reference_update(id, -1, None, actor, now_ms)?);
         }
         self.transact(items).await
+    }
+
+    /// Every open communication follow-up due on or before `last_day` (`YYYY-MM-DD`), from the
+    /// sparse follow-up index: the dashboard never reads the whole communications table.
+    pub async fn open_follow_ups_until(&self, last_day: &str) -> Result<Vec<Communication>, StoreError> {
+        let mut records = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client()
+                .query()
+                .table_name(&self.tables().communications)
+                .index_name(FOLLOW_UP_QUERY.name)
+                .key_condition_expression("#h = :h AND #r <= :last")
+                .expression_attribute_names("#h", FOLLOW_UP_QUERY.hash_key)
+                .expression_attribute_names("#r", FOLLOW_UP_QUERY.range_key)
+                .expression_attribute_values(":h", AttributeValue::S(OPEN.into()))
+                .expression_attribute_values(":last", AttributeValue::S(last_day.into()))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out.items.unwrap_or_default() {
+                records.push(serde_dynamo::from_item(item)?);
+            }
+            match out.last_evaluated_key.filter(|k| !k.is_empty()) {
+                Some(key) => start = Some(key),
+                None => return Ok(records),
+            }
+        }
     }
 
     /// A partner's records newest first (by `updatedAt`), from `start`; every page to the end

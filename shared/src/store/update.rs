@@ -60,6 +60,15 @@ impl Update {
         Ok(self)
     }
 
+    /// Sets a string-set attribute, or removes it when empty (DynamoDB has no empty sets).
+    pub fn set_string_set(mut self, attr: &str, members: Vec<String>) -> Self {
+        if members.is_empty() {
+            return self.remove_path(&[attr]);
+        }
+        self.sets.push((vec![attr.to_string()], AttributeValue::Ss(members)));
+        self
+    }
+
     /// Removes a (possibly nested) attribute.
     pub fn remove_path(mut self, path: &[&str]) -> Self {
         self.removes.push(path.iter().map(|s| s.to_string()).collect());

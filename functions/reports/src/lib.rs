@@ -1,0 +1,123 @@
+//! The reports Lambda: the dashboard (contract §6) and the export (§5.18, §9.1).
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::Utc;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use shared::domain::dashboard::{DashboardData, DashboardParams, Scope, dashboard as build_dashboard};
+use shared::domain::export::{partner_rows, to_csv};
+use shared::domain::normalize::{ALUMNI_TAG, iso_millis};
+use shared::domain::partner::Partner;
+use shared::domain::sort::compare_partners;
+use shared::http::{authenticate, download, finish, ok, query_params, route_key};
+use shared::{ApiError, ApiResult, AppContext};
+
+/// Links fetched per BatchGetItem round while exporting, so memory stays bounded by the output.
+const EXPORT_LINK_CHUNK: usize = 100;
+
+/// Serves one API Gateway request, exactly as Lambda calls it.
+pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
+    let route = route_key(&request);
+    let result = async {
+        authenticate(&request, ctx)?;
+        match route.as_str() {
+            "GET /partnerships/dashboard" => dashboard(&request, ctx).await,
+            "GET /partnerships/export" => export(&request, ctx).await,
+            _ => Err(ApiError::NoRoute(route.clone())),
+        }
+    }
+    .await;
+    finish(&route, result)
+}
+
+/// Reads only what the scope needs: the (small) events table, the links of the scoped events by
+/// id, the open communication follow-ups due in the window, the partners those mention, and the
+/// partner counters.
+async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
+    let params = DashboardParams::parse(&query_params(request));
+    let now = Utc::now();
+    let events = ctx.store.all_events().await?;
+    let scope = Scope::of(&events, &params);
+    let wanted = scope.event_ids();
+    let link_ids: Vec<String> = events
+        .iter()
+        .filter(|e| wanted.contains(&e.id))
+        .flat_map(|e| e.link_ids.iter().cloned())
+        .collect();
+    let last_day = (now.date_naive() + chrono::Duration::days(params.upcoming_window_days))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (links, follow_ups, (partner_count, archived_partner_count)) = futures::try_join!(
+        ctx.store.links_by_ids(&link_ids),
+        ctx.store.open_follow_ups_until(&last_day),
+        ctx.store.partner_counts(),
+    )?;
+    let partner_ids: Vec<String> = links
+        .iter()
+        .map(|l| l.partner_id.clone())
+        .chain(follow_ups.iter().map(|c| c.partner_id.clone()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let partners: HashMap<String, Partner> = ctx
+        .store
+        .batch_get::<Partner>(&ctx.store.tables().partners, &partner_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.id.clone(), p))
+        .collect();
+    let data = DashboardData {
+        events,
+        links,
+        follow_up_communications: follow_ups,
+        partners,
+        partner_count,
+        archived_partner_count,
+    };
+    ok(&build_dashboard(&data, &params, now))
+}
+
+/// Every partner (archived included) in directory order, each with its links newest first.
+async fn export(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
+    let csv = query_params(request)
+        .get("format")
+        .is_some_and(|f| f.trim().eq_ignore_ascii_case("csv"));
+    let now = Utc::now();
+    let mut partners = ctx.store.all_partners().await?;
+    partners.sort_by(|a, b| {
+        compare_partners(
+            (&a.company, &a.contact_name, a.updated_at),
+            (&b.company, &b.contact_name, b.updated_at),
+        )
+    });
+    let mut rows = Vec::new();
+    let mut start = 0;
+    while start < partners.len() {
+        // Take whole partners until the chunk holds about EXPORT_LINK_CHUNK links.
+        let mut end = start;
+        let mut ids: Vec<String> = Vec::new();
+        while end < partners.len()
+            && (ids.is_empty() || ids.len() + partners[end].link_summaries.len() <= EXPORT_LINK_CHUNK)
+        {
+            ids.extend(partners[end].link_summaries.keys().cloned());
+            end += 1;
+        }
+        let mut links_by_partner: HashMap<String, Vec<_>> = HashMap::new();
+        for link in ctx.store.links_by_ids(&ids).await? {
+            links_by_partner.entry(link.partner_id.clone()).or_default().push(link);
+        }
+        for partner in &partners[start..end] {
+            let links = links_by_partner.remove(&partner.id).unwrap_or_default();
+            rows.extend(partner_rows(partner, &links));
+        }
+        start = end;
+    }
+    if csv {
+        let text = to_csv(&rows).map_err(|e| ApiError::Internal(Box::new(e)))?;
+        let name = format!("partnerships-export-{}.csv", now.format("%Y-%m-%d"));
+        return Ok(download("text/csv; charset=utf-8", &name, text));
+    }
+    let rows: Vec<Value> = rows.into_iter().map(Value::Object).collect();
+    ok(&json!({"generatedAt": iso_millis(now), "alumniTag": ALUMNI_TAG, "rows": rows}))
+}

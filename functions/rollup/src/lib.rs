@@ -1,0 +1,329 @@
+//! The rollup: recomputes every derived summary — event counters, link ids and reference counts,
+//! partner link summaries, the partner counters — from the source items, and repairs drift.
+//!
+//! Safe while writes happen: every repair is conditioned on the version it was computed from
+//! (a concurrent write makes it skip; the next run catches up), and it reads links by id with
+//! strongly consistent reads, using the GSIs only to discover ids. Resumable: progress (phase
+//! and scan position) is checkpointed in the meta table after every page, so a run cut off by
+//! its time budget is continued by the next one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use shared::AppContext;
+use shared::domain::event::{EventCounters, PartnershipEvent};
+use shared::domain::link::PartnerEventLink;
+use shared::domain::metrics::LinkSummary;
+use shared::domain::normalize::iso_millis;
+use shared::domain::partner::Partner;
+use shared::store::{Item, StoreError, Update, put_versioned_item};
+use shared::tables::{EVENT_QUERY, ID, PARTNER_COUNTS_ID, PARTNER_QUERY, ROLLUP_STATUS_ID};
+
+/// `updatedBy` of every write the job makes.
+pub const JOB: &str = "rollup";
+/// Items per scan page between checkpoints.
+const PAGE: i32 = 25;
+
+/// What one run did.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct RollupReport {
+    /// Items read from DynamoDB.
+    pub items_read: u64,
+    /// Summaries found wrong and rewritten.
+    pub summaries_repaired: u64,
+    /// Repairs skipped because a concurrent write changed the item (retried next run).
+    pub conflicts: u64,
+    /// Whether this run finished a whole pass over the tables.
+    pub pass_completed: bool,
+    pub duration_ms: u64,
+}
+
+/// The job's status row and checkpoint (`partnerships_rollup_status` in the meta table).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct RollupStatus {
+    id: String,
+    /// `events`, `partners`, or `idle` between passes.
+    phase: String,
+    /// Id of the last item processed in the current phase's scan.
+    cursor: Option<String>,
+    /// Partner counters accumulated by the current pass.
+    pass_partner_count: i64,
+    pass_archived_count: i64,
+    /// Version of the partner counters row when the pass started.
+    pass_counts_version: u64,
+    pass_started_at: Option<String>,
+    last_run_at: Option<String>,
+    last_run_duration_ms: u64,
+    last_run_items_read: u64,
+    last_run_summaries_repaired: u64,
+    last_run_conflicts: u64,
+    last_pass_completed_at: Option<String>,
+    updated_at: i64,
+    updated_by: String,
+    version: u64,
+}
+
+/// The partner counters row as stored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Counts {
+    partner_count: i64,
+    archived_partner_count: i64,
+    version: u64,
+}
+
+fn start_key(cursor: &Option<String>) -> Option<Item> {
+    cursor
+        .as_ref()
+        .map(|id| Item::from([(ID.to_string(), shared::store::string_attr(id))]))
+}
+
+/// Runs the rollup until the pass completes or `budget` is spent.
+pub async fn run(ctx: &AppContext, budget: Duration) -> Result<RollupReport, StoreError> {
+    let started = Instant::now();
+    let store = &ctx.store;
+    let meta = store.tables().meta.clone();
+    let mut status: RollupStatus = store.get(&meta, ROLLUP_STATUS_ID).await?.unwrap_or_default();
+    let mut report = RollupReport::default();
+    if status.phase.is_empty() || status.phase == "idle" {
+        let counts: Counts = store.get(&meta, PARTNER_COUNTS_ID).await?.unwrap_or_default();
+        status.phase = "events".into();
+        status.cursor = None;
+        status.pass_partner_count = 0;
+        status.pass_archived_count = 0;
+        status.pass_counts_version = counts.version;
+        status.pass_started_at = Some(iso_millis(Utc::now()));
+    }
+    // At least one page per run, so even a run with almost no budget makes progress.
+    loop {
+        let now = Utc::now().timestamp_millis();
+        if status.phase == "events" {
+            let (events, next) = store
+                .scan_page::<PartnershipEvent>(&store.tables().events, start_key(&status.cursor), PAGE)
+                .await?;
+            report.items_read += events.len() as u64;
+            for event in events {
+                repair_event(ctx, event, now, &mut report).await?;
+            }
+            status.cursor = next.and_then(|k| k.get(ID).and_then(|v| v.as_s().ok()).cloned());
+            if status.cursor.is_none() {
+                status.phase = "partners".into();
+            }
+        } else {
+            let (partners, next) = store
+                .scan_page::<Partner>(&store.tables().partners, start_key(&status.cursor), PAGE)
+                .await?;
+            report.items_read += partners.len() as u64;
+            for partner in partners {
+                status.pass_partner_count += 1;
+                status.pass_archived_count += i64::from(partner.archived);
+                repair_partner(ctx, partner, now, &mut report).await?;
+            }
+            status.cursor = next.and_then(|k| k.get(ID).and_then(|v| v.as_s().ok()).cloned());
+            if status.cursor.is_none() {
+                repair_counts(ctx, &status, now, &mut report).await?;
+                status.phase = "idle".into();
+                status.last_pass_completed_at = Some(iso_millis(Utc::now()));
+                report.pass_completed = true;
+            }
+        }
+        save(ctx, &mut status, &report, started, false).await?;
+        if report.pass_completed || started.elapsed() >= budget {
+            break;
+        }
+    }
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    save(ctx, &mut status, &report, started, true).await?;
+    tracing::info!(?report, phase = %status.phase, "rollup run");
+    Ok(report)
+}
+
+/// Writes the checkpoint; a version conflict means another run is active, which is an error for
+/// this one (it stops rather than clobber the other's progress).
+async fn save(
+    ctx: &AppContext,
+    status: &mut RollupStatus,
+    report: &RollupReport,
+    started: Instant,
+    last: bool,
+) -> Result<(), StoreError> {
+    let expected = status.version;
+    status.id = ROLLUP_STATUS_ID.into();
+    status.updated_at = Utc::now().timestamp_millis();
+    status.updated_by = JOB.into();
+    status.version = expected + 1;
+    if last {
+        status.last_run_at = Some(iso_millis(Utc::now()));
+        status.last_run_duration_ms = started.elapsed().as_millis() as u64;
+        status.last_run_items_read = report.items_read;
+        status.last_run_summaries_repaired = report.summaries_repaired;
+        status.last_run_conflicts = report.conflicts;
+    }
+    let item = if expected == 0 {
+        shared::store::put_new_item(&ctx.store.tables().meta, status)?
+    } else {
+        put_versioned_item(&ctx.store.tables().meta, status, expected)?
+    };
+    ctx.store.transact(vec![item]).await
+}
+
+fn note(result: Result<Map<String, Value>, StoreError>, report: &mut RollupReport) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => {
+            report.summaries_repaired += 1;
+            Ok(())
+        }
+        // Written meanwhile: the next run recomputes it.
+        Err(StoreError::ConditionFailed) => {
+            report.conflicts += 1;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Recomputes an event's counters, link ids and reference count.
+async fn repair_event(
+    ctx: &AppContext,
+    mut event: PartnershipEvent,
+    now: i64,
+    report: &mut RollupReport,
+) -> Result<(), StoreError> {
+    let store = &ctx.store;
+    if event.rekey_pending != 0 {
+        store.rekey_event(&event, JOB, now).await?;
+        match store.get_event(&event.id).await? {
+            Some(fresh) => event = fresh,
+            None => return Ok(()),
+        }
+    }
+    let indexed: Vec<PartnerEventLink> = store
+        .query_index(&store.tables().links, EVENT_QUERY, &event.event_id_year())
+        .await?;
+    let ids: BTreeSet<String> = event
+        .link_ids
+        .iter()
+        .cloned()
+        .chain(indexed.into_iter().map(|l| l.id))
+        .collect();
+    let links: Vec<PartnerEventLink> = store
+        .links_by_ids(&ids.into_iter().collect::<Vec<_>>())
+        .await?
+        .into_iter()
+        .filter(|l| l.event_id == event.id)
+        .collect();
+    report.items_read += links.len() as u64;
+    let counters = links.iter().fold(EventCounters::default(), |c, l| {
+        c.plus(EventCounters::of_link(&l.status, l.amount))
+    });
+    let link_ids: BTreeSet<String> = links.iter().map(|l| l.id.clone()).collect();
+    let (documents, communications) = futures::try_join!(
+        store.documents_of_event(&event.id),
+        store.communications_of_event(&event.id)
+    )?;
+    let references = (documents.len() + communications.len()) as i64;
+    // Only ever raised: the index may lag a write, and a too-low count could let an event be
+    // deleted while something points at it.
+    let reference_count = event.reference_count.max(references);
+    if counters == event.counters && link_ids == event.link_ids && reference_count == event.reference_count {
+        return Ok(());
+    }
+    tracing::warn!(event = %event.id, stored = ?event.counters, recomputed = ?counters, "repairing event summary");
+    let mut update = Update::new(JOB, now).expect_version(event.version);
+    for (attr, value) in counters.fields() {
+        update = update.set(attr, value)?;
+    }
+    let update = update
+        .set_string_set("linkIds", link_ids.into_iter().collect())
+        .set("referenceCount", reference_count)?;
+    note(
+        store
+            .update::<Map<String, Value>>(&store.tables().events, &event.id, &update)
+            .await,
+        report,
+    )
+}
+
+/// Recomputes a partner's link summaries.
+async fn repair_partner(
+    ctx: &AppContext,
+    partner: Partner,
+    now: i64,
+    report: &mut RollupReport,
+) -> Result<(), StoreError> {
+    let store = &ctx.store;
+    let indexed: Vec<PartnerEventLink> = store
+        .query_index(&store.tables().links, PARTNER_QUERY, &partner.id)
+        .await?;
+    let ids: BTreeSet<String> = partner
+        .link_summaries
+        .keys()
+        .cloned()
+        .chain(indexed.into_iter().map(|l| l.id))
+        .collect();
+    let links: Vec<PartnerEventLink> = store
+        .links_by_ids(&ids.into_iter().collect::<Vec<_>>())
+        .await?
+        .into_iter()
+        .filter(|l| l.partner_id == partner.id)
+        .collect();
+    report.items_read += links.len() as u64;
+    let expected: BTreeMap<String, LinkSummary> = links.iter().map(|l| (l.id.clone(), l.summary())).collect();
+    if expected == partner.link_summaries {
+        return Ok(());
+    }
+    tracing::warn!(partner = %partner.id, "repairing partner link summaries");
+    let update = Update::new(JOB, now)
+        .set("linkSummaries", &expected)?
+        .expect_version(partner.version);
+    note(
+        store
+            .update::<Map<String, Value>>(&store.tables().partners, &partner.id, &update)
+            .await,
+        report,
+    )
+}
+
+/// Sets the partner counters to the pass's count, unless a partner write happened during the
+/// pass (then the count may be stale and the next pass tries again).
+async fn repair_counts(
+    ctx: &AppContext,
+    status: &RollupStatus,
+    now: i64,
+    report: &mut RollupReport,
+) -> Result<(), StoreError> {
+    let store = &ctx.store;
+    let counts: Counts = store
+        .get(&store.tables().meta, PARTNER_COUNTS_ID)
+        .await?
+        .unwrap_or_default();
+    if counts.partner_count == status.pass_partner_count && counts.archived_partner_count == status.pass_archived_count
+    {
+        return Ok(());
+    }
+    if counts.version != status.pass_counts_version {
+        report.conflicts += 1;
+        return Ok(());
+    }
+    tracing::warn!(
+        stored = counts.partner_count,
+        counted = status.pass_partner_count,
+        "repairing partner counters"
+    );
+    let update = Update::new(JOB, now)
+        .allow_missing()
+        .set("partnerCount", status.pass_partner_count)?
+        .set("archivedPartnerCount", status.pass_archived_count)?
+        .expect_version(counts.version);
+    note(
+        store
+            .update::<Map<String, Value>>(&store.tables().meta, PARTNER_COUNTS_ID, &update)
+            .await,
+        report,
+    )
+}

@@ -1,0 +1,357 @@
+//! The dashboard, the export and the rollup against DynamoDB Local.
+
+use chrono::{Duration, Utc};
+use integration_tests::TestApi;
+use serde_json::{Value, json};
+use shared::domain::export::COLUMNS;
+use shared::store::Update;
+use shared::tables::{PARTNER_COUNTS_ID, ROLLUP_STATUS_ID};
+
+fn day(offset: i64) -> String {
+    (Utc::now().date_naive() + Duration::days(offset))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+async fn post(api: &TestApi, path: &str, body: Value) -> Value {
+    let reply = api.call("POST", path, Some(body)).await;
+    assert_eq!(reply.status, 201, "{path}: {:?}", reply.body);
+    reply.body
+}
+
+struct Fixture {
+    e_current: String,
+    e_archived: String,
+    p_acme: String,
+    p_beta: String,
+    p_gone: String,
+}
+
+/// Two events of this year (one archived), three partners (one archived), five links and two
+/// communication follow-ups, with dates relative to today.
+async fn fixture(api: &TestApi) -> Fixture {
+    let year = Utc::now().format("%Y").to_string().parse::<i64>().unwrap();
+    let current = post(
+        api,
+        "/partnerships/events",
+        json!({"name": "Blueprint", "year": year, "sponsorshipGoal": 10000,
+        "outreachStartDate": day(-10), "endDate": day(10), "tierConfigs": [{"id": "gold", "amount": 4000}]}),
+    )
+    .await["event"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let archived = post(
+        api,
+        "/partnerships/events",
+        json!({"name": "Old Gala", "year": year, "sponsorshipGoal": 5000}),
+    )
+    .await["event"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let partner = |company: &'static str| async move {
+        post(
+            api,
+            "/partnerships/partners",
+            json!({"company": company, "contactName": "Kim"}),
+        )
+        .await["partner"]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (acme, beta, gone) = (partner("Acme").await, partner("Beta").await, partner("Gone Co").await);
+    let link = |p: String, e: String, body: Value| async move {
+        let mut body = body;
+        body["eventId"] = json!(e);
+        post(api, &format!("/partnerships/partners/{p}/events"), body).await;
+    };
+    link(acme.clone(), current.clone(), json!({"status": "paid", "tier": "gold"})).await;
+    link(
+        beta.clone(),
+        current.clone(),
+        json!({"status": "pitched", "amount": 1500, "followUpDate": day(-2)}),
+    )
+    .await;
+    link(
+        gone.clone(),
+        current.clone(),
+        json!({"status": "declined", "amount": 700, "followUpDate": day(-5)}),
+    )
+    .await;
+    link(
+        acme.clone(),
+        archived.clone(),
+        json!({"status": "confirmed", "amount": 999}),
+    )
+    .await;
+    api.call(
+        "PATCH",
+        &format!("/partnerships/events/{archived}"),
+        Some(json!({"archived": true})),
+    )
+    .await;
+    api.call(
+        "PATCH",
+        &format!("/partnerships/partners/{gone}"),
+        Some(json!({"archived": true})),
+    )
+    .await;
+    post(
+        api,
+        &format!("/partnerships/partners/{acme}/communications"),
+        json!({"summary": "Send invoice", "subject": "Invoice", "followUpDate": day(1), "eventId": current}),
+    )
+    .await;
+    let done = post(
+        api,
+        &format!("/partnerships/partners/{beta}/communications"),
+        json!({"summary": "Call back", "followUpDate": day(-1)}),
+    )
+    .await;
+    let done_id = done["communication"]["id"].as_str().unwrap();
+    api.call(
+        "PATCH",
+        &format!("/partnerships/partner-communications/{done_id}"),
+        Some(json!({"followUpDone": true})),
+    )
+    .await;
+    Fixture {
+        e_current: current,
+        e_archived: archived,
+        p_acme: acme,
+        p_beta: beta,
+        p_gone: gone,
+    }
+}
+
+#[tokio::test]
+async fn dashboard_reports_scope_totals_pace_and_actions() {
+    let api = TestApi::new().await;
+    let f = fixture(&api).await;
+    let reply = api
+        .call(
+            "GET",
+            "/partnerships/dashboard?upcomingWindowDays=3&actionLimit=5000",
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let d = &reply.body;
+    assert_eq!(d["scope"]["upcomingWindowDays"], 7, "clamped");
+    assert_eq!(d["scope"]["actionLimit"], 200, "clamped");
+    assert_eq!(d["scope"]["scopedEventCount"], 1, "the archived event is out of scope");
+    let totals = &d["totals"];
+    assert_eq!(
+        (
+            totals["partnerCount"].clone(),
+            totals["archivedPartnerCount"].clone(),
+            totals["activePartnerCount"].clone()
+        ),
+        (json!(3), json!(1), json!(2))
+    );
+    assert_eq!(totals["relationshipCount"], 3);
+    assert_eq!(totals["partnersInScope"], 3, "archived partners still count (parity)");
+    assert_eq!(totals["pipelineAmount"], 6200.0);
+    assert_eq!(totals["securedAmount"], 4000.0);
+    assert_eq!(totals["openPipelineAmount"], 1500.0);
+    assert_eq!(
+        totals["activePartners"]["relationshipCount"], 2,
+        "companion without archived partners"
+    );
+    assert_eq!(totals["activePartners"]["pipelineAmount"], 5500.0);
+
+    let annual = &d["annual"];
+    assert_eq!(annual["goalAmount"], 10000.0, "the archived event's goal is excluded");
+    assert_eq!(annual["securedAmount"], 4000.0);
+    assert_eq!(annual["progressToGoalPct"], 40.0);
+    let event = &d["revenueByEvent"][0];
+    assert_eq!(event["eventId"], f.e_current.as_str());
+    assert_eq!(
+        event["expectedProgressPct"], 50.0,
+        "10 of the 20 days of the outreach window"
+    );
+    assert_eq!(event["paceStatus"], "behind");
+    assert_eq!(
+        (event["overdueFollowUps"].clone(), event["openOverdueFollowUps"].clone()),
+        (json!(2), json!(1))
+    );
+
+    let items = d["actionItems"].as_array().unwrap();
+    let ids: Vec<&str> = items.iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert_eq!(
+        ids[0],
+        format!("link-follow-up-{}::{}", f.p_gone, f.e_current),
+        "the most overdue first"
+    );
+    assert_eq!(ids[1], format!("link-follow-up-{}::{}", f.p_beta, f.e_current));
+    assert!(
+        ids[2].starts_with("comm-follow-up-"),
+        "the done follow-up left the queue"
+    );
+    assert_eq!(items[2]["description"], "Invoice • Blueprint");
+    assert_eq!(items[0]["title"], "Gone Co (Kim)");
+    assert_eq!(items[1]["daysUntilDue"], -2);
+    let statuses: Vec<&str> = d["pipeline"]["byStatus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["paid", "pitched", "declined"]);
+
+    let with_archived = api
+        .call("GET", "/partnerships/dashboard?includeArchived=true", None)
+        .await
+        .body;
+    assert_eq!(with_archived["scope"]["scopedEventCount"], 2);
+    assert_eq!(with_archived["totals"]["relationshipCount"], 4);
+    let one_event = api
+        .call(
+            "GET",
+            &format!("/partnerships/dashboard?eventId={}&includeArchived=true", f.e_archived),
+            None,
+        )
+        .await
+        .body;
+    assert_eq!(one_event["totals"]["relationshipCount"], 1);
+    assert_eq!(one_event["scope"]["requestedEventId"], f.e_archived.as_str());
+    let _ = &f.p_acme;
+}
+
+#[tokio::test]
+async fn export_lists_every_partner_in_client_order_as_json_or_csv() {
+    let api = TestApi::new().await;
+    let f = fixture(&api).await;
+    api.create_partner(json!({"company": "Zeta Lonely", "tags": ["a", "b"]}))
+        .await;
+    let reply = api.call("GET", "/partnerships/export", None).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body["alumniTag"], "alumni-partner");
+    assert!(reply.body["generatedAt"].as_str().unwrap().ends_with('Z'));
+    let rows = reply.body["rows"].as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        2 + 1 + 1 + 1,
+        "Acme 2 links, Beta 1, Gone Co 1 (archived included), Zeta none"
+    );
+    let keys: Vec<&str> = rows[0].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        COLUMNS.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        "the client's CSV depends on this order"
+    );
+    let companies: Vec<&str> = rows.iter().map(|r| r["company"].as_str().unwrap()).collect();
+    assert_eq!(companies, ["Acme", "Acme", "Beta", "Gone Co", "Zeta Lonely"]);
+    assert_eq!(rows[0]["eventId"], f.e_archived.as_str(), "newest link first");
+    assert_eq!(rows[1]["status"], "Paid");
+    assert_eq!(rows[1]["packageTier"], "Gold");
+    assert_eq!(rows[1]["sponsorshipAmount"], "4000");
+    assert_eq!(rows[3]["archived"], "Yes");
+    assert_eq!(rows[4]["linkId"], "");
+    assert_eq!(rows[4]["tags"], "a, b");
+
+    let csv = api.call("GET", "/partnerships/export?format=CSV", None).await;
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.headers["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"partnerships-export-")
+    );
+    let text = csv.body.as_str().unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(reader.headers().unwrap().get(0), Some("Partner ID"));
+    assert_eq!(reader.records().count(), 5);
+}
+
+#[tokio::test]
+async fn rollup_repairs_corrupted_summaries_and_is_idempotent() {
+    let api = TestApi::new().await;
+    let f = fixture(&api).await;
+    let store = &api.ctx.store;
+    let tables = api.ctx.config.tables.clone();
+    let first = rollup::run(&api.ctx, std::time::Duration::from_secs(60)).await.unwrap();
+    assert!(first.pass_completed);
+    assert_eq!(first.summaries_repaired, 0, "nothing drifted: {first:?}");
+
+    // Corrupt an event's counters and link ids, a partner's summary, and the partner counters.
+    let corrupt_event = Update::new("vandal", 1)
+        .set("relationshipCount", 99)
+        .unwrap()
+        .set("securedCents", 1)
+        .unwrap()
+        .set_string_set("linkIds", vec!["bogus".into()]);
+    store
+        .update::<serde_json::Map<String, Value>>(&tables.events, &f.e_current, &corrupt_event)
+        .await
+        .unwrap();
+    let link_id = format!("{}::{}", f.p_beta, f.e_current);
+    let corrupt_partner = Update::new("vandal", 1).remove_path(&["linkSummaries", &link_id]);
+    store
+        .update::<serde_json::Map<String, Value>>(&tables.partners, &f.p_beta, &corrupt_partner)
+        .await
+        .unwrap();
+    let corrupt_counts = Update::new("vandal", 1).set("partnerCount", 42).unwrap();
+    store
+        .update::<serde_json::Map<String, Value>>(&tables.meta, PARTNER_COUNTS_ID, &corrupt_counts)
+        .await
+        .unwrap();
+
+    let repair = rollup::run(&api.ctx, std::time::Duration::from_secs(60)).await.unwrap();
+    assert!(repair.pass_completed);
+    assert_eq!(repair.summaries_repaired, 3, "{repair:?}");
+    let event = store.get_event(&f.e_current).await.unwrap().unwrap();
+    assert_eq!(event.counters.relationship_count, 3);
+    assert_eq!(event.counters.secured_cents, 400_000);
+    assert_eq!(event.link_ids.len(), 3);
+    assert!(!event.link_ids.contains("bogus"));
+    let partner = store.get_partner(&f.p_beta).await.unwrap().unwrap();
+    assert!(partner.link_summaries.contains_key(&link_id));
+    assert_eq!(store.partner_counts().await.unwrap(), (3, 1));
+    let status = api.stored(&tables.meta, ROLLUP_STATUS_ID).await.unwrap();
+    assert_eq!(status["phase"], "idle");
+    assert_eq!(status["lastRunSummariesRepaired"], 3);
+    assert!(status["lastRunItemsRead"].as_u64().unwrap() >= 5);
+    assert!(status["lastRunAt"].is_string() && status["lastPassCompletedAt"].is_string());
+    assert_eq!(status["updatedBy"], "rollup");
+
+    let again = rollup::run(&api.ctx, std::time::Duration::from_secs(60)).await.unwrap();
+    assert_eq!(again.summaries_repaired, 0, "idempotent");
+    let directory = api.call("GET", "/partnerships/partners", None).await;
+    assert_eq!(
+        directory.body["summary"]["totalRelationships"], 3,
+        "the directory reads the repaired summaries"
+    );
+    let _ = (&f.p_acme, &f.p_gone, &f.e_archived);
+}
+
+#[tokio::test]
+async fn rollup_resumes_from_its_checkpoint() {
+    let api = TestApi::new().await;
+    for i in 0..60 {
+        api.create_partner(json!({"company": format!("P{i:02}")})).await;
+    }
+    let cut_short = rollup::run(&api.ctx, std::time::Duration::from_millis(1))
+        .await
+        .unwrap();
+    assert!(!cut_short.pass_completed, "a tiny budget stops after one page");
+    let status = api.stored(&api.ctx.config.tables.meta, ROLLUP_STATUS_ID).await.unwrap();
+    assert_ne!(status["phase"], "idle");
+    let mut runs = 1;
+    loop {
+        let report = rollup::run(&api.ctx, std::time::Duration::from_millis(1))
+            .await
+            .unwrap();
+        runs += 1;
+        if report.pass_completed {
+            break;
+        }
+        assert!(runs < 20, "the pass advances run after run");
+    }
+    assert!(runs >= 3, "60 partners take several 25-item pages: {runs} runs");
+    assert_eq!(api.ctx.store.partner_counts().await.unwrap(), (60, 0));
+}
