@@ -81,7 +81,8 @@ case "$cmd" in
     start_ddb "$port" -inMemory
     aws_local_env "$port"
     set +e
-    cargo test --workspace "${@:2}"
+    # Debug-build futures are large; give test threads room.
+    RUST_MIN_STACK=${RUST_MIN_STACK:-8388608} cargo test --workspace "${@:2}"
     rc=$?
     set -e
     exit $rc ;;

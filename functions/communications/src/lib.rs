@@ -10,7 +10,8 @@ use shared::{ApiError, AppContext};
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    let result = async {
+    // Boxed: the route futures are large, and a Lambda worker thread has a small stack.
+    let result = Box::pin(async {
         let caller = authenticate(&request, ctx)?;
         match route.as_str() {
             "GET /partnerships/partners/{partnerId}/communications" => {
@@ -40,7 +41,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             }
             _ => Err(ApiError::NoRoute(route.clone())),
         }
-    }
+    })
     .await;
     finish(&route, result)
 }

@@ -21,7 +21,8 @@ const EVENT: &str = "partnership event";
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    let result = async {
+    // Boxed: the route futures are large, and a Lambda worker thread has a small stack.
+    let result = Box::pin(async {
         let caller = authenticate(&request, ctx)?;
         let id = || path_param(&request, "eventId");
         match route.as_str() {
@@ -32,7 +33,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             "DELETE /partnerships/events/{eventId}" => delete(&id()?, ctx, &caller.email).await,
             _ => Err(ApiError::NoRoute(route.clone())),
         }
-    }
+    })
     .await;
     finish(&route, result)
 }

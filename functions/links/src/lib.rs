@@ -15,7 +15,8 @@ const LINK: &str = "partner event";
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    let result = async {
+    // Boxed: the route futures are large, and a Lambda worker thread has a small stack.
+    let result = Box::pin(async {
         let caller = authenticate(&request, ctx)?;
         match route.as_str() {
             "POST /partnerships/partners/{partnerId}/events" => {
@@ -29,7 +30,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             }
             _ => Err(ApiError::NoRoute(route.clone())),
         }
-    }
+    })
     .await;
     finish(&route, result)
 }

@@ -19,14 +19,15 @@ const EXPORT_LINK_CHUNK: usize = 100;
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    let result = async {
+    // Boxed: the route futures are large, and a Lambda worker thread has a small stack.
+    let result = Box::pin(async {
         authenticate(&request, ctx)?;
         match route.as_str() {
             "GET /partnerships/dashboard" => dashboard(&request, ctx).await,
             "GET /partnerships/export" => export(&request, ctx).await,
             _ => Err(ApiError::NoRoute(route.clone())),
         }
-    }
+    })
     .await;
     finish(&route, result)
 }
