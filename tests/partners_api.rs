@@ -300,6 +300,12 @@ async fn directory_filters_scope_metrics_and_options() {
     )
     .await;
 
+    let metered = api.call("GET", "/partnerships/partners", None).await;
+    assert_eq!(
+        metered.headers[shared::http::ITEMS_READ_HEADER],
+        "4",
+        "the directory reads the 3 partners and the tier catalog row, never the links or events tables"
+    );
     let all = api.call("GET", "/partnerships/partners", None).await.body;
     assert_eq!(company_names(&all), ["acme", "Beta"]);
     let acme_row = &all["partners"][0];

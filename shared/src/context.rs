@@ -24,6 +24,18 @@ impl AppContext {
         }
     }
 
+    /// Opens the connection to DynamoDB during init (one cheap GetItem), so the first request
+    /// does not pay for DNS, TCP and TLS. Failures are only logged: the request will retry.
+    pub async fn warm_up(&self) {
+        let probe = self
+            .store
+            .get::<serde_json::Value>(&self.config.tables.meta, "partnerships_warm_up")
+            .await;
+        if let Err(e) = probe {
+            tracing::warn!(error = %crate::error::error_chain(&e), "DynamoDB warm-up failed");
+        }
+    }
+
     /// Reads the environment and builds the SDK client (honouring `AWS_ENDPOINT_URL_DYNAMODB`).
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;

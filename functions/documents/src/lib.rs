@@ -3,15 +3,14 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::domain::records::Document;
-use shared::http::{authenticate, finish, path_param, route_key};
+use shared::http::{authenticate, path_param, route_key, serve};
 use shared::record_routes;
 use shared::{ApiError, AppContext};
 
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    // Boxed: the route futures are large, and a Lambda worker thread has a small stack.
-    let result = Box::pin(async {
+    serve(&route, async {
         let caller = authenticate(&request, ctx)?;
         match route.as_str() {
             "GET /partnerships/partners/{partnerId}/documents" => {
@@ -31,6 +30,5 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             _ => Err(ApiError::NoRoute(route.clone())),
         }
     })
-    .await;
-    finish(&route, result)
+    .await
 }

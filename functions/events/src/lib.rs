@@ -12,7 +12,7 @@ use shared::domain::normalize::stored_tier;
 use shared::domain::partner::Partner;
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
-use shared::http::{authenticate, created, finish, json_body, ok, path_param, route_key};
+use shared::http::{authenticate, created, json_body, ok, path_param, route_key, serve};
 use shared::store::{StoreError, WRITE_ATTEMPTS, backoff};
 use shared::{ApiError, ApiResult, AppContext};
 
@@ -21,8 +21,7 @@ const EVENT: &str = "partnership event";
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    // Boxed: the route futures are large, and a Lambda worker thread has a small stack.
-    let result = Box::pin(async {
+    serve(&route, async {
         let caller = authenticate(&request, ctx)?;
         let id = || path_param(&request, "eventId");
         match route.as_str() {
@@ -34,8 +33,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             _ => Err(ApiError::NoRoute(route.clone())),
         }
     })
-    .await;
-    finish(&route, result)
+    .await
 }
 
 async fn list(ctx: &AppContext) -> ApiResult<Response<Body>> {

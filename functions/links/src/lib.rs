@@ -5,7 +5,7 @@ use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::domain::link::{LinkChanges, NewLink, PartnerEventLink};
-use shared::http::{authenticate, created, finish, json_body, ok, path_param, route_key};
+use shared::http::{authenticate, created, json_body, ok, path_param, route_key, serve};
 use shared::store::links::item;
 use shared::store::{StoreError, WRITE_ATTEMPTS, backoff};
 use shared::{ApiError, ApiResult, AppContext};
@@ -15,8 +15,7 @@ const LINK: &str = "partner event";
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    // Boxed: the route futures are large, and a Lambda worker thread has a small stack.
-    let result = Box::pin(async {
+    serve(&route, async {
         let caller = authenticate(&request, ctx)?;
         match route.as_str() {
             "POST /partnerships/partners/{partnerId}/events" => {
@@ -31,8 +30,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             _ => Err(ApiError::NoRoute(route.clone())),
         }
     })
-    .await;
-    finish(&route, result)
+    .await
 }
 
 async fn create(partner_id: &str, request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {

@@ -7,6 +7,7 @@ use shared::AppContext;
 async fn main() -> Result<(), Error> {
     shared::context::init_tracing();
     let ctx = AppContext::from_env().await?;
+    ctx.warm_up().await;
     let ctx = &ctx;
     lambda_http::run(service_fn(move |request| async move {
         Ok::<_, Error>(links::handle(request, ctx).await)

@@ -12,7 +12,7 @@ use shared::domain::normalize::{is_canonical_status, stored_status, stored_tier}
 use shared::domain::partner::{DirectoryQuery, PartnerChanges, directory, status_options};
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
-use shared::http::{authenticate, created, finish, json_body, ok, path_param, query_params, route_key};
+use shared::http::{authenticate, created, json_body, ok, path_param, query_params, route_key, serve};
 use shared::store::{StoreError, Update, WRITE_ATTEMPTS, backoff};
 use shared::{ApiError, ApiResult, AppContext};
 
@@ -21,8 +21,7 @@ const PARTNER: &str = "partner";
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    // Boxed: the route futures are large, and a Lambda worker thread has a small stack.
-    let result = Box::pin(async {
+    serve(&route, async {
         let caller = authenticate(&request, ctx)?;
         match route.as_str() {
             "GET /partnerships/partners" => list(&request, ctx).await,
@@ -34,8 +33,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             _ => Err(ApiError::NoRoute(route.clone())),
         }
     })
-    .await;
-    finish(&route, result)
+    .await
 }
 
 async fn list(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {

@@ -10,7 +10,7 @@ use shared::domain::export::{partner_rows, to_csv};
 use shared::domain::normalize::{ALUMNI_TAG, iso_millis};
 use shared::domain::partner::Partner;
 use shared::domain::sort::compare_partners;
-use shared::http::{authenticate, download, finish, ok, query_params, route_key};
+use shared::http::{authenticate, download, ok, query_params, route_key, serve};
 use shared::{ApiError, ApiResult, AppContext};
 
 /// Links fetched per BatchGetItem round while exporting, so memory stays bounded by the output.
@@ -19,8 +19,7 @@ const EXPORT_LINK_CHUNK: usize = 100;
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    // Boxed: the route futures are large, and a Lambda worker thread has a small stack.
-    let result = Box::pin(async {
+    serve(&route, async {
         authenticate(&request, ctx)?;
         match route.as_str() {
             "GET /partnerships/dashboard" => dashboard(&request, ctx).await,
@@ -28,8 +27,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             _ => Err(ApiError::NoRoute(route.clone())),
         }
     })
-    .await;
-    finish(&route, result)
+    .await
 }
 
 /// Reads only what the scope needs: the (small) events table, the links of the scoped events by

@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::tables::{GsiDef, ID, Tables};
+
 pub use update::Update;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -158,6 +159,7 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
+        meter(u64::from(out.item.is_some()));
         out.item
             .map(serde_dynamo::from_item)
             .transpose()
@@ -220,6 +222,7 @@ impl Store {
                 .send()
                 .await
                 .map_err(classify)?;
+            meter_count(out.scanned_count);
             for item in out.items.unwrap_or_default() {
                 items.push(serde_dynamo::from_item(item)?);
             }
@@ -247,6 +250,7 @@ impl Store {
             .send()
             .await
             .map_err(classify)?;
+        meter_count(out.scanned_count);
         let items = out
             .items
             .unwrap_or_default()
@@ -269,6 +273,7 @@ impl Store {
                 .send()
                 .await
                 .map_err(classify)?;
+            meter_count(out.scanned_count);
             for item in out.items.unwrap_or_default() {
                 items.push(serde_dynamo::from_item(item)?);
             }
@@ -307,7 +312,9 @@ impl Store {
                     .send()
                     .await
                     .map_err(classify)?;
-                for item in out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default() {
+                let found = out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default();
+                meter(found.len() as u64);
+                for item in found {
                     items.push(serde_dynamo::from_item(item)?);
                 }
                 pending = out
@@ -414,6 +421,28 @@ pub fn delete_versioned_item(table: &str, id: &str, expected: u64) -> Result<Tra
 /// A string attribute value.
 pub fn string_attr(text: &str) -> AttributeValue {
     AttributeValue::S(text.to_string())
+}
+
+tokio::task_local! {
+    static ITEMS_READ: std::cell::Cell<u64>;
+}
+
+/// Runs `future`, counting the DynamoDB items its reads return or scan.
+pub async fn metered<F: std::future::Future>(future: F) -> (F::Output, u64) {
+    ITEMS_READ
+        .scope(std::cell::Cell::new(0), async {
+            let output = future.await;
+            (output, ITEMS_READ.with(|c| c.get()))
+        })
+        .await
+}
+
+fn meter(items: u64) {
+    let _ = ITEMS_READ.try_with(|c| c.set(c.get() + items));
+}
+
+pub(crate) fn meter_count(count: i32) {
+    meter(u64::try_from(count).unwrap_or(0));
 }
 
 /// An item as a JSON object (numbers stay numbers), for records shown as stored.

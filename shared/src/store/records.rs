@@ -167,6 +167,7 @@ impl Store {
                 .send()
                 .await
                 .map_err(classify)?;
+            super::meter_count(out.scanned_count);
             for item in out.items.unwrap_or_default() {
                 records.push(serde_dynamo::from_item(item)?);
             }
@@ -203,6 +204,7 @@ impl Store {
                 .send()
                 .await
                 .map_err(classify)?;
+            super::meter_count(out.scanned_count);
             for item in out.items.unwrap_or_default() {
                 records.push(serde_dynamo::from_item(item)?);
             }
