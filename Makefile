@@ -1,11 +1,14 @@
 # Two commands set everything up on a fresh machine: `make run` and `make test`.
-.PHONY: run test lint fmt clippy ci install build release
+.PHONY: run test lint fmt clippy ci install build release bench
 
 run:        ## DynamoDB Local (data in .data/) + every route on http://127.0.0.1:3000 (PORT, DDB_PORT, DATA_DIR override)
 	infra/stack.sh run
 
 test:       ## the whole test suite against its own in-memory DynamoDB Local
 	infra/stack.sh test
+
+bench:      ## release build + wrk per route (1x, 10x dataset) + cold starts -> BENCHMARKS.md (not part of CI)
+	infra/stack.sh bench
 
 lint:       ## cfn-lint template.yaml
 	infra/stack.sh lint

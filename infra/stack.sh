@@ -4,6 +4,7 @@
 #   infra/stack.sh run       DynamoDB Local with data under $DATA_DIR + every route on 127.0.0.1:$PORT
 #   infra/stack.sh test      in-memory DynamoDB Local on a free port, the whole test suite, then stop
 #   infra/stack.sh lint      cfn-lint on template.yaml
+#   infra/stack.sh bench     release build, wrk per route at 1x and 10x, cold starts -> BENCHMARKS.md
 # Ctrl-C (or any exit) stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,9 +87,40 @@ case "$cmd" in
     rc=$?
     set -e
     exit $rc ;;
+  bench)
+    install_ddb
+    if ! command -v wrk >/dev/null 2>&1; then
+      echo "installing wrk (apt)" >&2
+      apt-get update -qq >&2 && apt-get install -y -qq wrk >&2
+    fi
+    cargo build --release --workspace --bins
+    mkdir -p bench-results
+    GW_PID=""
+    stop_all() { if [ -n "$GW_PID" ]; then kill "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; GW_PID=""; fi; stop_ddb; }
+    trap stop_all EXIT
+    loads=()
+    for scale in ${BENCH_SCALES:-1 10}; do
+      port=$(free_port); start_ddb "$port" -inMemory; aws_local_env "$port"
+      gw=$(free_port)
+      ENV=bench PARTNERSHIPS_ADMIN_DOMAINS=example.org ROLLUP_INTERVAL_SECS=86400 RUST_LOG=warn PORT=$gw \
+        target/release/local-stack serve >"$TOOLS/bench-gateway.log" 2>&1 &
+      GW_PID=$!
+      for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$gw" && break; sleep 0.1; done
+      if [ "$scale" = 1 ]; then runs=${BENCH_RUNS:-3}; secs=${BENCH_SECONDS:-20}; warm=5; else runs=1; secs=10; warm=3; fi
+      target/release/bench load --base "http://127.0.0.1:$gw" --scale "$scale" --runs "$runs" --seconds "$secs" --warmup "$warm" \
+        --out "bench-results/load-$scale.json"
+      loads+=(--load "bench-results/load-$scale.json")
+      stop_all
+    done
+    port=$(free_port); start_ddb "$port" -inMemory; aws_local_env "$port"
+    ENV=bench target/release/local-stack create-tables >/dev/null
+    ENV=bench PARTNERSHIPS_ADMIN_DOMAINS=example.org target/release/bench cold --runs "${BENCH_COLD_RUNS:-10}" --out bench-results/cold.json
+    stop_all
+    target/release/bench report "${loads[@]}" --cold bench-results/cold.json --out BENCHMARKS.md
+    echo "wrote BENCHMARKS.md" >&2 ;;
   lint)
     install_lint
     "$TOOLS/venv/bin/cfn-lint" template.yaml ;;
   *)
-    echo "usage: $0 install|run|test|lint" >&2; exit 2 ;;
+    echo "usage: $0 install|run|test|lint|bench" >&2; exit 2 ;;
 esac

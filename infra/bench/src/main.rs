@@ -1,0 +1,444 @@
+//! `bench load` seeds a dataset through the gateway and drives wrk per route; `bench cold`
+//! measures cold starts and package sizes of the release binaries; `bench report` writes
+//! BENCHMARKS.md from their JSON. `infra/stack.sh bench` (make bench) runs all three.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use bench::coldstart::{ColdStart, measure};
+use bench::dataset::{Shape, seed};
+use bench::wrk::{self, WrkResult};
+use bench::{Api, admin_token, median};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn arg(args: &HashMap<String, String>, key: &str, default: &str) -> String {
+    args.get(key).cloned().unwrap_or_else(|| default.to_string())
+}
+
+fn parse_args() -> (String, HashMap<String, String>, Vec<String>) {
+    let mut all = std::env::args().skip(1);
+    let command = all.next().unwrap_or_default();
+    let mut named = HashMap::new();
+    let mut repeated = Vec::new();
+    let rest: Vec<String> = all.collect();
+    let mut i = 0;
+    while i < rest.len() {
+        let key = rest[i].trim_start_matches("--").to_string();
+        let value = rest.get(i + 1).cloned().unwrap_or_default();
+        if key == "load" {
+            repeated.push(value.clone());
+        }
+        named.insert(key, value);
+        i += 2;
+    }
+    (command, named, repeated)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let (command, args, loads) = parse_args();
+    match command.as_str() {
+        "load" => load(&args).await,
+        "cold" => cold(&args).await,
+        "report" => report(&args, &loads),
+        _ => Err("usage: bench load|cold|report [--options]".into()),
+    }
+}
+
+/// A benchmarked route: name, route key, wrk script, and one probe request (method, path, body).
+struct BenchRoute {
+    name: &'static str,
+    route: &'static str,
+    script: String,
+    probe: (String, String, Option<Value>),
+}
+
+/// One route's figures: medians over the runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RouteFigures {
+    name: String,
+    route: String,
+    requests_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    non_2xx: u64,
+    items_read: Option<u64>,
+    answer_bytes: usize,
+    runs: Vec<WrkResultOut>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WrkResultOut {
+    requests_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    non_2xx: u64,
+}
+
+impl From<&WrkResult> for WrkResultOut {
+    fn from(r: &WrkResult) -> Self {
+        Self {
+            requests_per_sec: r.requests_per_sec,
+            p50_ms: r.p50_ms,
+            p99_ms: r.p99_ms,
+            non_2xx: r.non_2xx + r.socket_errors,
+        }
+    }
+}
+
+async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
+    let base = arg(args, "base", "http://127.0.0.1:3000");
+    let scale: usize = arg(args, "scale", "1").parse()?;
+    let runs: usize = arg(args, "runs", "3").parse()?;
+    let seconds: u32 = arg(args, "seconds", "20").parse()?;
+    let warmup: u32 = arg(args, "warmup", "5").parse()?;
+    let out = PathBuf::from(arg(args, "out", "bench-results/load.json"));
+    let api = Api::new(&base);
+    let mut shape = Shape::scaled(scale);
+    shape.link_targets = 40;
+    let started = Instant::now();
+    let data = seed(&api, shape).await?;
+    let seed_seconds = started.elapsed().as_secs_f64();
+    eprintln!("seeded {shape:?} in {seed_seconds:.1} s");
+
+    let token = admin_token();
+    let partner_paths: Vec<String> = data
+        .partner_ids
+        .iter()
+        .take(500)
+        .map(|id| format!("/partnerships/partners/{id}"))
+        .collect();
+    let event_paths: Vec<String> = data
+        .event_ids
+        .iter()
+        .map(|id| format!("/partnerships/events/{id}"))
+        .collect();
+    let links: Vec<String> = data.link_ids.iter().take(1000).cloned().collect();
+    // Reads first (the writes below add data), then the writes.
+    let route =
+        |name: &'static str, route: &'static str, script: String, method: &str, path: String, body: Option<Value>| {
+            BenchRoute {
+                name,
+                route,
+                script,
+                probe: (method.to_string(), path, body),
+            }
+        };
+    let link_probe = format!("/partnerships/partners/{}/events", data.partner_ids[0]);
+    let other_event = json!({"eventId": data.event_ids[data.event_ids.len() / 2 + 1]});
+    let routes = vec![
+        route(
+            "list partners",
+            "GET /partnerships/partners",
+            wrk::rotating_get(&token, &["/partnerships/partners".into()]),
+            "GET",
+            "/partnerships/partners".into(),
+            None,
+        ),
+        route(
+            "partner detail",
+            "GET /partnerships/partners/{id}",
+            wrk::rotating_get(&token, &partner_paths),
+            "GET",
+            partner_paths[0].clone(),
+            None,
+        ),
+        route(
+            "dashboard",
+            "GET /partnerships/dashboard",
+            wrk::rotating_get(&token, &["/partnerships/dashboard".into()]),
+            "GET",
+            "/partnerships/dashboard".into(),
+            None,
+        ),
+        route(
+            "event detail",
+            "GET /partnerships/events/{id}",
+            wrk::rotating_get(&token, &event_paths),
+            "GET",
+            event_paths[0].clone(),
+            None,
+        ),
+        route(
+            "events list",
+            "GET /partnerships/events",
+            wrk::rotating_get(&token, &["/partnerships/events".into()]),
+            "GET",
+            "/partnerships/events".into(),
+            None,
+        ),
+        route(
+            "patch link",
+            "PATCH /partnerships/partner-events/{id}",
+            wrk::patch_link(&token, &links),
+            "PATCH",
+            format!("/partnerships/partner-events/{}", links[0]),
+            Some(json!({"amount": 1234})),
+        ),
+        route(
+            "create link",
+            "POST /partnerships/partners/{id}/events",
+            wrk::post_link(&token, &data.partner_ids, &data.target_event_ids),
+            "POST",
+            link_probe,
+            Some(other_event),
+        ),
+        route(
+            "create partner",
+            "POST /partnerships/partners",
+            wrk::post_partner(&token),
+            "POST",
+            "/partnerships/partners".into(),
+            Some(json!({"company": "Probe"})),
+        ),
+    ];
+    let dir = std::env::temp_dir().join(format!("bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut figures = Vec::new();
+    for BenchRoute {
+        name,
+        route,
+        script,
+        probe: (method, path, body),
+    } in routes
+    {
+        let probe = api.send(&method, &path, body.as_ref()).await?;
+        let script_path = dir.join(format!("{}.lua", name.replace(' ', "_")));
+        std::fs::write(&script_path, script)?;
+        if warmup > 0 {
+            wrk::run(&base, &script_path, 8, warmup)?;
+        }
+        let results: Vec<WrkResult> = (0..runs)
+            .map(|_| wrk::run(&base, &script_path, 8, seconds))
+            .collect::<Result<_, _>>()?;
+        let pick = |f: fn(&WrkResult) -> f64| median(&mut results.iter().map(f).collect::<Vec<_>>());
+        let figure = RouteFigures {
+            name: name.into(),
+            route: route.into(),
+            requests_per_sec: pick(|r| r.requests_per_sec),
+            p50_ms: pick(|r| r.p50_ms),
+            p99_ms: pick(|r| r.p99_ms),
+            non_2xx: results.iter().map(|r| r.non_2xx + r.socket_errors).sum(),
+            items_read: probe.items_read,
+            answer_bytes: probe.bytes,
+            runs: results.iter().map(WrkResultOut::from).collect(),
+        };
+        eprintln!(
+            "{name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, items read {:?}",
+            figure.requests_per_sec, figure.p50_ms, figure.p99_ms, figure.items_read
+        );
+        figures.push(figure);
+    }
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let report = json!({"scale": scale, "shape": format!("{shape:?}"), "seedSeconds": seed_seconds, "runs": runs, "seconds": seconds, "routes": figures});
+    std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
+    Ok(())
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Size of `bootstrap` (the binary) deflated in a zip, as Lambda is deployed.
+fn zip_size(binary: &Path, dir: &Path) -> Result<u64, BoxError> {
+    let zip = dir.join(format!(
+        "{}.zip",
+        binary.file_name().and_then(|n| n.to_str()).unwrap_or("fn")
+    ));
+    let status = std::process::Command::new("python3")
+        .args(["-c", "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[2], 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z: z.write(sys.argv[1], 'bootstrap')"])
+        .arg(binary)
+        .arg(&zip)
+        .status()?;
+    if !status.success() {
+        return Err("zip failed".into());
+    }
+    Ok(file_size(&zip))
+}
+
+const FUNCTIONS: [(&str, &str); 7] = [
+    ("partners", "partners/list"),
+    ("events", "events/list"),
+    ("links", "links/update"),
+    ("documents", "documents/list"),
+    ("communications", "communications/list"),
+    ("reports", "reports/dashboard"),
+    ("rollup", "rollup/schedule"),
+];
+
+async fn cold(args: &HashMap<String, String>) -> Result<(), BoxError> {
+    let bin_dir = PathBuf::from(arg(args, "bin-dir", "target/release"));
+    let events_dir = PathBuf::from(arg(args, "events-dir", "events"));
+    let runs: usize = arg(args, "runs", "10").parse()?;
+    let out = PathBuf::from(arg(args, "out", "bench-results/cold.json"));
+    let env: Vec<(String, String)> = [
+        "ENV",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "PARTNERSHIPS_ADMIN_DOMAINS",
+    ]
+    .iter()
+    .filter_map(|k| Some((k.to_string(), std::env::var(k).ok()?)))
+    .collect();
+    let dir = std::env::temp_dir().join(format!("bench-zip-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut rows = Vec::new();
+    for (name, sample) in FUNCTIONS {
+        let binary = bin_dir.join(name);
+        let event = std::fs::read_to_string(events_dir.join(format!("{sample}.json")))?;
+        let figures: ColdStart = measure(name, &binary, &event, &env, runs).await?;
+        eprintln!(
+            "{name}: cold start median {:.1} ms, peak RSS {:.1} MiB",
+            figures.median_ms, figures.median_peak_rss_mib
+        );
+        rows.push(json!({"cold": figures, "binaryBytes": file_size(&binary), "zipBytes": zip_size(&binary, &dir)?}));
+    }
+    if let Some(parent) = out.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(
+        &out,
+        serde_json::to_string_pretty(&json!({"runs": runs, "functions": rows}))?,
+    )?;
+    Ok(())
+}
+
+/// The reference figures of the Node.js service (issue 6) and our bars.
+fn bar(name: &str) -> (Option<&'static str>, Option<f64>, f64) {
+    match name {
+        "list partners" => (Some("3.5 req/s, p50 1.85 s"), Some(35.0), 250.0),
+        "partner detail" => (Some("260 req/s, p50 27 ms"), Some(2600.0), 50.0),
+        "dashboard" => (Some("3.5–4.9 req/s, p50 1.4–2.1 s"), Some(49.0), 50.0),
+        "event detail" => (Some("9–10 req/s, p50 0.8 s"), Some(100.0), 50.0),
+        "create partner" => (Some("1,130–1,210 req/s, p50 6 ms"), Some(12_100.0), 50.0),
+        _ => (None, None, 50.0),
+    }
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|k| k.parse::<f64>().ok())
+        })
+        .map(|kib| format!("{:.0} GiB", kib / 1024.0 / 1024.0))
+        .unwrap_or_default();
+    format!("{cores} cores ({cpu}), {mem} RAM, shared by DynamoDB Local, the gateway and wrk")
+}
+
+/// Lambda arm64 price per GB-second and per request, and HTTP API price per request (us-west-2).
+const ARM_GB_SECOND: f64 = 0.000_013_333_4;
+const LAMBDA_PER_MILLION: f64 = 0.20;
+const HTTP_API_PER_MILLION: f64 = 1.00;
+
+fn report(args: &HashMap<String, String>, loads: &[String]) -> Result<(), BoxError> {
+    let out = PathBuf::from(arg(args, "out", "BENCHMARKS.md"));
+    let cold: Value = serde_json::from_str(&std::fs::read_to_string(arg(args, "cold", "bench-results/cold.json"))?)?;
+    let mut md = String::new();
+    md.push_str(include_str!("../METHOD.md"));
+    md.push_str(&format!(
+        "\n## Machine\n\n{} — measured {}.\n",
+        machine(),
+        chrono::Utc::now().format("%Y-%m-%d")
+    ));
+    let mut p50_by_route: HashMap<String, f64> = HashMap::new();
+    for path in loads {
+        let load: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let routes: Vec<RouteFigures> = serde_json::from_value(load["routes"].clone())?;
+        let scale = load["scale"].as_u64().unwrap_or(1);
+        md.push_str(&format!(
+            "\n## Throughput and latency, {}× dataset\n\n`{}` — seeded through the public API in {:.0} s. wrk, 1 thread, 8 connections, {} s per run after a warm-up, median of {} runs.\n\n",
+            scale,
+            load["shape"].as_str().unwrap_or(""),
+            load["seedSeconds"].as_f64().unwrap_or(0.0),
+            load["seconds"],
+            load["runs"]
+        ));
+        md.push_str("| route | req/s | p50 ms | p99 ms | non-2xx | items read / request | answer bytes | Node.js reference | bar (req/s, p99) | verdict |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        for r in &routes {
+            let (reference, min_rps, max_p99) = bar(&r.name);
+            let rps_ok = min_rps.is_none_or(|m| r.requests_per_sec >= m);
+            let p99_ok = r.p99_ms <= max_p99;
+            let verdict = if scale != 1 {
+                "(scale)".to_string()
+            } else if rps_ok && p99_ok {
+                "meets".into()
+            } else {
+                format!(
+                    "misses{}{}",
+                    if rps_ok { "" } else { " req/s" },
+                    if p99_ok { "" } else { " p99" }
+                )
+            };
+            let bar_text = format!(
+                "{} / {} ms",
+                min_rps.map(|m| format!("≥ {m:.0}")).unwrap_or_else(|| "–".into()),
+                max_p99
+            );
+            md.push_str(&format!(
+                "| {} `{}` | {:.0} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} |\n",
+                r.name,
+                r.route,
+                r.requests_per_sec,
+                r.p50_ms,
+                r.p99_ms,
+                r.non_2xx,
+                r.items_read.map(|n| n.to_string()).unwrap_or_else(|| "–".into()),
+                r.answer_bytes,
+                reference.unwrap_or("–"),
+                bar_text,
+                verdict
+            ));
+            if scale == 1 {
+                p50_by_route.insert(r.name.clone(), r.p50_ms);
+            }
+        }
+    }
+    md.push_str("\n## Cold start and package size\n\nRelease profile (`opt-level = \"s\"`, LTO, `codegen-units = 1`, `panic = \"abort\"`, stripped), exec → first response through the local Runtime API, SDK client built and DynamoDB connection warmed during init.\n\n| function | cold start median ms | max ms | peak RSS MiB | binary bytes | zip bytes |\n|---|---|---|---|---|---|\n");
+    for f in cold["functions"].as_array().into_iter().flatten() {
+        let c = &f["cold"];
+        md.push_str(&format!(
+            "| {} | {:.1} | {:.1} | {:.1} | {} | {} |\n",
+            c["function"].as_str().unwrap_or(""),
+            c["median_ms"].as_f64().unwrap_or(0.0),
+            c["max_ms"].as_f64().unwrap_or(0.0),
+            c["median_peak_rss_mib"].as_f64().unwrap_or(0.0),
+            f["binaryBytes"],
+            f["zipBytes"]
+        ));
+    }
+    md.push_str("\nBar: ≤ 30 ms and ≤ 32 MiB (Node.js reference: 855 ms import, 155 MiB).\n");
+    md.push_str("\n## Cost per 1M requests (128 MB, arm64)\n\nDuration taken as the route's p50 latency through the gateway (an upper bound on the Lambda's billed duration, which excludes the gateway); Lambda arm64 $0.0000133334 per GB-s, $0.20 per 1M requests; HTTP API $1.00 per 1M requests.\n\n| route | p50 ms | Lambda compute $ | Lambda requests $ | HTTP API $ | total $ |\n|---|---|---|---|---|---|\n");
+    let mut names: Vec<&String> = p50_by_route.keys().collect();
+    names.sort();
+    for name in names {
+        let ms = p50_by_route[name].max(1.0).ceil();
+        let compute = 1_000_000.0 * ms / 1000.0 * 0.125 * ARM_GB_SECOND;
+        md.push_str(&format!(
+            "| {name} | {ms:.0} | {compute:.2} | {LAMBDA_PER_MILLION:.2} | {HTTP_API_PER_MILLION:.2} | {:.2} |\n",
+            compute + LAMBDA_PER_MILLION + HTTP_API_PER_MILLION
+        ));
+    }
+    std::fs::write(&out, md)?;
+    Ok(())
+}
