@@ -55,3 +55,22 @@ pub fn init_tracing() {
         .without_time()
         .try_init();
 }
+
+/// The `main` of an HTTP function: structured logs, configuration and the SDK client built once
+/// (with the DynamoDB connection warmed), then `lambda_http::run` over `$handle`.
+#[macro_export]
+macro_rules! http_lambda_main {
+    ($handle:path) => {
+        #[tokio::main]
+        async fn main() -> Result<(), lambda_http::Error> {
+            $crate::context::init_tracing();
+            let ctx = $crate::AppContext::from_env().await?;
+            ctx.warm_up().await;
+            let ctx = &ctx;
+            lambda_http::run(lambda_http::service_fn(move |request| async move {
+                Ok::<_, lambda_http::Error>($handle(request, ctx).await)
+            }))
+            .await
+        }
+    };
+}

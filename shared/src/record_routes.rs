@@ -12,8 +12,8 @@ use crate::domain::event::PartnershipEvent;
 use crate::domain::records::{EventRef, EventTarget};
 use crate::error::{ApiError, ApiResult};
 use crate::http::{created, json_body, ok, query_params};
+use crate::store::Retries;
 use crate::store::records::{RecordTable, decode_cursor, encode_cursor};
-use crate::store::{StoreError, WRITE_ATTEMPTS, backoff};
 
 /// Largest page a client may ask for.
 pub const MAX_PAGE: usize = 1000;
@@ -123,10 +123,9 @@ pub async fn create<R: RecordTable>(
     let changes = R::parse_create(&body)?;
     let target = EventTarget::parse(&body, &EventRef::default())?;
     let id = uuid::Uuid::new_v4().to_string();
-    for attempt in 0..WRITE_ATTEMPTS {
-        if attempt > 0 {
-            backoff(attempt).await;
-        }
+    let mut retries = Retries::default();
+    loop {
+        retries.next().await?;
         let (event_ref, event) = resolve(ctx, &target, &EventRef::default()).await?;
         let now = Utc::now().timestamp_millis();
         let mut record = R::create(&changes, id.clone(), partner_id, now).stamped(now, actor, 1);
@@ -140,7 +139,6 @@ pub async fn create<R: RecordTable>(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Unavailable(StoreError::ConditionFailed))
 }
 
 async fn load<R: RecordTable>(ctx: &AppContext, id: &str) -> ApiResult<R> {
@@ -173,10 +171,9 @@ pub async fn update<R: RecordTable>(
             json!({}),
         ));
     }
-    for attempt in 0..WRITE_ATTEMPTS {
-        if attempt > 0 {
-            backoff(attempt).await;
-        }
+    let mut retries = Retries::default();
+    loop {
+        retries.next().await?;
         // A record deleted meanwhile is a 404 here, never a 5xx.
         let stored = load::<R>(ctx, id).await?;
         let target = EventTarget::parse(&body, stored.event())?;
@@ -199,15 +196,13 @@ pub async fn update<R: RecordTable>(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Unavailable(StoreError::ConditionFailed))
 }
 
 /// DELETE: 404 or a hard delete (§5.16).
 pub async fn delete<R: RecordTable>(ctx: &AppContext, id: &str, actor: &str) -> ApiResult<Response<Body>> {
-    for attempt in 0..WRITE_ATTEMPTS {
-        if attempt > 0 {
-            backoff(attempt).await;
-        }
+    let mut retries = Retries::default();
+    loop {
+        retries.next().await?;
         let stored = load::<R>(ctx, id).await?;
         let exists = event_exists(ctx, stored.event()).await?;
         match ctx
@@ -220,5 +215,4 @@ pub async fn delete<R: RecordTable>(ctx: &AppContext, id: &str, actor: &str) -> 
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Unavailable(StoreError::ConditionFailed))
 }

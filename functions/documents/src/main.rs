@@ -1,16 +1,3 @@
-//! Lambda entry point: wires config, logs and the SDK client, then serves `documents::handle`.
+//! Lambda entry point of the documents function; all logic is in `documents::handle`.
 
-use lambda_http::{Error, service_fn};
-use shared::AppContext;
-
-#[tokio::main]
-async fn main() -> Result<(), Error> {
-    shared::context::init_tracing();
-    let ctx = AppContext::from_env().await?;
-    ctx.warm_up().await;
-    let ctx = &ctx;
-    lambda_http::run(service_fn(move |request| async move {
-        Ok::<_, Error>(documents::handle(request, ctx).await)
-    }))
-    .await
-}
+shared::http_lambda_main!(documents::handle);

@@ -1,7 +1,7 @@
 //! The events Lambda: partnership events list, create, detail, update and delete
 //! (contract §5.5–§5.9).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
@@ -13,7 +13,7 @@ use shared::domain::partner::Partner;
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
 use shared::http::{authenticate, created, json_body, ok, path_param, route_key, serve};
-use shared::store::{StoreError, WRITE_ATTEMPTS, backoff};
+use shared::store::Retries;
 use shared::{ApiError, ApiResult, AppContext};
 
 const EVENT: &str = "partnership event";
@@ -92,13 +92,7 @@ async fn detail(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<B
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let partners: HashMap<String, Partner> = ctx
-        .store
-        .batch_get::<Partner>(&ctx.store.tables().partners, &partner_ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.id.clone(), p))
-        .collect();
+    let partners = ctx.store.partners_by_ids(&partner_ids).await?;
 
     let today = utc_date_string(Utc::now());
     let mut counters = EventCounters::default();
@@ -161,9 +155,10 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
             json!({}),
         ));
     }
-    for attempt in 0..WRITE_ATTEMPTS {
-        if attempt > 0 {
-            backoff(attempt).await;
+    let mut retries = Retries::default();
+    loop {
+        retries.next().await?;
+        if retries.retrying() {
             stored = load(id, ctx).await?;
         }
         let updated = changes.apply_to(&stored)?;
@@ -181,14 +176,12 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Unavailable(StoreError::ConditionFailed))
 }
 
 async fn delete(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
-    for attempt in 0..WRITE_ATTEMPTS {
-        if attempt > 0 {
-            backoff(attempt).await;
-        }
+    let mut retries = Retries::default();
+    loop {
+        retries.next().await?;
         let event = load(id, ctx).await?;
         if !event.link_ids.is_empty() {
             return Err(ApiError::validation(
@@ -215,5 +208,4 @@ async fn delete(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<B
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Unavailable(StoreError::ConditionFailed))
 }

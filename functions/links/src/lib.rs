@@ -6,8 +6,8 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::domain::link::{LinkChanges, NewLink, PartnerEventLink};
 use shared::http::{authenticate, created, json_body, ok, path_param, route_key, serve};
+use shared::store::Retries;
 use shared::store::links::item;
-use shared::store::{StoreError, WRITE_ATTEMPTS, backoff};
 use shared::{ApiError, ApiResult, AppContext};
 
 const LINK: &str = "partner event";
@@ -36,10 +36,9 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
 async fn create(partner_id: &str, request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
     // Body (406) → partner and event (404) → year (406) → uniqueness (409), as §5.10 orders them.
     let new = NewLink::parse(&json_body(request)?)?;
-    for attempt in 0..WRITE_ATTEMPTS {
-        if attempt > 0 {
-            backoff(attempt).await;
-        }
+    let mut retries = Retries::default();
+    loop {
+        retries.next().await?;
         let (partner, event) =
             futures::try_join!(ctx.store.get_partner(partner_id), ctx.store.get_event(&new.event_id))?;
         partner.ok_or_else(|| ApiError::not_found("partner", partner_id))?;
@@ -63,7 +62,6 @@ async fn create(partner_id: &str, request: &Request, ctx: &AppContext, actor: &s
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Unavailable(StoreError::ConditionFailed))
 }
 
 async fn load(id: &str, ctx: &AppContext) -> ApiResult<PartnerEventLink> {
@@ -85,10 +83,9 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
             json!({}),
         ));
     }
-    for attempt in 0..WRITE_ATTEMPTS {
-        if attempt > 0 {
-            backoff(attempt).await;
-        }
+    let mut retries = Retries::default();
+    loop {
+        retries.next().await?;
         let stored = load(id, ctx).await?;
         let event = ctx.store.get_event(&stored.event_id).await?;
         let now = Utc::now().timestamp_millis();
@@ -113,14 +110,12 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Unavailable(StoreError::ConditionFailed))
 }
 
 async fn delete(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
-    for attempt in 0..WRITE_ATTEMPTS {
-        if attempt > 0 {
-            backoff(attempt).await;
-        }
+    let mut retries = Retries::default();
+    loop {
+        retries.next().await?;
         let stored = load(id, ctx).await?;
         let event_exists = ctx.store.get_event(&stored.event_id).await?.is_some();
         match ctx
@@ -135,5 +130,4 @@ async fn delete(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<B
             Err(e) => return Err(e.into()),
         }
     }
-    Err(ApiError::Unavailable(StoreError::ConditionFailed))
 }

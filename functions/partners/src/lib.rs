@@ -13,7 +13,7 @@ use shared::domain::partner::{DirectoryQuery, PartnerChanges, directory, status_
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
 use shared::http::{authenticate, created, json_body, ok, path_param, query_params, route_key, serve};
-use shared::store::{StoreError, Update, WRITE_ATTEMPTS, backoff};
+use shared::store::{Retries, Update};
 use shared::{ApiError, ApiResult, AppContext};
 
 const PARTNER: &str = "partner";
@@ -57,10 +57,9 @@ async fn create(request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<R
 async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
     // Body errors come before the 404, as the contract orders them.
     let changes = PartnerChanges::parse(&json_body(request)?, false)?;
-    for attempt in 0..WRITE_ATTEMPTS {
-        if attempt > 0 {
-            backoff(attempt).await;
-        }
+    let mut retries = Retries::default();
+    loop {
+        retries.next().await?;
         let stored = ctx
             .store
             .get_partner(id)
@@ -96,7 +95,6 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
             Err(other) => return Err(other.into()),
         }
     }
-    Err(ApiError::Unavailable(StoreError::ConditionFailed))
 }
 
 fn touched_at(record: &Map<String, Value>) -> i64 {

@@ -8,7 +8,6 @@ use serde_json::{Value, json};
 use shared::domain::dashboard::{DashboardData, DashboardParams, Scope, dashboard as build_dashboard};
 use shared::domain::export::{partner_rows, to_csv};
 use shared::domain::normalize::{ALUMNI_TAG, iso_millis};
-use shared::domain::partner::Partner;
 use shared::domain::sort::compare_partners;
 use shared::http::{authenticate, download, ok, query_params, route_key, serve};
 use shared::{ApiError, ApiResult, AppContext};
@@ -59,13 +58,7 @@ async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Bo
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let partners: HashMap<String, Partner> = ctx
-        .store
-        .batch_get::<Partner>(&ctx.store.tables().partners, &partner_ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.id.clone(), p))
-        .collect();
+    let partners = ctx.store.partners_by_ids(&partner_ids).await?;
     let data = DashboardData {
         events,
         links,

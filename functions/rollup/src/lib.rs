@@ -20,7 +20,7 @@ use shared::domain::metrics::LinkSummary;
 use shared::domain::normalize::iso_millis;
 use shared::domain::partner::Partner;
 use shared::store::{Item, StoreError, Update, put_versioned_item};
-use shared::tables::{EVENT_QUERY, ID, PARTNER_COUNTS_ID, PARTNER_QUERY, ROLLUP_STATUS_ID};
+use shared::tables::{EVENT_QUERY, GsiDef, ID, PARTNER_COUNTS_ID, PARTNER_QUERY, ROLLUP_STATUS_ID};
 
 /// `updatedBy` of every write the job makes.
 pub const JOB: &str = "rollup";
@@ -187,6 +187,23 @@ fn note(result: Result<Map<String, Value>, StoreError>, report: &mut RollupRepor
     }
 }
 
+/// The links known by id (`known`) or by the index, re-read by id with strongly consistent
+/// reads: the index only discovers ids, since it may lag a write the stored ids already show.
+async fn current_links(
+    ctx: &AppContext,
+    known: impl Iterator<Item = String>,
+    index: GsiDef,
+    hash: &str,
+    report: &mut RollupReport,
+) -> Result<Vec<PartnerEventLink>, StoreError> {
+    let store = &ctx.store;
+    let indexed: Vec<PartnerEventLink> = store.query_index(&store.tables().links, index, hash).await?;
+    let ids: BTreeSet<String> = known.chain(indexed.into_iter().map(|l| l.id)).collect();
+    let links = store.links_by_ids(&ids.into_iter().collect::<Vec<_>>()).await?;
+    report.items_read += links.len() as u64;
+    Ok(links)
+}
+
 /// Recomputes an event's counters, link ids and reference count.
 async fn repair_event(
     ctx: &AppContext,
@@ -202,22 +219,17 @@ async fn repair_event(
             None => return Ok(()),
         }
     }
-    let indexed: Vec<PartnerEventLink> = store
-        .query_index(&store.tables().links, EVENT_QUERY, &event.event_id_year())
-        .await?;
-    let ids: BTreeSet<String> = event
-        .link_ids
-        .iter()
-        .cloned()
-        .chain(indexed.into_iter().map(|l| l.id))
-        .collect();
-    let links: Vec<PartnerEventLink> = store
-        .links_by_ids(&ids.into_iter().collect::<Vec<_>>())
-        .await?
-        .into_iter()
-        .filter(|l| l.event_id == event.id)
-        .collect();
-    report.items_read += links.len() as u64;
+    let links = current_links(
+        ctx,
+        event.link_ids.iter().cloned(),
+        EVENT_QUERY,
+        &event.event_id_year(),
+        report,
+    )
+    .await?
+    .into_iter()
+    .filter(|l| l.event_id == event.id)
+    .collect::<Vec<_>>();
     let counters = links.iter().fold(EventCounters::default(), |c, l| {
         c.plus(EventCounters::of_link(&l.status, l.amount))
     });
@@ -257,22 +269,17 @@ async fn repair_partner(
     report: &mut RollupReport,
 ) -> Result<(), StoreError> {
     let store = &ctx.store;
-    let indexed: Vec<PartnerEventLink> = store
-        .query_index(&store.tables().links, PARTNER_QUERY, &partner.id)
-        .await?;
-    let ids: BTreeSet<String> = partner
-        .link_summaries
-        .keys()
-        .cloned()
-        .chain(indexed.into_iter().map(|l| l.id))
-        .collect();
-    let links: Vec<PartnerEventLink> = store
-        .links_by_ids(&ids.into_iter().collect::<Vec<_>>())
-        .await?
-        .into_iter()
-        .filter(|l| l.partner_id == partner.id)
-        .collect();
-    report.items_read += links.len() as u64;
+    let links = current_links(
+        ctx,
+        partner.link_summaries.keys().cloned(),
+        PARTNER_QUERY,
+        &partner.id,
+        report,
+    )
+    .await?
+    .into_iter()
+    .filter(|l| l.partner_id == partner.id)
+    .collect::<Vec<_>>();
     let expected: BTreeMap<String, LinkSummary> = links.iter().map(|l| (l.id.clone(), l.summary())).collect();
     if expected == partner.link_summaries {
         return Ok(());

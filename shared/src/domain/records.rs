@@ -267,6 +267,30 @@ fn slug_field(
     }
 }
 
+/// The accessors every record type implements the same way.
+macro_rules! record_accessors {
+    () => {
+        fn id(&self) -> &str {
+            &self.id
+        }
+        fn partner_id(&self) -> &str {
+            &self.partner_id
+        }
+        fn event(&self) -> &EventRef {
+            &self.event
+        }
+        fn event_mut(&mut self) -> &mut EventRef {
+            &mut self.event
+        }
+        fn audit(&self) -> &Audit {
+            &self.audit
+        }
+        fn audit_mut(&mut self) -> &mut Audit {
+            &mut self.audit
+        }
+    };
+}
+
 /// A validated document body.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DocumentChanges {
@@ -304,24 +328,7 @@ impl PartnerRecord for Document {
     const UPDATED_MESSAGE: &'static str = "Document updated successfully.";
     const DELETED_MESSAGE: &'static str = "Document removed successfully.";
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn partner_id(&self) -> &str {
-        &self.partner_id
-    }
-    fn event(&self) -> &EventRef {
-        &self.event
-    }
-    fn event_mut(&mut self) -> &mut EventRef {
-        &mut self.event
-    }
-    fn audit(&self) -> &Audit {
-        &self.audit
-    }
-    fn audit_mut(&mut self) -> &mut Audit {
-        &mut self.audit
-    }
+    record_accessors!();
     fn parse_create(body: &Map<String, Value>) -> Result<DocumentChanges, ValidationError> {
         DocumentChanges::parse(body, true)
     }
@@ -414,24 +421,7 @@ impl PartnerRecord for Communication {
     const DELETED_MESSAGE: &'static str = "Communication entry removed successfully.";
     const NULLABLE_KEYS: &'static [&'static str] = &["followUpDate"];
 
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn partner_id(&self) -> &str {
-        &self.partner_id
-    }
-    fn event(&self) -> &EventRef {
-        &self.event
-    }
-    fn event_mut(&mut self) -> &mut EventRef {
-        &mut self.event
-    }
-    fn audit(&self) -> &Audit {
-        &self.audit
-    }
-    fn audit_mut(&mut self) -> &mut Audit {
-        &mut self.audit
-    }
+    record_accessors!();
     fn parse_create(body: &Map<String, Value>) -> Result<CommunicationChanges, ValidationError> {
         CommunicationChanges::parse(body, true)
     }

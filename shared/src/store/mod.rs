@@ -365,6 +365,32 @@ pub async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(millis)).await;
 }
 
+/// The attempts of one optimistic write: `next` waits out the backoff before each retry and
+/// gives up (503, retryable by the client) once [`WRITE_ATTEMPTS`] are spent.
+#[derive(Debug, Default)]
+pub struct Retries {
+    attempt: u32,
+}
+
+impl Retries {
+    /// Starts the next attempt.
+    pub async fn next(&mut self) -> Result<(), crate::ApiError> {
+        if self.attempt >= WRITE_ATTEMPTS {
+            return Err(crate::ApiError::Unavailable(StoreError::ConditionFailed));
+        }
+        if self.attempt > 0 {
+            backoff(self.attempt).await;
+        }
+        self.attempt += 1;
+        Ok(())
+    }
+
+    /// Whether the current attempt is a retry (the data read before may be stale).
+    pub fn retrying(&self) -> bool {
+        self.attempt > 1
+    }
+}
+
 /// Transaction item: put `value` as a new item (fails if the id exists).
 pub fn put_new_item(table: &str, value: &impl Serialize) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()

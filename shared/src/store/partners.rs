@@ -1,6 +1,6 @@
 //! Partner reads and writes, and the reads the partner detail hydrates from.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -50,6 +50,12 @@ impl Store {
     /// The partner with its link summaries, strongly consistent.
     pub async fn get_partner(&self, id: &str) -> Result<Option<Partner>, StoreError> {
         self.get(&self.tables().partners, id).await
+    }
+
+    /// Partners by id (BatchGetItem), keyed by id; missing ids are absent.
+    pub async fn partners_by_ids(&self, ids: &[String]) -> Result<HashMap<String, Partner>, StoreError> {
+        let partners: Vec<Partner> = self.batch_get(&self.tables().partners, ids).await?;
+        Ok(partners.into_iter().map(|p| (p.id.clone(), p)).collect())
     }
 
     /// Every partner: the directory's answer is the whole table, so this is its one read.
