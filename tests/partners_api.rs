@@ -303,8 +303,19 @@ async fn directory_filters_scope_metrics_and_options() {
     let metered = api.call("GET", "/partnerships/partners", None).await;
     assert_eq!(
         metered.headers[shared::http::ITEMS_READ_HEADER],
-        "4",
-        "the directory reads the 3 partners and the tier catalog row, never the links or events tables"
+        "5",
+        "the directory reads the data version, the 3 partners and the tier catalog, never links or events"
+    );
+    let cached = api.call("GET", "/partnerships/partners?search=acme", None).await;
+    assert_eq!(
+        cached.headers[shared::http::ITEMS_READ_HEADER],
+        "1",
+        "unchanged data: only the version is read"
+    );
+    assert_eq!(
+        company_names(&cached.body),
+        ["acme"],
+        "filters apply to the cached data"
     );
     let all = api.call("GET", "/partnerships/partners", None).await.body;
     assert_eq!(company_names(&all), ["acme", "Beta"]);
@@ -490,4 +501,57 @@ async fn only_authenticated_partnerships_admins_get_in() {
         company_names(&listed.body).is_empty(),
         "the refused write wrote nothing"
     );
+}
+
+#[tokio::test]
+async fn cached_directories_see_writes_made_by_other_instances() {
+    let api = TestApi::new().await;
+    let other = api.sibling();
+    api.create_partner(json!({"company": "First"})).await;
+    assert_eq!(
+        company_names(&api.call("GET", "/partnerships/partners", None).await.body),
+        ["First"]
+    );
+    // A write through another instance bumps the shared data version...
+    let reply = other
+        .call("POST", "/partnerships/partners", Some(json!({"company": "Second"})))
+        .await;
+    assert_eq!(reply.status, 201);
+    // ...so this instance's cached directory is not served.
+    let listed = api.call("GET", "/partnerships/partners", None).await;
+    assert_eq!(company_names(&listed.body), ["First", "Second"]);
+    assert_ne!(
+        listed.headers[shared::http::ITEMS_READ_HEADER],
+        "1",
+        "re-read after the write"
+    );
+    let rejected = other
+        .call("POST", "/partnerships/partners", Some(json!({"company": ""})))
+        .await;
+    assert_eq!(rejected.status, 406);
+    let again = api.call("GET", "/partnerships/partners", None).await;
+    assert_eq!(
+        again.headers[shared::http::ITEMS_READ_HEADER],
+        "1",
+        "a rejected write changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_creates_all_land_and_are_counted() {
+    let api = TestApi::new().await;
+    let replies = futures::future::join_all((0..20).map(|i| {
+        api.call(
+            "POST",
+            "/partnerships/partners",
+            Some(json!({"company": format!("C{i:02}")})),
+        )
+    }))
+    .await;
+    assert!(
+        replies.iter().all(|r| r.status == 201),
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(api.ctx.store.partner_counts().await.unwrap(), (20, 0));
 }

@@ -12,6 +12,8 @@ use crate::store::Store;
 pub struct AppContext {
     pub config: Arc<Config>,
     pub store: Store,
+    /// Whole-table answers, validated against the data version.
+    pub cache: Arc<crate::cache::ReadCache>,
 }
 
 impl AppContext {
@@ -21,6 +23,7 @@ impl AppContext {
         Self {
             config: Arc::new(config),
             store,
+            cache: Arc::default(),
         }
     }
 

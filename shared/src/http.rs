@@ -110,9 +110,24 @@ pub fn authenticate(request: &Request, ctx: &AppContext) -> ApiResult<Caller> {
 pub const ITEMS_READ_HEADER: &str = "x-dynamodb-items-read";
 
 /// Runs a route: boxes its (large) future so a Lambda worker's small stack is never at risk,
-/// meters the DynamoDB items it reads, and turns its result into the response.
-pub async fn serve(route: &str, future: impl Future<Output = ApiResult<Response<Body>>>) -> Response<Body> {
+/// meters the DynamoDB items it reads, turns its result into the response, and after every
+/// successful write bumps the data version the read cache validates against (here, in one
+/// place, so no write path can forget it).
+pub async fn serve(
+    ctx: &AppContext,
+    route: &str,
+    future: impl Future<Output = ApiResult<Response<Body>>>,
+) -> Response<Body> {
     let (result, items_read) = crate::store::metered(Box::pin(future)).await;
+    let wrote = !route.starts_with("GET ") && result.as_ref().is_ok_and(|r| r.status().is_success());
+    if wrote
+        && let Err(e) = ctx
+            .store
+            .bump_data_version("api", chrono::Utc::now().timestamp_millis())
+            .await
+    {
+        tracing::error!(route, error = %error_chain(&e), "could not bump the data version; caches expire by TTL");
+    }
     let mut response = finish(route, result);
     response
         .headers_mut()

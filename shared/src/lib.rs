@@ -2,6 +2,7 @@
 //! domain rules, DynamoDB access, the HTTP envelope and caller authorization.
 
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod context;
 pub mod domain;

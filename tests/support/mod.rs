@@ -91,6 +91,15 @@ impl TestApi {
         }
     }
 
+    /// Another "Lambda instance" on the same tables: same data, its own read cache.
+    pub fn sibling(&self) -> Self {
+        let ctx = AppContext::new((*self.ctx.config).clone(), self.ctx.store.client().clone());
+        Self {
+            ctx,
+            template: self.template.clone(),
+        }
+    }
+
     /// Calls `METHOD /path?query` as the admin, with an optional JSON body.
     pub async fn call(&self, method: &str, path_and_query: &str, body: Option<Value>) -> Reply {
         let raw = body.map(|b| b.to_string());

@@ -21,7 +21,7 @@ const EVENT: &str = "partnership event";
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    serve(&route, async {
+    serve(ctx, &route, async {
         let caller = authenticate(&request, ctx)?;
         let id = || path_param(&request, "eventId");
         match route.as_str() {
@@ -92,7 +92,7 @@ async fn detail(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<B
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let partners = ctx.store.partners_by_ids(&partner_ids).await?;
+    let partners = ctx.store.partner_cards(&partner_ids).await?;
 
     let today = utc_date_string(Utc::now());
     let mut counters = EventCounters::default();

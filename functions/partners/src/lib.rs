@@ -4,12 +4,13 @@
 //! `shared::domain::partner`; DynamoDB access in `shared::store`.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
 use shared::domain::normalize::{is_canonical_status, stored_status, stored_tier};
-use shared::domain::partner::{DirectoryQuery, PartnerChanges, directory, status_options};
+use shared::domain::partner::{DirectoryQuery, Partner, PartnerChanges, directory, status_options};
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
 use shared::http::{authenticate, created, json_body, ok, path_param, query_params, route_key, serve};
@@ -21,7 +22,7 @@ const PARTNER: &str = "partner";
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    serve(&route, async {
+    serve(ctx, &route, async {
         let caller = authenticate(&request, ctx)?;
         match route.as_str() {
             "GET /partnerships/partners" => list(&request, ctx).await,
@@ -36,22 +37,43 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     .await
 }
 
+/// Every partner and every event tier id: the directory's whole-table read, served from the
+/// read cache while the data version has not moved.
+async fn directory_data(ctx: &AppContext) -> ApiResult<Arc<(Vec<Partner>, BTreeSet<String>)>> {
+    // Read the version first: a write landing during the load leaves this entry stale-tagged.
+    let version = ctx.store.data_version().await?;
+    if let Some(data) = ctx.cache.get("directory", version) {
+        return Ok(data);
+    }
+    let (partners, event_tiers) = futures::try_join!(ctx.store.all_partners(), ctx.store.event_tier_ids())?;
+    let data = Arc::new((partners, event_tiers));
+    ctx.cache.put("directory", version, data.clone());
+    Ok(data)
+}
+
 async fn list(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
     let query = DirectoryQuery::parse(&query_params(request))?;
-    let (partners, event_tiers) = futures::try_join!(ctx.store.all_partners(), ctx.store.event_tier_ids())?;
-    ok(&directory(
-        &partners,
-        &event_tiers,
-        &query,
-        &utc_date_string(Utc::now()),
-    ))
+    let data = directory_data(ctx).await?;
+    let (partners, event_tiers) = (&data.0, &data.1);
+    ok(&directory(partners, event_tiers, &query, &utc_date_string(Utc::now())))
 }
 
 async fn create(request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
     let changes = PartnerChanges::parse(&json_body(request)?, true)?;
     let partner = changes.into_new_partner(uuid::Uuid::new_v4().to_string(), Utc::now().timestamp_millis(), actor);
-    ctx.store.create_partner(&partner).await?;
-    created(&json!({"message": "Partner created successfully.", "partner": partner.to_wire()}))
+    // The partner and the partner counter are one transaction; concurrent creates can collide
+    // on the counter row, which is worth a retry, never a 5xx.
+    let mut retries = Retries::default();
+    loop {
+        retries.next().await?;
+        match ctx.store.create_partner(&partner).await {
+            Ok(()) => {
+                return created(&json!({"message": "Partner created successfully.", "partner": partner.to_wire()}));
+            }
+            Err(e) if e.is_retryable() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {

@@ -1,6 +1,7 @@
 //! The reports Lambda: the dashboard (contract §6) and the export (§5.18, §9.1).
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
@@ -18,7 +19,7 @@ const EXPORT_LINK_CHUNK: usize = 100;
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    serve(&route, async {
+    serve(ctx, &route, async {
         authenticate(&request, ctx)?;
         match route.as_str() {
             "GET /partnerships/dashboard" => dashboard(&request, ctx).await,
@@ -35,6 +36,13 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
 async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
     let params = DashboardParams::parse(&query_params(request));
     let now = Utc::now();
+    // Served from the read cache while the data version has not moved (same parameters, same
+    // UTC day); the version is read first so a concurrent write leaves the entry stale-tagged.
+    let version = ctx.store.data_version().await?;
+    let key = format!("dashboard:{params:?}:{}", now.date_naive());
+    if let Some(cached) = ctx.cache.get::<Value>(&key, version) {
+        return ok(cached.as_ref());
+    }
     let events = ctx.store.all_events().await?;
     let scope = Scope::of(&events, &params);
     let wanted = scope.event_ids();
@@ -58,7 +66,7 @@ async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Bo
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let partners = ctx.store.partners_by_ids(&partner_ids).await?;
+    let partners = ctx.store.partner_cards(&partner_ids).await?;
     let data = DashboardData {
         events,
         links,
@@ -67,7 +75,9 @@ async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Bo
         partner_count,
         archived_partner_count,
     };
-    ok(&build_dashboard(&data, &params, now))
+    let report = Arc::new(build_dashboard(&data, &params, now));
+    ctx.cache.put(&key, version, report.clone());
+    ok(report.as_ref())
 }
 
 /// Every partner (archived included) in directory order, each with its links newest first.

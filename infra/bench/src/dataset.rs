@@ -101,7 +101,7 @@ fn event_body(k: usize, with_links: bool) -> Value {
         "name": if with_links { format!("Event {k:03}") } else { format!("Bench target {k:02}") },
         "year": year,
         "outreachStartDate": format!("{year}-01-10"),
-        "startDate": format!("{year}-03-{:02}", 1 + k % 28),
+        "startDate": format!("{year}-03-{:02}", 1 + k % 27),
         "endDate": format!("{year}-03-{:02}", 2 + k % 27),
         "sponsorshipGoal": 50_000 + 1000 * (k % 7),
         "tierConfigs": TIERS.iter().enumerate().map(|(t, id)| json!({"id": id, "label": id, "amount": 10_000 / (t + 1)})).collect::<Vec<_>>(),

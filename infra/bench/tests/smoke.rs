@@ -54,7 +54,11 @@ async fn harness_seeds_and_probes_every_route() {
     }
     let directory = api.expect("GET", "/partnerships/partners", None).await.unwrap();
     assert_eq!(directory.body["partners"].as_array().map(Vec::len), Some(12));
-    assert_eq!(directory.items_read, Some(13), "12 partners and the tier catalog");
+    assert_eq!(
+        directory.items_read,
+        Some(1),
+        "served from the read cache: only the data version is read"
+    );
     let dashboard = api.expect("GET", "/partnerships/dashboard", None).await.unwrap();
     assert_eq!(dashboard.body["totals"]["relationshipCount"], 18);
     let _ = stop.send(());

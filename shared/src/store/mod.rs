@@ -287,6 +287,30 @@ impl Store {
     /// Strongly consistent BatchGetItem by ids (deduplicated), in chunks of 100, retrying
     /// unprocessed keys with exponential backoff. Missing ids are simply absent from the result.
     pub async fn batch_get<T: DeserializeOwned>(&self, table: &str, ids: &[String]) -> Result<Vec<T>, StoreError> {
+        self.batch_get_fields(table, ids, &[]).await
+    }
+
+    /// [`Store::batch_get`] reading only `fields` (all when empty): less to transfer and parse
+    /// when a caller needs a few attributes of large items.
+    pub async fn batch_get_fields<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        ids: &[String],
+        fields: &[&str],
+    ) -> Result<Vec<T>, StoreError> {
+        let projection = (!fields.is_empty()).then(|| {
+            (0..fields.len())
+                .map(|i| format!("#p{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        let names: Option<HashMap<String, String>> = (!fields.is_empty()).then(|| {
+            fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (format!("#p{i}"), f.to_string()))
+                .collect()
+        });
         let mut unique: Vec<&String> = ids.iter().collect();
         unique.sort();
         unique.dedup();
@@ -300,6 +324,8 @@ impl Store {
                 KeysAndAttributes::builder()
                     .set_keys(Some(keys))
                     .consistent_read(true)
+                    .set_projection_expression(projection.clone())
+                    .set_expression_attribute_names(names.clone())
                     .build()
                     .map_err(|e| StoreError::Sdk(Box::new(e)))?,
             );

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{Store, StoreError, Update, put_new_item};
 use crate::domain::partner::Partner;
-use crate::tables::{EVENT_TIER_CATALOG_ID, PARTNER_COUNTS_ID, PARTNER_QUERY};
+use crate::tables::{DATA_VERSION_ID, EVENT_TIER_CATALOG_ID, PARTNER_COUNTS_ID, PARTNER_QUERY};
 
 const PARTNER_COUNT: &str = "partnerCount";
 const ARCHIVED_PARTNER_COUNT: &str = "archivedPartnerCount";
@@ -39,6 +39,27 @@ impl Store {
             .await
     }
 
+    /// The data version (0 before the first write).
+    pub async fn data_version(&self) -> Result<u64, StoreError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Row {
+            #[serde(default)]
+            data_version: u64,
+        }
+        let row: Option<Row> = self.get(&self.tables().meta, DATA_VERSION_ID).await?;
+        Ok(row.map(|r| r.data_version).unwrap_or(0))
+    }
+
+    /// Moves the data version on, after a write committed: cached answers read before it are
+    /// no longer served. A single atomic ADD, so concurrent writers never lose a bump.
+    pub async fn bump_data_version(&self, actor: &str, now_ms: i64) -> Result<(), StoreError> {
+        let update = Update::new(actor, now_ms).allow_missing().add("dataVersion", 1);
+        self.update::<serde_json::Value>(&self.tables().meta, DATA_VERSION_ID, &update)
+            .await
+            .map(|_| ())
+    }
+
     /// `(all partners, archived partners)`, from the counters partner writes keep.
     pub async fn partner_counts(&self) -> Result<(i64, i64), StoreError> {
         let row: Option<PartnerCounts> = self.get(&self.tables().meta, PARTNER_COUNTS_ID).await?;
@@ -52,9 +73,21 @@ impl Store {
         self.get(&self.tables().partners, id).await
     }
 
-    /// Partners by id (BatchGetItem), keyed by id; missing ids are absent.
-    pub async fn partners_by_ids(&self, ids: &[String]) -> Result<HashMap<String, Partner>, StoreError> {
-        let partners: Vec<Partner> = self.batch_get(&self.tables().partners, ids).await?;
+    /// The few partner fields event sponsorship rows and action items show, by id (a projection:
+    /// partner items carry their link summaries, which these readers do not need).
+    pub async fn partner_cards(&self, ids: &[String]) -> Result<HashMap<String, Partner>, StoreError> {
+        const CARD: [&str; 9] = [
+            "id",
+            "company",
+            "contactName",
+            "email",
+            "phone",
+            "contactRole",
+            "tier",
+            "archived",
+            "isAlumni",
+        ];
+        let partners: Vec<Partner> = self.batch_get_fields(&self.tables().partners, ids, &CARD).await?;
         Ok(partners.into_iter().map(|p| (p.id.clone(), p)).collect())
     }
 
