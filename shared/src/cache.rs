@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// Longest an entry is served without a fresh read, even if the version did not move.
 pub const TTL: Duration = Duration::from_secs(60);
 /// Most entries kept (a few keys per query shape); the oldest go first.
-const CAPACITY: usize = 64;
+const CAPACITY: usize = 256;
 
 struct Entry {
     version: u64,
@@ -60,6 +60,26 @@ impl ReadCache {
                 value,
             },
         );
+    }
+}
+
+impl crate::AppContext {
+    /// The value of `key`, from the cache while the data version has not moved, else built by
+    /// `build` and cached. The version is read first, so a write landing while `build` reads
+    /// leaves the new entry stale-tagged rather than serving old data as new.
+    pub async fn cached<T, F, Fut>(&self, key: &str, build: F) -> crate::ApiResult<Arc<T>>
+    where
+        T: Any + Send + Sync,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = crate::ApiResult<T>>,
+    {
+        let version = self.store.data_version().await?;
+        if let Some(value) = self.cache.get::<T>(key, version) {
+            return Ok(value);
+        }
+        let value = Arc::new(build().await?);
+        self.cache.put(key, version, value.clone());
+        Ok(value)
     }
 }
 

@@ -82,6 +82,14 @@ async fn repaired(event: PartnershipEvent, ctx: &AppContext, actor: &str) -> Api
 }
 
 async fn detail(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
+    let body = ctx
+        .cached(&format!("event:{id}"), async || detail_body(id, ctx, actor).await)
+        .await?;
+    ok(body.as_ref())
+}
+
+/// §5.6: the event with metrics from its links, sponsorships with partner cards, the pipeline.
+async fn detail_body(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Value> {
     let event = repaired(load(id, ctx).await?, ctx, actor).await?;
     let ids: Vec<String> = event.link_ids.iter().cloned().collect();
     let mut links = ctx.store.links_by_ids(&ids).await?;
@@ -123,7 +131,7 @@ async fn detail(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<B
     if let Some(map) = pipeline_json.as_object_mut() {
         map.remove("openPipelineAmount");
     }
-    ok(&json!({"event": event_json, "sponsorships": sponsorships, "pipeline": pipeline_json}))
+    Ok(json!({"event": event_json, "sponsorships": sponsorships, "pipeline": pipeline_json}))
 }
 
 fn touch(updated_at: i64, created_at: i64) -> i64 {

@@ -40,15 +40,13 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
 /// Every partner and every event tier id: the directory's whole-table read, served from the
 /// read cache while the data version has not moved.
 async fn directory_data(ctx: &AppContext) -> ApiResult<Arc<(Vec<Partner>, BTreeSet<String>)>> {
-    // Read the version first: a write landing during the load leaves this entry stale-tagged.
-    let version = ctx.store.data_version().await?;
-    if let Some(data) = ctx.cache.get("directory", version) {
-        return Ok(data);
-    }
-    let (partners, event_tiers) = futures::try_join!(ctx.store.all_partners(), ctx.store.event_tier_ids())?;
-    let data = Arc::new((partners, event_tiers));
-    ctx.cache.put("directory", version, data.clone());
-    Ok(data)
+    ctx.cached("directory", async || {
+        Ok(futures::try_join!(
+            ctx.store.all_partners(),
+            ctx.store.event_tier_ids()
+        )?)
+    })
+    .await
 }
 
 async fn list(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
@@ -137,6 +135,14 @@ fn newest_first_by_touch(records: &mut [Map<String, Value>]) {
 }
 
 async fn detail(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
+    let body = ctx
+        .cached(&format!("partner:{id}"), async || detail_body(id, ctx).await)
+        .await?;
+    ok(body.as_ref())
+}
+
+/// §5.3: the partner with metrics, its hydrated links, documents and communications, options.
+async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
     let partner = ctx
         .store
         .get_partner(id)
@@ -180,7 +186,7 @@ async fn detail(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
     newest_first_by_touch(&mut links);
     newest_first_by_touch(&mut documents);
     newest_first_by_touch(&mut communications);
-    ok(&json!({
+    Ok(json!({
         "partner": partner.to_wire_with_metrics(partner.link_summaries.values()),
         "links": links,
         "documents": documents,

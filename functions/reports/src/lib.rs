@@ -1,7 +1,6 @@
 //! The reports Lambda: the dashboard (contract §6) and the export (§5.18, §9.1).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
@@ -37,14 +36,17 @@ async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Bo
     let params = DashboardParams::parse(&query_params(request));
     let now = Utc::now();
     // Served from the read cache while the data version has not moved (same parameters, same
-    // UTC day); the version is read first so a concurrent write leaves the entry stale-tagged.
-    let version = ctx.store.data_version().await?;
+    // UTC day).
     let key = format!("dashboard:{params:?}:{}", now.date_naive());
-    if let Some(cached) = ctx.cache.get::<Value>(&key, version) {
-        return ok(cached.as_ref());
-    }
+    let report = ctx
+        .cached(&key, async || dashboard_body(&params, now, ctx).await)
+        .await?;
+    ok(report.as_ref())
+}
+
+async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ctx: &AppContext) -> ApiResult<Value> {
     let events = ctx.store.all_events().await?;
-    let scope = Scope::of(&events, &params);
+    let scope = Scope::of(&events, params);
     let wanted = scope.event_ids();
     let link_ids: Vec<String> = events
         .iter()
@@ -75,9 +77,7 @@ async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Bo
         partner_count,
         archived_partner_count,
     };
-    let report = Arc::new(build_dashboard(&data, &params, now));
-    ctx.cache.put(&key, version, report.clone());
-    ok(report.as_ref())
+    Ok(build_dashboard(&data, params, now))
 }
 
 /// Every partner (archived included) in directory order, each with its links newest first.

@@ -138,6 +138,10 @@ pub async fn run(ctx: &AppContext, budget: Duration) -> Result<RollupReport, Sto
         }
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
+    if report.summaries_repaired > 0 {
+        // Repairs change what cached answers were built from.
+        ctx.store.bump_data_version(JOB, Utc::now().timestamp_millis()).await?;
+    }
     save(ctx, &mut status, &report, started, true).await?;
     tracing::info!(?report, phase = %status.phase, "rollup run");
     Ok(report)
