@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// Longest an entry is served without a fresh read, even if the version did not move.
 pub const TTL: Duration = Duration::from_secs(60);
 /// Most entries kept (a few keys per query shape); the oldest go first.
-const CAPACITY: usize = 256;
+const CAPACITY: usize = 1024;
 
 struct Entry {
     version: u64,
@@ -74,6 +74,17 @@ impl crate::AppContext {
         Fut: std::future::Future<Output = crate::ApiResult<T>>,
     {
         let version = self.store.data_version().await?;
+        self.cached_at(version, key, build).await
+    }
+
+    /// [`AppContext::cached`] with the data version already read (nested cached reads share
+    /// one version read).
+    pub async fn cached_at<T, F, Fut>(&self, version: u64, key: &str, build: F) -> crate::ApiResult<Arc<T>>
+    where
+        T: Any + Send + Sync,
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = crate::ApiResult<T>>,
+    {
         if let Some(value) = self.cache.get::<T>(key, version) {
             return Ok(value);
         }

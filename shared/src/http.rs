@@ -62,6 +62,18 @@ pub fn json_body(request: &Request) -> ApiResult<Map<String, Value>> {
     }
 }
 
+/// 200 with an already serialized JSON body (a cached answer).
+pub fn ok_serialized(text: &str) -> ApiResult<Response<Body>> {
+    let mut response = json_response(StatusCode::OK, &());
+    *response.body_mut() = Body::Text(text.to_string());
+    Ok(response)
+}
+
+/// Serializes an answer once, for the read cache.
+pub fn serialized(body: &impl Serialize) -> ApiResult<String> {
+    serde_json::to_string(body).map_err(|e| ApiError::Internal(Box::new(e)))
+}
+
 /// A JSON response with the CORS header the web client expects. Never with
 /// `Access-Control-Allow-Credentials`: bearer tokens need no credentials mode (§14.4).
 pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {

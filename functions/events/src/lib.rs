@@ -12,7 +12,7 @@ use shared::domain::normalize::stored_tier;
 use shared::domain::partner::Partner;
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
-use shared::http::{authenticate, created, json_body, ok, path_param, route_key, serve};
+use shared::http::{authenticate, created, json_body, ok, ok_serialized, path_param, route_key, serialized, serve};
 use shared::store::Retries;
 use shared::{ApiError, ApiResult, AppContext};
 
@@ -37,10 +37,15 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
 }
 
 async fn list(ctx: &AppContext) -> ApiResult<Response<Body>> {
-    let mut events = ctx.store.all_events().await?;
-    events.sort_by(compare_events);
-    let events: Vec<Map<String, Value>> = events.iter().map(PartnershipEvent::to_wire).collect();
-    ok(&json!({"events": events}))
+    let body = ctx
+        .cached("events", async || {
+            let mut events = ctx.store.all_events().await?;
+            events.sort_by(compare_events);
+            let events: Vec<Map<String, Value>> = events.iter().map(PartnershipEvent::to_wire).collect();
+            serialized(&json!({"events": events}))
+        })
+        .await?;
+    ok_serialized(&body)
 }
 
 async fn create(request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
@@ -83,9 +88,11 @@ async fn repaired(event: PartnershipEvent, ctx: &AppContext, actor: &str) -> Api
 
 async fn detail(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
     let body = ctx
-        .cached(&format!("event:{id}"), async || detail_body(id, ctx, actor).await)
+        .cached(&format!("event:{id}"), async || {
+            serialized(&detail_body(id, ctx, actor).await?)
+        })
         .await?;
-    ok(body.as_ref())
+    ok_serialized(&body)
 }
 
 /// §5.6: the event with metrics from its links, sponsorships with partner cards, the pipeline.

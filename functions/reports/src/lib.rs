@@ -9,7 +9,7 @@ use shared::domain::dashboard::{DashboardData, DashboardParams, Scope, dashboard
 use shared::domain::export::{partner_rows, to_csv};
 use shared::domain::normalize::{ALUMNI_TAG, iso_millis};
 use shared::domain::sort::compare_partners;
-use shared::http::{authenticate, download, ok, query_params, route_key, serve};
+use shared::http::{authenticate, download, ok, ok_serialized, query_params, route_key, serialized, serve};
 use shared::{ApiError, ApiResult, AppContext};
 
 /// Links fetched per BatchGetItem round while exporting, so memory stays bounded by the output.
@@ -39,9 +39,9 @@ async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Bo
     // UTC day).
     let key = format!("dashboard:{params:?}:{}", now.date_naive());
     let report = ctx
-        .cached(&key, async || dashboard_body(&params, now, ctx).await)
+        .cached(&key, async || serialized(&dashboard_body(&params, now, ctx).await?))
         .await?;
-    ok(report.as_ref())
+    ok_serialized(&report)
 }
 
 async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ctx: &AppContext) -> ApiResult<Value> {
