@@ -44,10 +44,11 @@ pub fn post_partner(token: &str) -> String {
     )
 }
 
-/// POSTs of links, each a fresh (partner, target event) pair.
-pub fn post_link(token: &str, partners: &[String], targets: &[String]) -> String {
+/// POSTs of links, each a fresh (partner, target event) pair, starting at pair `offset` (each
+/// run gets its own range: wrk restarts the script's state every run).
+pub fn post_link(token: &str, partners: &[String], targets: &[String], offset: usize) -> String {
     format!(
-        "{}local partners = {}\nlocal targets = {}\nlocal i = 0\nrequest = function()\n  local p = partners[(i % #partners) + 1]\n  local e = targets[(math.floor(i / #partners) % #targets) + 1]\n  i = i + 1\n  local body = '{{\"eventId\":\"' .. e .. '\",\"status\":\"pitched\",\"packageTier\":\"gold\"}}'\n  return wrk.format(\"POST\", \"/partnerships/partners/\" .. p .. \"/events\", nil, body)\nend\n",
+        "{}local partners = {}\nlocal targets = {}\nlocal i = {offset}\nrequest = function()\n  local p = partners[(i % #partners) + 1]\n  local e = targets[(math.floor(i / #partners) % #targets) + 1]\n  i = i + 1\n  local body = '{{\"eventId\":\"' .. e .. '\",\"status\":\"pitched\",\"packageTier\":\"gold\"}}'\n  return wrk.format(\"POST\", \"/partnerships/partners/\" .. p .. \"/events\", nil, body)\nend\n",
         header(token),
         lua_list(partners),
         lua_list(targets)
@@ -143,7 +144,8 @@ mod tests {
 
     #[test]
     fn scripts_embed_their_inputs() {
-        let s = post_link("Bearer x", &["p1".into()], &["e1".into()]);
+        let s = post_link("Bearer x", &["p1".into()], &["e1".into()], 7);
+        assert!(s.contains("local i = 7"));
         assert!(s.contains("{\"p1\"}") && s.contains("{\"e1\"}") && s.contains("\"Bearer x\""));
         assert!(rotating_get("t", &["/a".into(), "/b".into()]).contains("{\"/a\",\"/b\"}"));
     }
