@@ -221,9 +221,18 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
         if warmup > 0 {
             wrk::run(&base, &script_path, 8, warmup)?;
         }
-        let results: Vec<WrkResult> = (0..runs)
-            .map(|_| wrk::run(&base, &script_path, 8, seconds))
-            .collect::<Result<_, _>>()?;
+        let mut results: Vec<WrkResult> = Vec::new();
+        for run in 0..runs {
+            if name == "create link" {
+                // wrk restarts the script each run: give every run its own fresh pairs.
+                let offset = (run + 1) * PAIRS_PER_RUN;
+                std::fs::write(
+                    &script_path,
+                    wrk::post_link(&token, &data.partner_ids, &data.target_event_ids, offset),
+                )?;
+            }
+            results.push(wrk::run(&base, &script_path, 8, seconds)?);
+        }
         let pick = |f: fn(&WrkResult) -> f64| median(&mut results.iter().map(f).collect::<Vec<_>>());
         let figure = RouteFigures {
             name: name.into(),
