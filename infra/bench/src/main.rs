@@ -461,6 +461,7 @@ fn report(args: &HashMap<String, String>, loads: &[String]) -> Result<(), BoxErr
             compute + LAMBDA_PER_MILLION + HTTP_API_PER_MILLION
         ));
     }
+    md.push_str(include_str!("../FINDINGS.md"));
     std::fs::write(&out, md)?;
     Ok(())
 }
