@@ -5,6 +5,7 @@
 use chrono::{Duration, Utc};
 use futures::StreamExt;
 use serde_json::{Value, json};
+use shared::domain::normalize::CANONICAL_STATUSES;
 
 use crate::{Api, BoxError};
 
@@ -53,18 +54,6 @@ pub struct Dataset {
 }
 
 const PARALLEL: usize = 16;
-const STATUSES: [&str; 10] = [
-    "prospecting",
-    "pitched",
-    "reached_out",
-    "shortlist",
-    "in_conversation",
-    "followed_up",
-    "confirmed",
-    "paid",
-    "declined",
-    "backed_out",
-];
 const TIERS: [&str; 4] = ["platinum", "gold", "silver", "bronze"];
 
 fn day(offset: i64) -> String {
@@ -144,7 +133,7 @@ pub async fn seed(api: &Api, shape: Shape) -> Result<Dataset, BoxError> {
         .iter()
         .enumerate()
         .map(|(n, (_, e))| {
-            let mut body = json!({"eventId": events[*e], "status": STATUSES[n % STATUSES.len()], "packageTier": TIERS[n % 4], "role": "Sponsor"});
+            let mut body = json!({"eventId": events[*e], "status": CANONICAL_STATUSES[n % CANONICAL_STATUSES.len()], "packageTier": TIERS[n % 4], "role": "Sponsor"});
             if n % 7 != 0 {
                 body["amount"] = json!(500 + (n % 20) * 250);
             }
