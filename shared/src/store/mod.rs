@@ -207,28 +207,49 @@ impl Store {
         index: GsiDef,
         hash: &str,
     ) -> Result<Vec<T>, StoreError> {
+        Ok(self.query(IndexQuery::new(table, index, hash)).await?.0)
+    }
+
+    /// Runs `query` page by page: to the end, or until its `limit` is reached (then with the
+    /// key to continue from). The one Query loop every index read goes through.
+    pub async fn query<T: DeserializeOwned>(
+        &self,
+        query: IndexQuery<'_>,
+    ) -> Result<(Vec<T>, Option<Item>), StoreError> {
         let mut items = Vec::new();
-        let mut start: Option<Item> = None;
+        let mut start = query.start;
+        let key_condition = if query.range_at_most.is_some() {
+            "#h = :h AND #r <= :r"
+        } else {
+            "#h = :h"
+        };
         loop {
-            let out = self
+            let remaining = query.limit.map(|l| l.saturating_sub(items.len()).min(1000) as i32);
+            let mut request = self
                 .client
                 .query()
-                .table_name(table)
-                .index_name(index.name)
-                .key_condition_expression("#h = :h")
-                .expression_attribute_names("#h", index.hash_key)
-                .expression_attribute_values(":h", AttributeValue::S(hash.to_string()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(classify)?;
+                .table_name(query.table)
+                .index_name(query.index.name)
+                .key_condition_expression(key_condition)
+                .expression_attribute_names("#h", query.index.hash_key)
+                .expression_attribute_values(":h", AttributeValue::S(query.hash.to_string()))
+                .scan_index_forward(!query.newest_first)
+                .set_limit(remaining)
+                .set_exclusive_start_key(start.take());
+            if let Some(bound) = query.range_at_most {
+                request = request
+                    .expression_attribute_names("#r", query.index.range_key)
+                    .expression_attribute_values(":r", AttributeValue::S(bound.to_string()));
+            }
+            let out = request.send().await.map_err(classify)?;
             meter_count(out.scanned_count);
             for item in out.items.unwrap_or_default() {
                 items.push(serde_dynamo::from_item(item)?);
             }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
+            match (out.last_evaluated_key.filter(|k| !k.is_empty()), query.limit) {
+                (None, _) => return Ok((items, None)),
+                (Some(key), Some(limit)) if items.len() >= limit => return Ok((items, Some(key))),
+                (Some(key), _) => start = Some(key),
             }
         }
     }
@@ -391,6 +412,34 @@ pub async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(millis)).await;
 }
 
+/// A Query on a GSI partition: optionally range-bounded (`range <= bound`, string ranges),
+/// newest first, limited, resumed from a key.
+#[derive(Debug, Clone)]
+pub struct IndexQuery<'a> {
+    pub table: &'a str,
+    pub index: GsiDef,
+    pub hash: &'a str,
+    pub range_at_most: Option<&'a str>,
+    pub newest_first: bool,
+    pub limit: Option<usize>,
+    pub start: Option<Item>,
+}
+
+impl<'a> IndexQuery<'a> {
+    /// The whole partition `hash` of `index`, oldest first.
+    pub fn new(table: &'a str, index: GsiDef, hash: &'a str) -> Self {
+        Self {
+            table,
+            index,
+            hash,
+            range_at_most: None,
+            newest_first: false,
+            limit: None,
+            start: None,
+        }
+    }
+}
+
 /// The attempts of one optimistic write: `next` waits out the backoff before each retry and
 /// gives up (503, retryable by the client) once [`WRITE_ATTEMPTS`] are spent.
 #[derive(Debug, Default)]
@@ -440,16 +489,31 @@ fn version_condition(expected: u64) -> (String, Option<AttributeValue>) {
     }
 }
 
+/// The condition, names and values that require the stored `version` to be `expected`.
+type VersionGuard = (String, HashMap<String, String>, Option<HashMap<String, AttributeValue>>);
+
+fn version_guard(expected: u64) -> VersionGuard {
+    let (condition, expected_value) = version_condition(expected);
+    let names = HashMap::from([
+        ("#id".to_string(), ID.to_string()),
+        ("#version".to_string(), "version".to_string()),
+    ]);
+    (
+        condition,
+        names,
+        expected_value.map(|v| HashMap::from([(":expected".to_string(), v)])),
+    )
+}
+
 /// Transaction item: replace an item whose stored `version` is still `expected`.
 pub fn put_versioned_item(table: &str, value: &impl Serialize, expected: u64) -> Result<TransactWriteItem, StoreError> {
-    let (condition, expected_value) = version_condition(expected);
+    let (condition, names, values) = version_guard(expected);
     let put = Put::builder()
         .table_name(table)
         .set_item(Some(serde_dynamo::to_item(value)?))
         .condition_expression(condition)
-        .expression_attribute_names("#id", ID)
-        .expression_attribute_names("#version", "version")
-        .set_expression_attribute_values(expected_value.map(|v| HashMap::from([(":expected".to_string(), v)])))
+        .set_expression_attribute_names(Some(names))
+        .set_expression_attribute_values(values)
         .build()
         .map_err(|e| StoreError::Sdk(Box::new(e)))?;
     Ok(TransactWriteItem::builder().put(put).build())
@@ -457,14 +521,13 @@ pub fn put_versioned_item(table: &str, value: &impl Serialize, expected: u64) ->
 
 /// Transaction item: delete an item whose stored `version` is still `expected`.
 pub fn delete_versioned_item(table: &str, id: &str, expected: u64) -> Result<TransactWriteItem, StoreError> {
-    let (condition, expected_value) = version_condition(expected);
+    let (condition, names, values) = version_guard(expected);
     let delete = Delete::builder()
         .table_name(table)
         .key(ID, AttributeValue::S(id.to_string()))
         .condition_expression(condition)
-        .expression_attribute_names("#id", ID)
-        .expression_attribute_names("#version", "version")
-        .set_expression_attribute_values(expected_value.map(|v| HashMap::from([(":expected".to_string(), v)])))
+        .set_expression_attribute_names(Some(names))
+        .set_expression_attribute_values(values)
         .build()
         .map_err(|e| StoreError::Sdk(Box::new(e)))?;
     Ok(TransactWriteItem::builder().delete(delete).build())

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use base64::Engine;
 use serde_json::{Map, Value};
 
-use super::{Item, Store, StoreError, Update, classify, delete_versioned_item, put_new_item, put_versioned_item};
+use super::{IndexQuery, Item, Store, StoreError, Update, delete_versioned_item, put_new_item, put_versioned_item};
 use crate::domain::event::PartnershipEvent;
 use crate::domain::records::{Communication, Document, OPEN, PartnerRecord};
 use crate::tables::{FOLLOW_UP_QUERY, ID, PARTNER_QUERY, Tables};
@@ -150,32 +150,11 @@ impl Store {
     /// Every open communication follow-up due on or before `last_day` (`YYYY-MM-DD`), from the
     /// sparse follow-up index: the dashboard never reads the whole communications table.
     pub async fn open_follow_ups_until(&self, last_day: &str) -> Result<Vec<Communication>, StoreError> {
-        let mut records = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client()
-                .query()
-                .table_name(&self.tables().communications)
-                .index_name(FOLLOW_UP_QUERY.name)
-                .key_condition_expression("#h = :h AND #r <= :last")
-                .expression_attribute_names("#h", FOLLOW_UP_QUERY.hash_key)
-                .expression_attribute_names("#r", FOLLOW_UP_QUERY.range_key)
-                .expression_attribute_values(":h", AttributeValue::S(OPEN.into()))
-                .expression_attribute_values(":last", AttributeValue::S(last_day.into()))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(classify)?;
-            super::meter_count(out.scanned_count);
-            for item in out.items.unwrap_or_default() {
-                records.push(serde_dynamo::from_item(item)?);
-            }
-            match out.last_evaluated_key.filter(|k| !k.is_empty()) {
-                Some(key) => start = Some(key),
-                None => return Ok(records),
-            }
-        }
+        let query = IndexQuery {
+            range_at_most: Some(last_day),
+            ..IndexQuery::new(&self.tables().communications, FOLLOW_UP_QUERY, OPEN)
+        };
+        Ok(self.query(query).await?.0)
     }
 
     /// A partner's records newest first (by `updatedAt`), from `start`; every page to the end
@@ -186,35 +165,13 @@ impl Store {
         limit: Option<usize>,
         start: Option<Item>,
     ) -> Result<(Vec<R>, Option<Item>), StoreError> {
-        let mut records = Vec::new();
-        let mut start = start;
-        loop {
-            let remaining = limit.map(|l| l.saturating_sub(records.len()));
-            let out = self
-                .client()
-                .query()
-                .table_name(R::table(self.tables()))
-                .index_name(PARTNER_QUERY.name)
-                .key_condition_expression("#h = :h")
-                .expression_attribute_names("#h", PARTNER_QUERY.hash_key)
-                .expression_attribute_values(":h", AttributeValue::S(partner_id.to_string()))
-                .scan_index_forward(false)
-                .set_limit(remaining.map(|r| r.min(1000) as i32))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(classify)?;
-            super::meter_count(out.scanned_count);
-            for item in out.items.unwrap_or_default() {
-                records.push(serde_dynamo::from_item(item)?);
-            }
-            let next = out.last_evaluated_key.filter(|k| !k.is_empty());
-            match (next, limit) {
-                (None, _) => return Ok((records, None)),
-                (Some(key), Some(l)) if records.len() >= l => return Ok((records, Some(key))),
-                (Some(key), _) => start = Some(key),
-            }
-        }
+        let query = IndexQuery {
+            newest_first: true,
+            limit,
+            start,
+            ..IndexQuery::new(R::table(self.tables()), PARTNER_QUERY, partner_id)
+        };
+        self.query(query).await
     }
 }
 
