@@ -217,6 +217,20 @@ impl Sums {
     fn open(&self) -> i64 {
         self.committed - self.secured - self.lost
     }
+
+    /// The money figures `annual` and each `revenueByEvent` row share.
+    fn money(&self, goal_cents: i64) -> Map<String, Value> {
+        let mut block = Map::new();
+        block.insert("goalAmount".into(), json!(from_cents(goal_cents)));
+        block.insert("committedAmount".into(), json!(from_cents(self.committed)));
+        block.insert("securedAmount".into(), json!(from_cents(self.secured)));
+        block.insert(
+            "pipelineAmount".into(),
+            json!(from_cents((self.committed - self.secured).max(0))),
+        );
+        block.insert("openPipelineAmount".into(), json!(from_cents(self.open())));
+        block
+    }
 }
 
 /// What the dashboard reads, already narrowed to the scope by the caller.
@@ -422,17 +436,9 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
                 .iter()
                 .filter(|l| annual_ids.contains(l.event_id.as_str()))
                 .for_each(|l| sums.add(l));
-            let mut block = json!({
-                "year": year,
-                "goalAmount": from_cents(goal),
-                "committedAmount": from_cents(sums.committed),
-                "securedAmount": from_cents(sums.secured),
-                "pipelineAmount": from_cents((sums.committed - sums.secured).max(0)),
-                "openPipelineAmount": from_cents(sums.open()),
-            })
-            .as_object()
-            .cloned()
-            .unwrap_or_default();
+            let mut block = Map::new();
+            block.insert("year".into(), json!(year));
+            block.extend(sums.money(goal));
             block.extend(goal_block(goal, sums.secured, year_fraction(year, today)));
             block
         }
@@ -479,16 +485,12 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
                 "eventName": name,
                 "eventYear": event.year,
                 "archived": event.archived,
-                "goalAmount": from_cents(goal),
                 "hasGoal": goal > 0,
-                "committedAmount": from_cents(sums.committed),
-                "securedAmount": from_cents(sums.secured),
-                "pipelineAmount": from_cents((sums.committed - sums.secured).max(0)),
-                "openPipelineAmount": from_cents(sums.open()),
             })
             .as_object()
             .cloned()
             .unwrap_or_default();
+            row.extend(sums.money(goal));
             row.extend(goal_block(goal, sums.secured, expected));
             row.insert("paceStatus".into(), json!(pace_status(goal > 0, progress, expected)));
             row.insert("relationshipCount".into(), json!(sums.count));
