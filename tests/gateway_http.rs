@@ -48,7 +48,7 @@ async fn gateway_serves_template_routes_like_api_gateway() {
     let api = TestApi::new().await;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let gateway = Arc::new(Gateway::new(&template(), api.ctx.clone()).expect("every template binary is served"));
+    let gateway = Arc::new(Gateway::new(&template(), api.functions.clone()).expect("every template binary is served"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(serve(listener, gateway, async {
         let _ = stopped.await;

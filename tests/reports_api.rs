@@ -274,7 +274,7 @@ async fn rollup_repairs_corrupted_summaries_and_is_idempotent() {
     let f = fixture(&api).await;
     let store = &api.ctx.store;
     let tables = api.ctx.config.tables.clone();
-    let first = rollup::run(&api.ctx, std::time::Duration::from_secs(60)).await.unwrap();
+    let first = rollup::run(api.function("rollup"), std::time::Duration::from_secs(60)).await.unwrap();
     assert!(first.pass_completed);
     assert_eq!(first.summaries_repaired, 0, "nothing drifted: {first:?}");
 
@@ -301,7 +301,7 @@ async fn rollup_repairs_corrupted_summaries_and_is_idempotent() {
         .await
         .unwrap();
 
-    let repair = rollup::run(&api.ctx, std::time::Duration::from_secs(60)).await.unwrap();
+    let repair = rollup::run(api.function("rollup"), std::time::Duration::from_secs(60)).await.unwrap();
     assert!(repair.pass_completed);
     assert_eq!(repair.summaries_repaired, 3, "{repair:?}");
     let event = store.get_event(&f.e_current).await.unwrap().unwrap();
@@ -319,7 +319,7 @@ async fn rollup_repairs_corrupted_summaries_and_is_idempotent() {
     assert!(status["lastRunAt"].is_string() && status["lastPassCompletedAt"].is_string());
     assert_eq!(status["updatedBy"], "rollup");
 
-    let again = rollup::run(&api.ctx, std::time::Duration::from_secs(60)).await.unwrap();
+    let again = rollup::run(api.function("rollup"), std::time::Duration::from_secs(60)).await.unwrap();
     assert_eq!(again.summaries_repaired, 0, "idempotent");
     let directory = api.call("GET", "/partnerships/partners", None).await;
     assert_eq!(
@@ -335,7 +335,7 @@ async fn rollup_resumes_from_its_checkpoint() {
     for i in 0..60 {
         api.create_partner(json!({"company": format!("P{i:02}")})).await;
     }
-    let cut_short = rollup::run(&api.ctx, std::time::Duration::from_millis(1))
+    let cut_short = rollup::run(api.function("rollup"), std::time::Duration::from_millis(1))
         .await
         .unwrap();
     assert!(!cut_short.pass_completed, "a tiny budget stops after one page");
@@ -343,7 +343,7 @@ async fn rollup_resumes_from_its_checkpoint() {
     assert_ne!(status["phase"], "idle");
     let mut runs = 1;
     loop {
-        let report = rollup::run(&api.ctx, std::time::Duration::from_millis(1))
+        let report = rollup::run(api.function("rollup"), std::time::Duration::from_millis(1))
             .await
             .unwrap();
         runs += 1;

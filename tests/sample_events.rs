@@ -3,7 +3,6 @@
 
 use integration_tests::{TestApi, repo_path, template};
 use lambda_http::Request;
-use local_stack::functions::dispatch;
 use shared::domain::event::PartnershipEvent;
 use shared::domain::partner::Partner;
 use shared::domain::records::{Communication, Document, PartnerRecord};
@@ -23,7 +22,8 @@ async fn run(api: &TestApi, name: &str) -> u16 {
         .find(|r| r.route_key() == route)
         .unwrap_or_else(|| panic!("{name}: no template route {route}"))
         .binary;
-    dispatch(&binary, request, &api.ctx)
+    api.functions
+        .dispatch(&binary, request)
         .await
         .expect("known binary")
         .status()
@@ -117,7 +117,7 @@ async fn every_sample_event_runs_through_its_handler() {
     let schedule: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo_path("events/rollup/schedule.json")).unwrap()).unwrap();
     assert_eq!(schedule["detail-type"], "Scheduled Event");
-    let report = rollup::run(&api.ctx, std::time::Duration::from_secs(30)).await.unwrap();
+    let report = rollup::run(api.function("rollup"), std::time::Duration::from_secs(30)).await.unwrap();
     assert!(report.pass_completed);
     for file in files {
         let covered = file == "rollup/schedule" || sequence.iter().any(|(name, _)| *name == file);

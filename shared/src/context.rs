@@ -27,23 +27,27 @@ impl AppContext {
         }
     }
 
-    /// Opens the connection to DynamoDB during init (one cheap GetItem), so the first request
-    /// does not pay for DNS, TCP and TLS. Failures are only logged: the request will retry.
-    pub async fn warm_up(&self) {
-        let probe = self
-            .store
-            .get::<serde_json::Value>(&self.config.tables.meta, "partnerships_warm_up")
-            .await;
+    /// Opens the connection to DynamoDB during init (one cheap GetItem on `table`, one the
+    /// function's role may read), so the first request does not pay for DNS, TCP and TLS.
+    /// Failures are only logged: the request will retry.
+    pub async fn warm_up(&self, table: &str) {
+        let probe = self.store.get::<serde_json::Value>(table, "partnerships_warm_up").await;
         if let Err(e) = probe {
             tracing::warn!(error = %crate::error::error_chain(&e), "DynamoDB warm-up failed");
         }
+    }
+
+    /// A context whose AWS clients are built from `sdk` (its endpoints, credentials and HTTP
+    /// client: the local stack passes one that enforces the function's IAM role).
+    pub fn from_sdk_config(config: Config, sdk: &aws_config::SdkConfig) -> Self {
+        Self::new(config, aws_sdk_dynamodb::Client::new(sdk))
     }
 
     /// Reads the environment and builds the SDK client (honouring `AWS_ENDPOINT_URL_DYNAMODB`).
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
         let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        Ok(Self::new(config, aws_sdk_dynamodb::Client::new(&sdk)))
+        Ok(Self::from_sdk_config(config, &sdk))
     }
 }
 
@@ -60,15 +64,16 @@ pub fn init_tracing() {
 }
 
 /// The `main` of an HTTP function: structured logs, configuration and the SDK client built once
-/// (with the DynamoDB connection warmed), then `lambda_http::run` over `$handle`.
+/// (with the DynamoDB connection warmed by a read of `tables.$warm`), then `lambda_http::run`
+/// over `$handle`.
 #[macro_export]
 macro_rules! http_lambda_main {
-    ($handle:path) => {
+    ($handle:path, $warm:ident) => {
         #[tokio::main]
         async fn main() -> Result<(), lambda_http::Error> {
             $crate::context::init_tracing();
             let ctx = $crate::AppContext::from_env().await?;
-            ctx.warm_up().await;
+            ctx.warm_up(&ctx.config.tables.$warm).await;
             let ctx = &ctx;
             lambda_http::run(lambda_http::service_fn(move |request| async move {
                 Ok::<_, lambda_http::Error>($handle(request, ctx).await)

@@ -7,7 +7,7 @@ use base64::Engine;
 use lambda_http::{Body, Response};
 use local_stack::apigw::{HttpCall, match_path};
 use local_stack::bootstrap::create_missing_tables;
-use local_stack::functions::dispatch;
+use local_stack::functions::Functions;
 use local_stack::template::Template;
 use serde_json::{Map, Value, json};
 use shared::AppContext;
@@ -23,14 +23,19 @@ pub fn template() -> Template {
     Template::load(repo_path("template.yaml")).expect("template.yaml parses")
 }
 
-/// An SDK client for the DynamoDB Local that `make test` started.
-pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
+/// The SDK configuration for the local services that `make test` started.
+pub async fn sdk_config() -> aws_config::SdkConfig {
     assert!(
         std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
         "integration tests need DynamoDB Local: run them with `make test`"
     );
-    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
-    aws_sdk_dynamodb::Client::new(&sdk)
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// An unrestricted SDK client for the DynamoDB Local that `make test` started (set-up and
+/// assertions; the functions themselves get clients held to their roles).
+pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::new(&sdk_config().await)
 }
 
 /// Claims of a partnerships admin (the local default domain).
@@ -64,18 +69,29 @@ impl Reply {
     }
 }
 
-/// One isolated stack: its own tables, the template's routes, and the handlers.
+/// One isolated stack: its own tables, the template's routes, and the handlers, each calling
+/// AWS under its own role from the template.
 pub struct TestApi {
+    /// Unrestricted access to the same tables, for set-up and assertions.
     pub ctx: AppContext,
+    /// Every function of the template, each held to its IAM role.
+    pub functions: Functions,
     template: Template,
+    sdk: aws_config::SdkConfig,
 }
 
 impl TestApi {
     /// Creates a fresh table set for this test.
     pub async fn new() -> Self {
+        Self::with_template(template()).await
+    }
+
+    /// A fresh table set whose functions run under the roles of `template` (a test may pass
+    /// the real template with a grant removed).
+    pub async fn with_template(template: Template) -> Self {
         let suffix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-        let client = dynamo_client().await;
-        let template = template();
+        let sdk = sdk_config().await;
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
         create_missing_tables(&client, &template, &suffix)
             .await
             .expect("tables created");
@@ -85,19 +101,31 @@ impl TestApi {
             AdminPolicy::from_parts("", "example.org", "partnerships-admins"),
         )
         .expect("valid config");
+        let functions = Functions::new(&template, &config, &sdk).expect("every role in the template resolves");
         Self {
             ctx: AppContext::new(config, client),
+            functions,
             template,
+            sdk,
         }
     }
 
-    /// Another "Lambda instance" on the same tables: same data, its own read cache.
+    /// Another "Lambda instance" of every function on the same tables: same data, fresh memory.
     pub fn sibling(&self) -> Self {
-        let ctx = AppContext::new((*self.ctx.config).clone(), self.ctx.store.client().clone());
+        let functions = Functions::new(&self.template, &self.ctx.config, &self.sdk).expect("roles resolve");
         Self {
-            ctx,
+            ctx: self.ctx.clone(),
+            functions,
             template: self.template.clone(),
+            sdk: self.sdk.clone(),
         }
+    }
+
+    /// The context of the function built from `binary` (its clients held to its role).
+    pub fn function(&self, binary: &str) -> &AppContext {
+        self.functions
+            .context(binary)
+            .unwrap_or_else(|| panic!("template has no function {binary}"))
     }
 
     /// Calls `METHOD /path?query` as the admin, with an optional JSON body.
@@ -133,7 +161,12 @@ impl TestApi {
             source_ip: "127.0.0.1".into(),
         };
         let request = call.to_request().expect("valid v2 event");
-        Reply::from_response(dispatch(&route.binary, request, &self.ctx).await.expect("known binary"))
+        Reply::from_response(
+            self.functions
+                .dispatch(&route.binary, request)
+                .await
+                .expect("known binary"),
+        )
     }
 
     /// Creates a partner through the API and returns it.

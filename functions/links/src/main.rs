@@ -1,3 +1,3 @@
 //! Lambda entry point of the links function; all logic is in `links::handle`.
 
-shared::http_lambda_main!(links::handle);
+shared::http_lambda_main!(links::handle, links);

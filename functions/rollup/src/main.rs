@@ -12,7 +12,7 @@ const SAFETY_MS: u64 = 5_000;
 async fn main() -> Result<(), Error> {
     shared::context::init_tracing();
     let ctx = AppContext::from_env().await?;
-    ctx.warm_up().await;
+    ctx.warm_up(&ctx.config.tables.meta).await;
     let ctx = &ctx;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let now_ms = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap_or(0);

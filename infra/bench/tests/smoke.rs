@@ -6,9 +6,9 @@ use std::sync::Arc;
 use bench::Api;
 use bench::dataset::{Shape, seed};
 use local_stack::bootstrap::create_missing_tables;
+use local_stack::functions::Functions;
 use local_stack::gateway::{Gateway, serve};
 use local_stack::template::Template;
-use shared::AppContext;
 use shared::config::{AdminPolicy, Config};
 
 #[tokio::test]
@@ -23,7 +23,8 @@ async fn harness_seeds_and_probes_every_route() {
     let env = format!("b{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
     create_missing_tables(&client, &template, &env).await.unwrap();
     let config = Config::build(&env, "", AdminPolicy::from_parts("", "example.org", "")).unwrap();
-    let gateway = Arc::new(Gateway::new(&template, AppContext::new(config, client)).unwrap());
+    let functions = Functions::new(&template, &config, &sdk).unwrap();
+    let gateway = Arc::new(Gateway::new(&template, functions).unwrap());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

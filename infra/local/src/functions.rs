@@ -1,12 +1,20 @@
-//! The function binaries the template names, called in-process exactly as Lambda would call them.
+//! The function binaries the template names, each with its own context whose AWS clients are
+//! held to that function's IAM role (see `iam`), called in-process exactly as Lambda would.
 
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
 use lambda_http::{Body, Request, Response};
 use shared::AppContext;
+use shared::config::Config;
+
+use crate::iam::{IamError, function_sdk_config};
+use crate::template::Template;
 
 /// Binaries the local stack can serve; the gateway refuses to start if the template names another.
 pub const KNOWN_BINARIES: &[&str] = &["partners", "events", "links", "documents", "communications", "reports"];
 
-/// Calls the handler of `binary`; `None` for an unknown binary.
+/// Calls the handler of `binary` with `ctx`; `None` for an unknown binary.
 pub async fn dispatch(binary: &str, request: Request, ctx: &AppContext) -> Option<Response<Body>> {
     match binary {
         "partners" => Some(partners::handle(request, ctx).await),
@@ -16,5 +24,37 @@ pub async fn dispatch(binary: &str, request: Request, ctx: &AppContext) -> Optio
         "communications" => Some(communications::handle(request, ctx).await),
         "reports" => Some(reports::handle(request, ctx).await),
         _ => None,
+    }
+}
+
+/// One context per function of the template, as each Lambda would build at init.
+#[derive(Debug, Clone)]
+pub struct Functions {
+    contexts: BTreeMap<String, AppContext>,
+}
+
+impl Functions {
+    /// A context for every function in `template`, its clients built from `sdk` and held to
+    /// the function's role. Fails if a role cannot be read (so nothing runs unenforced).
+    pub fn new(template: &Template, config: &Config, sdk: &SdkConfig) -> Result<Self, IamError> {
+        let contexts = template
+            .functions
+            .iter()
+            .map(|f| {
+                let sdk = function_sdk_config(sdk, template, &f.binary, &config.env)?;
+                Ok((f.binary.clone(), AppContext::from_sdk_config(config.clone(), &sdk)))
+            })
+            .collect::<Result<_, IamError>>()?;
+        Ok(Self { contexts })
+    }
+
+    /// The context of the function built from `binary`.
+    pub fn context(&self, binary: &str) -> Option<&AppContext> {
+        self.contexts.get(binary)
+    }
+
+    /// Calls `binary`'s handler with its own context; `None` for an unknown binary.
+    pub async fn dispatch(&self, binary: &str, request: Request) -> Option<Response<Body>> {
+        dispatch(binary, request, self.context(binary)?).await
     }
 }

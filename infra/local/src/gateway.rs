@@ -15,22 +15,21 @@ use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Map, Value, json};
-use shared::AppContext;
 use tokio::net::TcpListener;
 
 use crate::apigw::{HttpCall, match_path};
-use crate::functions::{KNOWN_BINARIES, dispatch};
+use crate::functions::{Functions, KNOWN_BINARIES};
 use crate::template::{CorsSpec, RouteSpec, Template};
 
 /// Largest body accepted, like API Gateway's 10 MB payload limit.
 const MAX_BODY: usize = 10 * 1024 * 1024;
 
-/// Routes, CORS and the shared function context.
+/// Routes, CORS and the functions behind them.
 #[derive(Debug)]
 pub struct Gateway {
     routes: Vec<RouteSpec>,
     cors: CorsSpec,
-    ctx: AppContext,
+    functions: Functions,
 }
 
 fn reply(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
@@ -73,7 +72,7 @@ pub fn bearer_claims(header: Option<&str>, now_secs: i64) -> Option<Map<String, 
 
 impl Gateway {
     /// A gateway for the template's routes; fails if a route names a binary it cannot serve.
-    pub fn new(template: &Template, ctx: AppContext) -> Result<Self, String> {
+    pub fn new(template: &Template, functions: Functions) -> Result<Self, String> {
         if let Some(route) = template
             .routes
             .iter()
@@ -88,7 +87,7 @@ impl Gateway {
         Ok(Self {
             routes: template.routes.clone(),
             cors: template.cors.clone(),
-            ctx,
+            functions,
         })
     }
 
@@ -176,7 +175,7 @@ impl Gateway {
                 );
             }
         };
-        let Some(response) = dispatch(&route.binary, lambda_request, &self.ctx).await else {
+        let Some(response) = self.functions.dispatch(&route.binary, lambda_request).await else {
             return reply(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &json!({"message": "Internal Server Error"}),

@@ -5,4 +5,5 @@ pub mod apigw;
 pub mod bootstrap;
 pub mod functions;
 pub mod gateway;
+pub mod iam;
 pub mod template;

@@ -3,10 +3,13 @@
 
 use std::sync::Arc;
 
+use aws_config::BehaviorVersion;
 use local_stack::bootstrap::create_missing_tables;
+use local_stack::functions::Functions;
 use local_stack::gateway::{Gateway, serve};
 use local_stack::template::Template;
 use shared::AppContext;
+use shared::config::Config;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -36,16 +39,22 @@ async fn main() -> Result<(), BoxError> {
     shared::context::init_tracing();
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     let template = Template::load(std::env::var("TEMPLATE").unwrap_or_else(|_| "template.yaml".into()))?;
-    let ctx = AppContext::from_env().await?;
-    let created = create_missing_tables(ctx.store.client(), &template, &ctx.config.env).await?;
-    tracing::info!(env = %ctx.config.env, ?created, "tables ready");
+    let config = Config::from_env()?;
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    // Tables are made as CloudFormation would, outside any function's role.
+    let admin = AppContext::from_sdk_config(config.clone(), &sdk);
+    let created = create_missing_tables(admin.store.client(), &template, &config.env).await?;
+    tracing::info!(env = %config.env, ?created, "tables ready");
+    // Every function (and the schedule) runs under its own role from the template.
+    let functions = Functions::new(&template, &config, &sdk)?;
     match command.as_str() {
         "create-tables" => Ok(()),
         "serve" => {
             let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-            spawn_rollup_schedule(ctx.clone());
-            let gateway = Arc::new(Gateway::new(&template, ctx)?);
+            let rollup = functions.context("rollup").ok_or("template has no rollup function")?;
+            spawn_rollup_schedule(rollup.clone());
+            let gateway = Arc::new(Gateway::new(&template, functions)?);
             tracing::info!(url = %format!("http://127.0.0.1:{port}"), routes = template.routes.len(), "serving");
             serve(listener, gateway, async {
                 let _ = tokio::signal::ctrl_c().await;

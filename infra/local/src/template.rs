@@ -64,6 +64,16 @@ impl RouteSpec {
     }
 }
 
+/// A function as declared: its binary and the IAM policies of its execution role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSpec {
+    pub logical_id: String,
+    /// `BuildProperties.Binary`.
+    pub binary: String,
+    /// `Properties.Policies`, intrinsics still unresolved (see `iam`).
+    pub policies: Vec<Value>,
+}
+
 /// The HTTP API's CORS configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CorsSpec {
@@ -74,11 +84,14 @@ pub struct CorsSpec {
 }
 
 /// What the local stack reads from the template.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Template {
     pub tables: Vec<TableSpec>,
     pub routes: Vec<RouteSpec>,
+    pub functions: Vec<FunctionSpec>,
     pub cors: CorsSpec,
+    /// Every resource as declared (YAML as JSON), for checks on the deploy itself.
+    pub resources: Map<String, Value>,
 }
 
 /// YAML to JSON, turning short-form intrinsics (`!Sub x`) into `{"!Sub": x}`.
@@ -140,6 +153,7 @@ impl Template {
             .ok_or_else(|| shape("no Resources".into()))?;
         let mut tables = Vec::new();
         let mut routes = Vec::new();
+        let mut functions = Vec::new();
         let mut cors = CorsSpec::default();
         for (logical_id, resource) in resources {
             let props = &resource["Properties"];
@@ -149,6 +163,11 @@ impl Template {
                     let binary = resource["Metadata"]["BuildProperties"]["Binary"]
                         .as_str()
                         .ok_or_else(|| shape(format!("{logical_id}: no Metadata.BuildProperties.Binary")))?;
+                    functions.push(FunctionSpec {
+                        logical_id: logical_id.clone(),
+                        binary: binary.to_string(),
+                        policies: props["Policies"].as_array().cloned().unwrap_or_default(),
+                    });
                     for event in props["Events"].as_object().into_iter().flat_map(|e| e.values()) {
                         if event["Type"] != "HttpApi" {
                             continue;
@@ -174,7 +193,13 @@ impl Template {
                 _ => {}
             }
         }
-        Ok(Self { tables, routes, cors })
+        Ok(Self {
+            tables,
+            routes,
+            functions,
+            cors,
+            resources: resources.clone(),
+        })
     }
 
     fn table(logical_id: &str, props: &Value) -> Result<TableSpec, TemplateError> {
