@@ -79,7 +79,7 @@ async fn events_are_created_validated_listed_and_sorted() {
     let event = new_event(
         &api,
         json!({"name": " Blueprint ", "year": "2026", "startDate": "2026-01-10", "endDate": "2026-01-11",
-               "sponsorshipGoal": "10000.555", "archived": true,
+               "sponsorshipGoal": "10000.56", "archived": true,
                "tierConfigs": [{"id": "Gold", "label": "Gold", "amount": 5000}, "Silver", {"name": "Gold"}]}),
     )
     .await;

@@ -274,7 +274,9 @@ async fn rollup_repairs_corrupted_summaries_and_is_idempotent() {
     let f = fixture(&api).await;
     let store = &api.ctx.store;
     let tables = api.ctx.config.tables.clone();
-    let first = rollup::run(api.function("rollup"), std::time::Duration::from_secs(60)).await.unwrap();
+    let first = rollup::run(api.function("rollup"), std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     assert!(first.pass_completed);
     assert_eq!(first.summaries_repaired, 0, "nothing drifted: {first:?}");
 
@@ -301,7 +303,9 @@ async fn rollup_repairs_corrupted_summaries_and_is_idempotent() {
         .await
         .unwrap();
 
-    let repair = rollup::run(api.function("rollup"), std::time::Duration::from_secs(60)).await.unwrap();
+    let repair = rollup::run(api.function("rollup"), std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     assert!(repair.pass_completed);
     assert_eq!(repair.summaries_repaired, 3, "{repair:?}");
     let event = store.get_event(&f.e_current).await.unwrap().unwrap();
@@ -319,7 +323,9 @@ async fn rollup_repairs_corrupted_summaries_and_is_idempotent() {
     assert!(status["lastRunAt"].is_string() && status["lastPassCompletedAt"].is_string());
     assert_eq!(status["updatedBy"], "rollup");
 
-    let again = rollup::run(api.function("rollup"), std::time::Duration::from_secs(60)).await.unwrap();
+    let again = rollup::run(api.function("rollup"), std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(again.summaries_repaired, 0, "idempotent");
     let directory = api.call("GET", "/partnerships/partners", None).await;
     assert_eq!(

@@ -117,7 +117,9 @@ async fn every_sample_event_runs_through_its_handler() {
     let schedule: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(repo_path("events/rollup/schedule.json")).unwrap()).unwrap();
     assert_eq!(schedule["detail-type"], "Scheduled Event");
-    let report = rollup::run(api.function("rollup"), std::time::Duration::from_secs(30)).await.unwrap();
+    let report = rollup::run(api.function("rollup"), std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
     assert!(report.pass_completed);
     for file in files {
         let covered = file == "rollup/schedule" || sequence.iter().any(|(name, _)| *name == file);

@@ -78,13 +78,19 @@ impl ApiError {
     /// The JSON body; internal details never leave the process.
     pub fn body(&self) -> Value {
         match self {
-            ApiError::Validation(v) => json!({"message": v.message, "data": v.data}),
-            ApiError::NotFound { kind, id } => json!({
-                "message": format!("{kind} with id '{id}' could not be found. Make sure you have provided the correct id.")
-            }),
+            ApiError::Validation(v) => json!({"message": v.message, "data": capped(&v.data, 0)}),
+            ApiError::NotFound { kind, id } => {
+                let id = match capped(&Value::String(id.clone()), 0) {
+                    Value::String(id) => id,
+                    _ => String::new(),
+                };
+                json!({
+                    "message": format!("{kind} with id '{id}' could not be found. Make sure you have provided the correct id.")
+                })
+            }
             ApiError::Conflict { property, data } => json!({
                 "message": format!("A database entry with the same '{property}' already exists!"),
-                "data": data,
+                "data": capped(data, 0),
             }),
             ApiError::Unauthorized => json!({"message": "Unauthorized"}),
             ApiError::Forbidden => {
@@ -112,6 +118,61 @@ impl From<StoreError> for ApiError {
             ref retryable if retryable.is_retryable() => ApiError::Unavailable(err),
             other => ApiError::Internal(Box::new(other)),
         }
+    }
+}
+
+/// Longest echoed string, in characters.
+const ECHO_CHARS: usize = 200;
+/// Most echoed array items or object entries.
+const ECHO_ITEMS: usize = 20;
+/// Deepest echoed nesting.
+const ECHO_DEPTH: usize = 4;
+
+/// An offending value as a 406 echoes it: strings, lists and objects cut to a size worth
+/// reading, each cut marked, so a megabyte sent is never a megabyte answered.
+pub fn capped(value: &Value, depth: usize) -> Value {
+    if depth >= ECHO_DEPTH && (value.is_array() || value.is_object()) {
+        return Value::String("[cut: nested too deep]".into());
+    }
+    match value {
+        Value::String(text) => {
+            let total = text.chars().count();
+            if total <= ECHO_CHARS {
+                value.clone()
+            } else {
+                let kept: String = text.chars().take(ECHO_CHARS).collect();
+                Value::String(format!("{kept}… [cut: {total} characters]"))
+            }
+        }
+        Value::Array(items) => {
+            let mut out: Vec<Value> = items.iter().take(ECHO_ITEMS).map(|v| capped(v, depth + 1)).collect();
+            if items.len() > ECHO_ITEMS {
+                out.push(Value::String(format!("[cut: {} more items]", items.len() - ECHO_ITEMS)));
+            }
+            Value::Array(out)
+        }
+        Value::Object(map) => {
+            let mut out: serde_json::Map<String, Value> = map
+                .iter()
+                .take(ECHO_ITEMS)
+                .map(|(k, v)| (capped_key(k), capped(v, depth + 1)))
+                .collect();
+            if map.len() > ECHO_ITEMS {
+                out.insert(
+                    "…".into(),
+                    Value::String(format!("[cut: {} more entries]", map.len() - ECHO_ITEMS)),
+                );
+            }
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+fn capped_key(key: &str) -> String {
+    match capped(&Value::String(key.to_string()), 0) {
+        Value::String(k) => k,
+        _ => key.to_string(),
     }
 }
 
@@ -148,6 +209,28 @@ mod tests {
         for err in cases {
             assert!(err.body()["message"].is_string(), "{err:?}");
         }
+    }
+
+    #[test]
+    fn echoed_values_are_cut_and_marked() {
+        let huge = "x".repeat(1_000_000);
+        let err = ApiError::validation("'notes' is too long.", json!({"notes": huge}));
+        let echoed = err.body()["data"]["notes"].as_str().unwrap().to_string();
+        assert!(
+            echoed.len() < 300 && echoed.ends_with("[cut: 1000000 characters]"),
+            "{echoed}"
+        );
+        let tags: Vec<Value> = (0..200_000).map(|i| json!(format!("t{i}"))).collect();
+        let err = ApiError::validation("too many", json!({"tags": tags}));
+        let echoed = err.body()["data"]["tags"].as_array().unwrap().clone();
+        assert_eq!(echoed.len(), 21);
+        assert_eq!(echoed[20], "[cut: 199980 more items]");
+        let short = ApiError::validation("m", json!({"amount": -1}));
+        assert_eq!(
+            short.body()["data"],
+            json!({"amount": -1}),
+            "small values are echoed whole"
+        );
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! Request parsing and JSON responses for API Gateway HTTP API (payload v2) events.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::AppContext;
 use crate::auth::Caller;
+use crate::domain::normalize::dynamo_number_ok;
 use crate::error::{ApiError, ApiResult, error_chain};
 
 /// The route key API Gateway matched (`GET /partnerships/partners/{partnerId}`).
@@ -55,10 +57,39 @@ pub fn json_body(request: &Request) -> ApiResult<Map<String, Value>> {
         return Ok(Map::new());
     }
     // The raw body is never echoed back (§14.4): it may hold notes and emails.
+    if let Ok(fields) = serde_json::from_slice::<BTreeMap<String, Box<RawValue>>>(bytes)
+        && let Some((field, number)) = fields
+            .iter()
+            .find_map(|(field, raw)| first_unstorable_number(raw).map(|n| (field, n)))
+    {
+        return Err(ApiError::validation(
+            format!(
+                "'{field}' must be a number DynamoDB can store (zero, or a magnitude from 1e-130 to below 1e126; not -0)."
+            ),
+            json!({ field.as_str(): number }),
+        ));
+    }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ApiError::validation("Request body must be a JSON object.", json!({}))),
         Err(_) => Err(ApiError::validation("Invalid JSON in request body.", json!({}))),
+    }
+}
+
+/// The text of the first number in `raw` (at any depth) that DynamoDB could not store.
+fn first_unstorable_number(raw: &RawValue) -> Option<String> {
+    let text = raw.get().trim_start();
+    match text.as_bytes().first()? {
+        b'{' => serde_json::from_str::<BTreeMap<String, Box<RawValue>>>(text)
+            .ok()?
+            .values()
+            .find_map(|v| first_unstorable_number(v)),
+        b'[' => serde_json::from_str::<Vec<Box<RawValue>>>(text)
+            .ok()?
+            .iter()
+            .find_map(|v| first_unstorable_number(v)),
+        b'-' | b'0'..=b'9' => (!dynamo_number_ok(text)).then(|| text.trim().to_string()),
+        _ => None,
     }
 }
 

@@ -37,9 +37,67 @@ pub struct RollupReport {
     pub summaries_repaired: u64,
     /// Repairs skipped because a concurrent write changed the item (retried next run).
     pub conflicts: u64,
+    /// Items the run could not read or repair (a malformed item, a rejected write): skipped,
+    /// never a reason to stop, and listed (the first [`SKIPPED_LISTED`]) for an operator.
+    pub skipped: u64,
+    pub skipped_items: Vec<SkippedItem>,
     /// Whether this run finished a whole pass over the tables.
     pub pass_completed: bool,
     pub duration_ms: u64,
+}
+
+/// How many skipped items a report lists.
+pub const SKIPPED_LISTED: usize = 20;
+
+/// An item the rollup skipped, and why.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedItem {
+    pub table: String,
+    pub id: String,
+    pub reason: String,
+}
+
+impl RollupReport {
+    /// Counts and lists an item the run skipped, and logs it with its cause.
+    fn skip(&mut self, table: &str, item: &Item, error: &dyn std::error::Error) {
+        let id = item.get(ID).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let reason = shared::error::error_chain(error);
+        tracing::error!(%table, %id, %reason, "rollup skipped an item it cannot process");
+        self.skipped += 1;
+        if self.skipped_items.len() < SKIPPED_LISTED {
+            self.skipped_items.push(SkippedItem {
+                table: table.to_string(),
+                id,
+                reason,
+            });
+        }
+    }
+}
+
+/// Runs one item's repair: a transient failure (throttling) ends the run, to resume from the
+/// checkpoint; any other failure skips the item.
+async fn each<T: serde::de::DeserializeOwned>(
+    table: &str,
+    item: Item,
+    report: &mut RollupReport,
+    repair: impl AsyncFnOnce(T, &mut RollupReport) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let value = match shared::store::parse_item::<T>(item.clone()) {
+        Ok(value) => value,
+        Err(e) => {
+            report.skip(table, &item, &e);
+            return Ok(());
+        }
+    };
+    match repair(value, report).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_retryable() => Err(e),
+        Err(e) => {
+            report.skip(table, &item, &e);
+            Ok(())
+        }
+    }
 }
 
 /// The job's status row and checkpoint (`partnerships_rollup_status` in the meta table).
@@ -62,6 +120,8 @@ struct RollupStatus {
     last_run_items_read: u64,
     last_run_summaries_repaired: u64,
     last_run_conflicts: u64,
+    last_run_skipped: u64,
+    last_run_skipped_items: Vec<SkippedItem>,
     last_pass_completed_at: Option<String>,
     updated_at: i64,
     updated_by: String,
@@ -72,7 +132,9 @@ struct RollupStatus {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct Counts {
+    #[serde(deserialize_with = "shared::domain::money::saturating_i64")]
     partner_count: i64,
+    #[serde(deserialize_with = "shared::domain::money::saturating_i64")]
     archived_partner_count: i64,
     version: u64,
 }
@@ -103,26 +165,31 @@ pub async fn run(ctx: &AppContext, budget: Duration) -> Result<RollupReport, Sto
     loop {
         let now = Utc::now().timestamp_millis();
         if status.phase == "events" {
-            let (events, next) = store
-                .scan_page::<PartnershipEvent>(&store.tables().events, start_key(&status.cursor), PAGE)
-                .await?;
+            let table = &store.tables().events;
+            let (events, next) = store.scan_page_items(table, start_key(&status.cursor), PAGE).await?;
             report.items_read += events.len() as u64;
-            for event in events {
-                repair_event(ctx, event, now, &mut report).await?;
+            for item in events {
+                each(table, item, &mut report, async |event: PartnershipEvent, report| {
+                    repair_event(ctx, event, now, report).await
+                })
+                .await?;
             }
             status.cursor = next.and_then(|k| k.get(ID).and_then(|v| v.as_s().ok()).cloned());
             if status.cursor.is_none() {
                 status.phase = "partners".into();
             }
         } else {
-            let (partners, next) = store
-                .scan_page::<Partner>(&store.tables().partners, start_key(&status.cursor), PAGE)
-                .await?;
+            let table = &store.tables().partners;
+            let (partners, next) = store.scan_page_items(table, start_key(&status.cursor), PAGE).await?;
             report.items_read += partners.len() as u64;
-            for partner in partners {
+            for item in partners {
                 status.pass_partner_count += 1;
-                status.pass_archived_count += i64::from(partner.archived);
-                repair_partner(ctx, partner, now, &mut report).await?;
+                let archived = item.get("archived").and_then(|v| v.as_bool().ok()).copied() == Some(true);
+                status.pass_archived_count += i64::from(archived);
+                each(table, item, &mut report, async |partner: Partner, report| {
+                    repair_partner(ctx, partner, now, report).await
+                })
+                .await?;
             }
             status.cursor = next.and_then(|k| k.get(ID).and_then(|v| v.as_s().ok()).cloned());
             if status.cursor.is_none() {
@@ -167,6 +234,8 @@ async fn save(
         status.last_run_items_read = report.items_read;
         status.last_run_summaries_repaired = report.summaries_repaired;
         status.last_run_conflicts = report.conflicts;
+        status.last_run_skipped = report.skipped;
+        status.last_run_skipped_items = report.skipped_items.clone();
     }
     let item = if expected == 0 {
         shared::store::put_new_item(&ctx.store.tables().meta, status)?

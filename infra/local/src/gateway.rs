@@ -21,8 +21,13 @@ use crate::apigw::{HttpCall, match_path};
 use crate::functions::{Functions, KNOWN_BINARIES};
 use crate::template::{CorsSpec, RouteSpec, Template};
 
-/// Largest body accepted, like API Gateway's 10 MB payload limit.
-const MAX_BODY: usize = 10 * 1024 * 1024;
+/// Largest body accepted: a Lambda's synchronous invocation payload (6 MB) is the binding
+/// limit behind API Gateway's 10 MB.
+const MAX_BODY: usize = 6 * 1024 * 1024;
+
+/// API Gateway's limit on the request line plus headers (10 KB); longer is refused before any
+/// function runs.
+const MAX_REQUEST_HEAD: usize = 10 * 1024;
 
 /// Routes, CORS and the functions behind them.
 #[derive(Debug)]
@@ -122,6 +127,18 @@ impl Gateway {
             .iter()
             .filter(|r| r.method == method)
             .find_map(|r| match_path(&r.path, &raw_path).map(|_| r));
+        let head_len = parts.uri.to_string().len()
+            + parts
+                .headers
+                .iter()
+                .map(|(k, v)| k.as_str().len() + v.len() + 4)
+                .sum::<usize>();
+        if head_len > MAX_REQUEST_HEAD {
+            return reply(
+                StatusCode::URI_TOO_LONG,
+                &json!({"message": "Request URI or headers too long (API Gateway allows 10 KB)."}),
+            );
+        }
         let Some(route) = matched else {
             return reply(StatusCode::NOT_FOUND, &json!({"message": "Not Found"}));
         };
@@ -136,8 +153,14 @@ impl Gateway {
                 }
             }
         };
-        let bytes = match body.collect().await {
+        let bytes = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                return reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &json!({"message": "Request Entity Too Large: the body may be at most 6 MB."}),
+                );
+            }
             Err(_) => {
                 return reply(
                     StatusCode::BAD_REQUEST,
@@ -145,12 +168,6 @@ impl Gateway {
                 );
             }
         };
-        if bytes.len() > MAX_BODY {
-            return reply(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &json!({"message": "Request Entity Too Large"}),
-            );
-        }
         let call = HttpCall {
             method,
             route_path: route.path.clone(),
@@ -189,6 +206,86 @@ impl Gateway {
     }
 }
 
+/// Reads a connection's first request line before hyper does: hyper answers a URI over 64 KB
+/// with a bare 414 and no body, API Gateway (and so this gateway) with JSON. Returns the stream
+/// with what was read put back, or `None` once the JSON 414 is sent.
+async fn refuse_overlong_request_line(stream: tokio::net::TcpStream) -> Option<Rewound> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = stream;
+    let mut head = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while !head.contains(&b'\n') && head.len() <= MAX_REQUEST_HEAD {
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let line_len = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    if line_len > MAX_REQUEST_HEAD {
+        let body = json!({"message": "Request URI or headers too long (API Gateway allows 10 KB)."}).to_string();
+        let response = format!(
+            "HTTP/1.1 414 URI Too Long\r\ncontent-type: application/json\r\naccess-control-allow-origin: *\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+        return None;
+    }
+    Some(Rewound {
+        prefix: head,
+        read: 0,
+        stream,
+    })
+}
+
+/// A stream whose first bytes were already read: they are served again before the rest.
+struct Rewound {
+    prefix: Vec<u8>,
+    read: usize,
+    stream: tokio::net::TcpStream,
+}
+
+impl tokio::io::AsyncRead for Rewound {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.read < self.prefix.len() {
+            let n = (self.prefix.len() - self.read).min(buf.remaining());
+            let start = self.read;
+            buf.put_slice(&self.prefix[start..start + n]);
+            self.read += n;
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Rewound {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
 /// Serves until `shutdown` resolves, one task per connection.
 pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl std::future::Future<Output = ()>) {
     tokio::pin!(shutdown);
@@ -202,6 +299,9 @@ pub async fn serve(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl 
         };
         let gateway = gateway.clone();
         tokio::spawn(async move {
+            let Some(stream) = refuse_overlong_request_line(stream).await else {
+                return;
+            };
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                 let gateway = gateway.clone();
                 async move {

@@ -139,13 +139,16 @@ impl RolePolicy {
         };
         let mut statements = Vec::new();
         for policy in &function.policies {
-            let list = policy
-                .get("Statement")
-                .and_then(Value::as_array)
-                .ok_or_else(|| fail(format!("unsupported policy form {policy}; use an inline Statement list")))?;
+            let list = policy.get("Statement").and_then(Value::as_array).ok_or_else(|| {
+                fail(format!(
+                    "unsupported policy form {policy}; use an inline Statement list"
+                ))
+            })?;
             for s in list {
                 if s.get("Condition").is_some() || s.get("NotAction").is_some() || s.get("NotResource").is_some() {
-                    return Err(fail(format!("statement {s} uses Condition/NotAction/NotResource, not enforced locally")));
+                    return Err(fail(format!(
+                        "statement {s} uses Condition/NotAction/NotResource, not enforced locally"
+                    )));
                 }
                 let allow = match s["Effect"].as_str() {
                     Some("Allow") => true,
@@ -201,10 +204,12 @@ impl RolePolicy {
             Ok(wanted) => wanted,
             Err(why) => return Some((why, "*".into(), Decision::ImplicitDeny)),
         };
-        wanted.into_iter().find_map(|(action, resource)| match self.decide(&action, &resource) {
-            Decision::Allowed => None,
-            denied => Some((action, resource, denied)),
-        })
+        wanted
+            .into_iter()
+            .find_map(|(action, resource)| match self.decide(&action, &resource) {
+                Decision::Allowed => None,
+                denied => Some((action, resource, denied)),
+            })
     }
 
     /// The role's ARN as it appears in AWS's denial message.
@@ -237,7 +242,11 @@ fn resolve(value: &Value, template: &Template, stage: &Stage) -> Result<String, 
         };
         return attribute(&target, template, stage);
     }
-    if let Some(pattern) = value.get("!Sub").or_else(|| value.get("Fn::Sub")).and_then(Value::as_str) {
+    if let Some(pattern) = value
+        .get("!Sub")
+        .or_else(|| value.get("Fn::Sub"))
+        .and_then(Value::as_str)
+    {
         let mut out = String::new();
         let mut rest = pattern;
         while let Some(start) = rest.find("${") {
@@ -292,7 +301,10 @@ fn attribute(target: &str, template: &Template, stage: &Stage) -> Result<String,
 pub fn requested_permissions(request: &HttpRequest, stage: &Stage) -> Result<Vec<(String, String)>, String> {
     let target = request.headers().get("x-amz-target").unwrap_or_default();
     let Some(operation) = target.strip_prefix("DynamoDB_20120810.") else {
-        return Err(format!("local IAM cannot read this request (X-Amz-Target {target:?}, {})", request.uri()));
+        return Err(format!(
+            "local IAM cannot read this request (X-Amz-Target {target:?}, {})",
+            request.uri()
+        ));
     };
     let body: Map<String, Value> = request
         .body()
@@ -426,7 +438,10 @@ pub fn function_sdk_config(
     binary: &str,
     env: &str,
 ) -> Result<SdkConfig, IamError> {
-    let region = base.region().map(|r| r.to_string()).unwrap_or_else(|| "us-east-1".into());
+    let region = base
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "us-east-1".into());
     let policy = RolePolicy::for_binary(template, binary, &Stage::local(env, &region))?;
     Ok(base.to_builder().http_client(EnforcingHttpClient::new(policy)).build())
 }
@@ -527,7 +542,10 @@ mod tests {
             serde_json::json!({"TableName": "metadev", "IndexName": "by-x"}),
         );
         let (action, resource, _) = role.first_denied(&query).expect("index query denied");
-        assert_eq!((action.as_str(), resource), ("dynamodb:Query", format!("{META_ARN}/index/by-x")));
+        assert_eq!(
+            (action.as_str(), resource),
+            ("dynamodb:Query", format!("{META_ARN}/index/by-x"))
+        );
     }
 
     #[test]
@@ -567,7 +585,9 @@ mod tests {
         let t = template("        - Statement: []");
         let role = RolePolicy::for_binary(&t, "fn", &stage()).unwrap();
         let mut other = HttpRequest::new(SdkBody::from("Action=SendEmail"));
-        other.headers_mut().insert("content-type", "application/x-www-form-urlencoded");
+        other
+            .headers_mut()
+            .insert("content-type", "application/x-www-form-urlencoded");
         assert!(role.first_denied(&other).is_some());
         let managed = template("        - AmazonDynamoDBFullAccess");
         assert!(RolePolicy::for_binary(&managed, "fn", &stage()).is_err());

@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::event::{PartnershipEvent, compare_events};
 use super::link::PartnerEventLink;
-use super::metrics::{from_cents, to_cents};
+use super::money::{from_cents, sum_cents, to_cents};
 use super::normalize::{
     is_calendar_date, is_lost_status, is_secured_status, slug_label, stored_status, text, truncate_chars,
 };
@@ -176,12 +176,15 @@ fn goal_block(goal_cents: i64, secured_cents: i64, expected: f64) -> Map<String,
     let expected_cents = (goal_cents as f64 * expected).round() as i64;
     block.insert(
         "remainingToGoal".into(),
-        json!(from_cents((goal_cents - secured_cents).max(0))),
+        json!(from_cents(goal_cents.saturating_sub(secured_cents).max(0))),
     );
     block.insert("progressToGoalPct".into(), json!(pct(progress)));
     block.insert("expectedProgressPct".into(), json!(pct(expected)));
     block.insert("expectedSecuredByNow".into(), json!(from_cents(expected_cents)));
-    block.insert("paceDelta".into(), json!(from_cents(secured_cents - expected_cents)));
+    block.insert(
+        "paceDelta".into(),
+        json!(from_cents(secured_cents.saturating_sub(expected_cents))),
+    );
     block.insert("onTrack".into(), json!(progress + 0.05 >= expected));
     block
 }
@@ -201,21 +204,21 @@ struct Sums {
 impl Sums {
     fn add(&mut self, link: &PartnerEventLink) {
         let status = stored_status(Some(&link.status));
-        let cents = link.amount.filter(|a| a.is_finite()).map(to_cents).unwrap_or(0);
+        let cents = link.amount.map(to_cents).unwrap_or(0);
         self.count += 1;
         self.confirmed += i64::from(status == "confirmed");
         self.paid += i64::from(status == "paid");
-        self.committed += cents;
+        self.committed = self.committed.saturating_add(cents);
         if is_secured_status(&status) {
-            self.secured += cents;
+            self.secured = self.secured.saturating_add(cents);
             self.secured_count += 1;
         } else if is_lost_status(&status) {
-            self.lost += cents;
+            self.lost = self.lost.saturating_add(cents);
         }
     }
 
     fn open(&self) -> i64 {
-        self.committed - self.secured - self.lost
+        self.committed.saturating_sub(self.secured).saturating_sub(self.lost)
     }
 
     /// The money figures `annual` and each `revenueByEvent` row share.
@@ -226,7 +229,7 @@ impl Sums {
         block.insert("securedAmount".into(), json!(from_cents(self.secured)));
         block.insert(
             "pipelineAmount".into(),
-            json!(from_cents((self.committed - self.secured).max(0))),
+            json!(from_cents(self.committed.saturating_sub(self.secured).max(0))),
         );
         block.insert("openPipelineAmount".into(), json!(from_cents(self.open())));
         block
@@ -384,7 +387,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
         }
         let entry = by_status.entry(stored_status(Some(&link.status))).or_default();
         entry.0 += 1;
-        entry.1 += link.amount.filter(|a| a.is_finite()).map(to_cents).unwrap_or(0);
+        entry.1 = entry.1.saturating_add(link.amount.map(to_cents).unwrap_or(0));
     }
     let mut pipeline_rows: Vec<(String, String, i64, i64)> = by_status
         .into_iter()
@@ -425,12 +428,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
             block
         }
         Some(year) => {
-            let goal: i64 = scope
-                .annual
-                .iter()
-                .filter_map(|e| e.sponsorship_goal)
-                .map(to_cents)
-                .sum();
+            let goal = sum_cents(scope.annual.iter().filter_map(|e| e.sponsorship_goal).map(to_cents));
             let mut sums = Sums::default();
             data.links
                 .iter()

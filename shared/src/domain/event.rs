@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::ValidationError;
-use super::metrics::from_cents;
+use super::money::{from_cents, saturating_i64, to_cents};
 use super::normalize::{self, Field, slug_label, slugify, text, truncate_chars};
 
 /// Most tiers an event keeps.
@@ -28,14 +28,20 @@ pub struct TierConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct EventCounters {
+    #[serde(deserialize_with = "saturating_i64")]
     pub relationship_count: i64,
+    #[serde(deserialize_with = "saturating_i64")]
     pub confirmed_count: i64,
+    #[serde(deserialize_with = "saturating_i64")]
     pub paid_count: i64,
     /// All amounts, any status.
+    #[serde(deserialize_with = "saturating_i64")]
     pub committed_cents: i64,
     /// Confirmed and paid amounts.
+    #[serde(deserialize_with = "saturating_i64")]
     pub secured_cents: i64,
     /// Declined and backed-out amounts.
+    #[serde(deserialize_with = "saturating_i64")]
     pub lost_cents: i64,
 }
 
@@ -43,10 +49,7 @@ impl EventCounters {
     /// What one link in `status` with `amount` contributes.
     pub fn of_link(status: &str, amount: Option<f64>) -> Self {
         let status = normalize::stored_status(Some(status));
-        let cents = amount
-            .filter(|a| a.is_finite())
-            .map(super::metrics::to_cents)
-            .unwrap_or(0);
+        let cents = amount.map(to_cents).unwrap_or(0);
         let secured = normalize::is_secured_status(&status);
         Self {
             relationship_count: 1,
@@ -61,18 +64,25 @@ impl EventCounters {
     /// `self − other`, field by field.
     pub fn minus(self, other: Self) -> Self {
         Self {
-            relationship_count: self.relationship_count - other.relationship_count,
-            confirmed_count: self.confirmed_count - other.confirmed_count,
-            paid_count: self.paid_count - other.paid_count,
-            committed_cents: self.committed_cents - other.committed_cents,
-            secured_cents: self.secured_cents - other.secured_cents,
-            lost_cents: self.lost_cents - other.lost_cents,
+            relationship_count: self.relationship_count.saturating_sub(other.relationship_count),
+            confirmed_count: self.confirmed_count.saturating_sub(other.confirmed_count),
+            paid_count: self.paid_count.saturating_sub(other.paid_count),
+            committed_cents: self.committed_cents.saturating_sub(other.committed_cents),
+            secured_cents: self.secured_cents.saturating_sub(other.secured_cents),
+            lost_cents: self.lost_cents.saturating_sub(other.lost_cents),
         }
     }
 
     /// Adds another set of counters.
     pub fn plus(self, other: Self) -> Self {
-        self.minus(Self::default().minus(other))
+        Self {
+            relationship_count: self.relationship_count.saturating_add(other.relationship_count),
+            confirmed_count: self.confirmed_count.saturating_add(other.confirmed_count),
+            paid_count: self.paid_count.saturating_add(other.paid_count),
+            committed_cents: self.committed_cents.saturating_add(other.committed_cents),
+            secured_cents: self.secured_cents.saturating_add(other.secured_cents),
+            lost_cents: self.lost_cents.saturating_add(other.lost_cents),
+        }
     }
 
     /// Counter name → value, for an `ADD` update.
@@ -94,7 +104,10 @@ impl EventCounters {
 
     /// The wire metrics of a formatted event (§5.5) plus `openPipelineAmount`.
     pub fn to_json(&self) -> Map<String, Value> {
-        let open = self.committed_cents - self.secured_cents - self.lost_cents;
+        let open = self
+            .committed_cents
+            .saturating_sub(self.secured_cents)
+            .saturating_sub(self.lost_cents);
         let value = json!({
             "relationshipCount": self.relationship_count,
             "confirmedCount": self.confirmed_count,
@@ -134,6 +147,7 @@ pub struct PartnershipEvent {
     #[serde(with = "serde_dynamo::string_set", skip_serializing_if = "BTreeSet::is_empty")]
     pub link_ids: BTreeSet<String>,
     /// Documents and communications that reference the event.
+    #[serde(deserialize_with = "saturating_i64")]
     pub reference_count: i64,
     /// Set with a rename or year change, cleared once every link, document and communication
     /// carries the new name and key; a crash in between is finished by the next touch.
@@ -505,7 +519,7 @@ mod tests {
     fn tier_configs_accept_every_form() {
         let tiers = parse_tier_configs(&json!([
             "Gold Plus",
-            {"key": "silver", "title": "Silver Pack", "price": "1500.555"},
+            {"key": "silver", "title": "Silver Pack", "price": "1500.56"},
             {"name": "Bronze"},
             {"label": "Community Partner", "defaultAmount": 0},
             "gold plus",

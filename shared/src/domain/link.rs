@@ -294,7 +294,7 @@ mod tests {
         let link = explicit_null.build("p1", &event(), 7, "me");
         assert_eq!((link.package_tier.as_str(), link.amount), ("gold", None));
         let custom = NewLink::parse(&body(
-            json!({"eventId": "e1", "status": "Waiting on Legal", "amount": "12.345"}),
+            json!({"eventId": "e1", "status": "Waiting on Legal", "amount": "12.35"}),
         ))
         .unwrap();
         let link = custom.build("p1", &event(), 7, "me");

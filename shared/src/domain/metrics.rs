@@ -65,15 +65,7 @@ impl LinkSummary {
     }
 }
 
-/// Amount in whole cents.
-pub fn to_cents(amount: f64) -> i64 {
-    (amount * 100.0).round() as i64
-}
-
-/// Cents back to a JSON-friendly amount.
-pub fn from_cents(cents: i64) -> f64 {
-    cents as f64 / 100.0
-}
+pub use super::money::{from_cents, to_cents};
 
 /// One row of `statusBreakdown`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -120,20 +112,20 @@ pub fn partner_metrics<'a>(links: impl IntoIterator<Item = &'a LinkSummary>) -> 
         count += 1;
         let status = link.normalized_status();
         let cents = link.cents();
-        total += cents;
+        total = total.saturating_add(cents);
         match status.as_str() {
             "confirmed" => confirmed += 1,
             "paid" => paid += 1,
             _ => {}
         }
         if is_secured_status(&status) {
-            secured += cents;
+            secured = secured.saturating_add(cents);
         } else if !is_lost_status(&status) {
-            open += cents;
+            open = open.saturating_add(cents);
         }
         let entry = by_status.entry(status).or_insert((0, 0, 0));
         entry.0 += 1;
-        entry.1 += cents;
+        entry.1 = entry.1.saturating_add(cents);
         entry.2 = entry.2.max(link.touched_at());
         if newest.is_none_or(|n| link.touched_at() > n.touched_at()) {
             newest = Some(link);
@@ -183,15 +175,15 @@ impl PipelineAccumulator {
     pub fn add(&mut self, link: &LinkSummary) {
         let status = link.normalized_status();
         let cents = link.cents();
-        self.total += cents;
+        self.total = self.total.saturating_add(cents);
         if is_secured_status(&status) {
-            self.secured += cents;
+            self.secured = self.secured.saturating_add(cents);
         } else if !is_lost_status(&status) {
-            self.open += cents;
+            self.open = self.open.saturating_add(cents);
         }
         let entry = self.by_status.entry(status).or_default();
         entry.0 += 1;
-        entry.1 += cents;
+        entry.1 = entry.1.saturating_add(cents);
     }
 
     /// `{byStatus, pipelineAmount, securedAmount, openPipelineAmount}`: canonical statuses first in

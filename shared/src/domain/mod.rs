@@ -6,6 +6,7 @@ pub mod event;
 pub mod export;
 pub mod link;
 pub mod metrics;
+pub mod money;
 pub mod normalize;
 pub mod partner;
 pub mod records;

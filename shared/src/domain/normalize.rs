@@ -7,6 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::ValidationError;
+use super::money::{MAX_AMOUNT, has_at_most_two_decimals};
 
 /// A body field of a partial update: absent, explicitly cleared (`null`/`""`), or set.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -420,11 +421,6 @@ fn js_number(value: &Value) -> Option<f64> {
     }
 }
 
-/// Rounds to cents as JavaScript's `Math.round(x * 100) / 100` does.
-pub fn round_cents(amount: f64) -> f64 {
-    (amount * 100.0 + 0.5).floor() / 100.0
-}
-
 /// §3.7 year: `Number(value)` must be an integer in 2000–2100.
 pub fn year(value: Option<&Value>, field: &str, required: bool) -> Result<Field<i32>, ValidationError> {
     let empty =
@@ -447,20 +443,60 @@ pub fn year(value: Option<&Value>, field: &str, required: bool) -> Result<Field<
     }
 }
 
-/// §3.7 amount: null or `""` clear it; otherwise a finite number ≥ 0, rounded to 2 decimals.
+/// §3.7 amount: null or `""` clear it; otherwise a finite number ≥ 0 (the contract's message
+/// otherwise, `-0` included), and — bounds we add so no amount can poison a sum — at most
+/// [`MAX_AMOUNT`] with at most 2 decimals.
 pub fn amount(value: Option<&Value>, field: &str) -> Result<Field<f64>, ValidationError> {
     match value {
         None => Ok(Field::Missing),
         Some(Value::Null) => Ok(Field::Null),
         Some(Value::String(s)) if s.is_empty() => Ok(Field::Null),
         Some(v) => match js_number(v) {
-            Some(n) if n.is_finite() && n >= 0.0 => Ok(Field::Set(round_cents(n))),
+            Some(n) if n.is_finite() && n >= 0.0 && n.is_sign_positive() => {
+                if n <= MAX_AMOUNT && has_at_most_two_decimals(n) {
+                    Ok(Field::Set(n))
+                } else {
+                    Err(ValidationError::new(
+                        format!("'{field}' must be at most 1,000,000,000 with at most 2 decimals."),
+                        field_data(field, value),
+                    ))
+                }
+            }
             _ => Err(ValidationError::new(
                 format!("'{field}' must be a non-negative number."),
                 field_data(field, value),
             )),
         },
     }
+}
+
+/// Whether a JSON number's text is one DynamoDB can store: zero (never `-0`), or a magnitude
+/// from 1e-130 to below 1e126. Judged on the text, before any rounding to `f64` hides `1e-400`
+/// as 0 or refuses `1e309`.
+pub fn dynamo_number_ok(text: &str) -> bool {
+    let text = text.trim();
+    let (negative, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], &unsigned[at + 1..]),
+        None => (unsigned, "0"),
+    };
+    let Ok(exponent) = exponent.trim_start_matches('+').parse::<i64>() else {
+        return false;
+    };
+    let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes()).collect();
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let Some(first) = digits.iter().position(|&d| d != b'0') else {
+        return !negative;
+    };
+    // value = digits × 10^(exponent − frac len); the leading digit's power of ten:
+    let magnitude = (digits.len() - 1 - first) as i64 + exponent - frac_part.len() as i64;
+    (-130..=125).contains(&magnitude)
 }
 
 /// §3.7 body boolean: must be a JSON boolean when present.
@@ -694,7 +730,19 @@ mod tests {
 
     #[test]
     fn amounts() {
-        assert_eq!(amount(Some(&json!(12.345)), "amount").unwrap(), Field::Set(12.35));
+        assert_eq!(amount(Some(&json!(12.34)), "amount").unwrap(), Field::Set(12.34));
+        assert_eq!(
+            amount(Some(&json!(12.345)), "amount").unwrap_err().message,
+            "'amount' must be at most 1,000,000,000 with at most 2 decimals."
+        );
+        assert_eq!(amount(Some(&json!(1e9)), "amount").unwrap(), Field::Set(1e9));
+        assert!(amount(Some(&json!(1_000_000_000.01)), "amount").is_err());
+        assert!(amount(Some(&json!(9.3e16)), "sponsorshipGoal").is_err());
+        assert!(amount(Some(&s("1e126")), "amount").is_err());
+        assert_eq!(
+            amount(Some(&json!(-0.0)), "amount").unwrap_err().message,
+            "'amount' must be a non-negative number."
+        );
         assert_eq!(amount(Some(&s("1500")), "amount").unwrap(), Field::Set(1500.0));
         assert_eq!(amount(Some(&s(" ")), "amount").unwrap(), Field::Set(0.0));
         assert_eq!(amount(Some(&json!(true)), "amount").unwrap(), Field::Set(1.0));
@@ -707,6 +755,35 @@ mod tests {
         assert!(amount(Some(&s("12abc")), "amount").is_err());
         assert!(amount(Some(&s("Infinity")), "amount").is_err());
         assert!(amount(Some(&json!([1])), "amount").is_err());
+    }
+
+    #[test]
+    fn dynamo_numbers_are_judged_on_their_text() {
+        for ok in [
+            "0",
+            "0.0",
+            "12.34",
+            "-5",
+            "1e125",
+            "9.99e125",
+            "1e-130",
+            "123456789e117",
+            "0.001e-127",
+        ] {
+            assert!(dynamo_number_ok(ok), "{ok}");
+        }
+        for bad in [
+            "1e126",
+            "1e309",
+            "-0",
+            "-0.0",
+            "1e-400",
+            "0.0001e-127",
+            "1e99999999999999999999",
+            "-1e200",
+        ] {
+            assert!(!dynamo_number_ok(bad), "{bad}");
+        }
     }
 
     #[test]

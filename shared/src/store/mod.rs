@@ -121,6 +121,15 @@ where
     }
 }
 
+/// DynamoDB's limit on a partition key value, in bytes.
+const MAX_KEY_BYTES: usize = 2048;
+
+/// Whether an item could have this id: DynamoDB refuses (as a 400) any key over 2,048 bytes or
+/// empty, so such an id is answered as absent without asking.
+pub fn key_can_exist(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_KEY_BYTES
+}
+
 /// The DynamoDB client plus the stage's table names.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -150,6 +159,9 @@ impl Store {
 
     /// Strongly consistent GetItem by id.
     pub async fn get<T: DeserializeOwned>(&self, table: &str, id: &str) -> Result<Option<T>, StoreError> {
+        if !key_can_exist(id) {
+            return Ok(None);
+        }
         let out = self
             .client
             .get_item()
@@ -183,6 +195,9 @@ impl Store {
 
     /// UpdateItem with the audit stamps and conditions of `update`; returns the new item.
     pub async fn update<T: DeserializeOwned>(&self, table: &str, id: &str, update: &Update) -> Result<T, StoreError> {
+        if !key_can_exist(id) {
+            return Err(StoreError::ConditionFailed);
+        }
         let expr = update.expression()?;
         let out = self
             .client
@@ -217,6 +232,9 @@ impl Store {
         query: IndexQuery<'_>,
     ) -> Result<(Vec<T>, Option<Item>), StoreError> {
         let mut items = Vec::new();
+        if !key_can_exist(query.hash) {
+            return Ok((items, None));
+        }
         let mut start = query.start;
         let key_condition = if query.range_at_most.is_some() {
             "#h = :h AND #r <= :r"
@@ -261,6 +279,22 @@ impl Store {
         start: Option<Item>,
         limit: i32,
     ) -> Result<(Vec<T>, Option<Item>), StoreError> {
+        let (items, next) = self.scan_page_items(table, start, limit).await?;
+        let items = items
+            .into_iter()
+            .map(serde_dynamo::from_item)
+            .collect::<Result<Vec<T>, _>>()?;
+        Ok((items, next))
+    }
+
+    /// [`Store::scan_page`] as raw items, for a job that must read each one on its own (and
+    /// skip, not stop at, one it cannot read).
+    pub async fn scan_page_items(
+        &self,
+        table: &str,
+        start: Option<Item>,
+        limit: i32,
+    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
         let out = self
             .client
             .scan()
@@ -272,13 +306,10 @@ impl Store {
             .await
             .map_err(classify)?;
         meter_count(out.scanned_count);
-        let items = out
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .map(serde_dynamo::from_item)
-            .collect::<Result<Vec<T>, _>>()?;
-        Ok((items, out.last_evaluated_key.filter(|k| !k.is_empty())))
+        Ok((
+            out.items.unwrap_or_default(),
+            out.last_evaluated_key.filter(|k| !k.is_empty()),
+        ))
     }
 
     /// Every item of a table, page by page. Only for jobs and answers that are the whole table.
@@ -332,7 +363,7 @@ impl Store {
                 .map(|(i, f)| (format!("#p{i}"), f.to_string()))
                 .collect()
         });
-        let mut unique: Vec<&String> = ids.iter().collect();
+        let mut unique: Vec<&String> = ids.iter().filter(|id| key_can_exist(id)).collect();
         unique.sort();
         unique.dedup();
         let mut items = Vec::with_capacity(unique.len());
@@ -558,6 +589,11 @@ fn meter(items: u64) {
 
 pub(crate) fn meter_count(count: i32) {
     meter(u64::try_from(count).unwrap_or(0));
+}
+
+/// An item read into its Rust shape.
+pub fn parse_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    Ok(serde_dynamo::from_item(item)?)
 }
 
 /// An item as a JSON object (numbers stay numbers), for records shown as stored.

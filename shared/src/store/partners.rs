@@ -16,7 +16,9 @@ const ARCHIVED_PARTNER_COUNT: &str = "archivedPartnerCount";
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 struct PartnerCounts {
+    #[serde(deserialize_with = "crate::domain::money::saturating_i64")]
     partner_count: i64,
+    #[serde(deserialize_with = "crate::domain::money::saturating_i64")]
     archived_partner_count: i64,
 }
 

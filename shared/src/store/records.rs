@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::{IndexQuery, Item, Store, StoreError, Update, delete_versioned_item, put_new_item, put_versioned_item};
 use crate::domain::event::PartnershipEvent;
+use crate::domain::normalize::dynamo_number_ok;
 use crate::domain::records::{Communication, Document, OPEN, PartnerRecord};
 use crate::tables::{FOLLOW_UP_QUERY, ID, PARTNER_QUERY, Tables};
 
@@ -55,14 +56,24 @@ pub fn decode_cursor(cursor: &str, partner_id: &str) -> Option<Item> {
     for (name, value) in map {
         let text = value.as_str()?;
         let attr = match text.strip_prefix('#') {
-            Some(n) if n.parse::<f64>().is_ok() => AttributeValue::N(n.to_string()),
+            Some(n) if dynamo_number_ok(n) => AttributeValue::N(n.to_string()),
             Some(_) => return None,
             None => AttributeValue::S(text.to_string()),
         };
         key.insert(name, attr);
     }
-    let belongs = key.get("partnerId") == Some(&AttributeValue::S(partner_id.to_string()));
-    (belongs && key.contains_key(ID) && key.len() == 3).then_some(key)
+    // Exactly the partner-query key of this partner's list, each part a value DynamoDB takes:
+    // anything else is a forgery, refused here rather than by DynamoDB as a 500.
+    let belongs = key.get(PARTNER_QUERY.hash_key) == Some(&AttributeValue::S(partner_id.to_string()));
+    let id_ok = key
+        .get(ID)
+        .and_then(|v| v.as_s().ok())
+        .is_some_and(|id| super::key_can_exist(id));
+    let range_ok = key
+        .get(PARTNER_QUERY.range_key)
+        .and_then(|v| v.as_n().ok())
+        .is_some_and(|n| dynamo_number_ok(n));
+    (belongs && id_ok && range_ok && key.len() == 3).then_some(key)
 }
 
 impl Store {
@@ -190,6 +201,20 @@ mod tests {
         assert_eq!(decode_cursor(&cursor, "p1"), Some(key));
         assert_eq!(decode_cursor(&cursor, "p2"), None, "a cursor is bound to its partner");
         assert_eq!(decode_cursor("not-a-cursor", "p1"), None);
+        let forge = |json: &str| decode_cursor(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json), "p1");
+        assert_eq!(
+            forge(r##"{"id":"c1","partnerId":"p1","updatedAt":"x"}"##),
+            None,
+            "range must be a number"
+        );
+        assert_eq!(
+            forge(r##"{"id":"c1","partnerId":"p1","other":"#1"}"##),
+            None,
+            "exact key names"
+        );
+        assert_eq!(forge(r##"{"id":"c1","partnerId":"p1","updatedAt":"#1e400"}"##), None);
+        let long_id = format!(r##"{{"id":"{}","partnerId":"p1","updatedAt":"#1"}}"##, "x".repeat(3000));
+        assert_eq!(forge(&long_id), None, "an id no key can have");
         assert_eq!(
             decode_cursor(
                 &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("{\"id\":\"#x\"}"),
