@@ -679,3 +679,118 @@ async fn deleting_an_event_while_a_link_is_created_never_dangles() {
     );
     assert_eq!(anomalies, 0, "{outcomes:?}");
 }
+
+/// Every reference of `event_id` that does not carry the event's current name and year (links
+/// by strongly consistent reads, documents and communications read by id from the tables).
+async fn stale_references(
+    api: &TestApi,
+    event_id: &str,
+    link_ids: &[String],
+    record_ids: &[(String, String)],
+) -> usize {
+    let store = &api.ctx.store;
+    let event = store.get_event(event_id).await.unwrap().unwrap();
+    let key = event.event_id_year();
+    let mut stale = 0;
+    for link in store.links_by_ids(link_ids).await.unwrap() {
+        if link.event_id_year != key || link.event_name != event.name || link.event_year != event.year {
+            stale += 1;
+        }
+    }
+    for (table, id) in record_ids {
+        let record = api.stored(table, id).await.unwrap();
+        if record["eventIdYear"] != json!(key) || record["eventName"] != json!(event.name) {
+            stale += 1;
+        }
+    }
+    stale
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_renames_leave_every_reference_current_or_pending() {
+    let api = TestApi::new().await;
+    let event = new_event(&api, json!({"name": "Start", "year": 2025})).await;
+    let eid = id(&event);
+    let mut link_ids = Vec::new();
+    let mut record_ids = Vec::new();
+    for n in 0..3 {
+        let partner = new_partner(&api, &format!("P{n}")).await;
+        let created = link(&api, &partner, json!({"eventId": eid})).await;
+        assert_eq!(created.status, 201, "{:?}", created.body);
+        link_ids.push(format!("{partner}::{eid}"));
+        let doc = api
+            .call(
+                "POST",
+                &format!("/partnerships/partners/{partner}/documents"),
+                Some(json!({"title": "Deck", "eventId": eid})),
+            )
+            .await;
+        assert_eq!(doc.status, 201, "{:?}", doc.body);
+        record_ids.push((api.ctx.config.tables.documents.clone(), id(&doc.body["document"])));
+        let comm = api
+            .call(
+                "POST",
+                &format!("/partnerships/partners/{partner}/communications"),
+                Some(json!({"summary": "Call", "eventId": eid})),
+            )
+            .await;
+        assert_eq!(comm.status, 201, "{:?}", comm.body);
+        record_ids.push((
+            api.ctx.config.tables.communications.clone(),
+            id(&comm.body["communication"]),
+        ));
+    }
+    let path = format!("/partnerships/events/{eid}");
+    let mut statuses: HashMap<u16, usize> = HashMap::new();
+    for (round, writers) in [3usize, 16, 16, 16].into_iter().enumerate() {
+        let patches = (0..writers).map(|w| {
+            let body = json!({"name": format!("Name {round}-{w}"), "year": 2026 + (w % 3) as i64});
+            let path = path.clone();
+            let api = &api;
+            async move { api.call("PATCH", &path, Some(body)).await.status }
+        });
+        for status in futures::future::join_all(patches).await {
+            *statuses.entry(status).or_default() += 1;
+        }
+        let event = api.ctx.store.get_event(&eid).await.unwrap().unwrap();
+        let stale = stale_references(&api, &eid, &link_ids, &record_ids).await;
+        assert!(
+            stale == 0 || event.rekey_pending != 0,
+            "round {round}: {stale} stale references and no pending mark"
+        );
+        // Any read finishes what is pending.
+        let detail = api.call("GET", &path, None).await;
+        assert_eq!(detail.status, 200);
+        assert_eq!(
+            stale_references(&api, &eid, &link_ids, &record_ids).await,
+            0,
+            "round {round}: a read leaves every reference current"
+        );
+        assert_eq!(api.ctx.store.get_event(&eid).await.unwrap().unwrap().rekey_pending, 0);
+    }
+    eprintln!("rename storm statuses: {statuses:?}");
+    assert!(
+        statuses.keys().all(|s| *s == 200 || *s == 503),
+        "no PATCH fails but by asking to retry: {statuses:?}"
+    );
+    assert!(statuses.get(&200).copied().unwrap_or(0) >= 3);
+    let partner = api.ctx.store.get_link(&link_ids[0]).await.unwrap().unwrap().partner_id;
+    let final_event = api.ctx.store.get_event(&eid).await.unwrap().unwrap();
+    let filtered = api
+        .call(
+            "GET",
+            &format!("/partnerships/partners?eventIdYear={}", final_event.event_id_year()),
+            None,
+        )
+        .await;
+    let ids: Vec<&str> = filtered.body["partners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&partner.as_str()),
+        "the directory filter finds the sponsors under the final key"
+    );
+}

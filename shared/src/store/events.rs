@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use serde_json::{Map, Value};
 
 use super::{Store, StoreError, Update, put_new_item};
@@ -19,6 +19,8 @@ pub struct RekeyReport {
     pub links: usize,
     pub documents: usize,
     pub communications: usize,
+    /// The event was renamed again meanwhile: this pass stopped, the newer one owns the work.
+    pub superseded: bool,
 }
 
 impl Store {
@@ -76,7 +78,8 @@ impl Store {
     }
 
     /// Writes the editable fields of `updated` if the stored version is still `stored.version`;
-    /// a rename or year change also marks the event for re-keying. Returns the stored result.
+    /// a rename or year change also marks the event for re-keying. Returns the event as committed
+    /// (computed, not re-read: once the write is in, nothing may turn the answer into an error).
     pub async fn update_event(
         &self,
         stored: &PartnershipEvent,
@@ -98,8 +101,15 @@ impl Store {
             .set("linkedMainEventYear", updated.linked_main_event_year)?
             .set("archived", updated.archived)?
             .expect_version(stored.version);
+        let mut committed = PartnershipEvent {
+            updated_at: now_ms,
+            updated_by: actor.to_string(),
+            version: stored.version + 1,
+            ..updated.clone()
+        };
         if updated.name != stored.name || updated.year != stored.year {
-            update = update.set("rekeyPending", stored.version + 1)?;
+            committed.rekey_pending = stored.version + 1;
+            update = update.set("rekeyPending", committed.rekey_pending)?;
         }
         self.ensure_tier_catalog().await?;
         let items = vec![
@@ -107,7 +117,7 @@ impl Store {
             self.catalog_update(updated, actor, now_ms, false)?,
         ];
         self.transact(items).await?;
-        self.get_event(&stored.id).await?.ok_or(StoreError::ConditionFailed)
+        Ok(committed)
     }
 
     /// Deletes an event that has no links and no references, with its catalog entry. A link or
@@ -148,9 +158,24 @@ impl Store {
             .await
     }
 
-    /// Brings every link, document and communication of `event` in line with its current name
-    /// and year, then clears the pending mark. Idempotent: a pass interrupted half-way is
-    /// finished by the next one, so a crash never leaves records keyed to the old name or year.
+    /// A transaction item that holds only while the event still has `event`'s name and year.
+    fn name_guard(&self, event: &PartnershipEvent) -> Result<TransactWriteItem, StoreError> {
+        super::expect_item(
+            &self.tables().events,
+            &event.id,
+            &[
+                ("name", AttributeValue::S(event.name.clone())),
+                ("year", serde_dynamo::to_attribute_value(event.year)?),
+            ],
+        )
+    }
+
+    /// Brings every link, document and communication of `event` in line with its name and year,
+    /// then clears the pending mark. Every re-key write is a transaction that also checks the
+    /// event still has that name and year, so a pass for a rename that a newer one superseded
+    /// stops (`superseded`) instead of writing the old name after the newer pass: whatever the
+    /// interleaving, what is left is the final name or the newer pass's pending mark. Idempotent:
+    /// a pass interrupted half-way is finished by the next one.
     pub async fn rekey_event(
         &self,
         event: &PartnershipEvent,
@@ -172,8 +197,15 @@ impl Store {
             }
             let mut conflicts = 0;
             for link in &stale {
-                match self.rekey_link(link, event, actor, now_ms).await {
+                match self
+                    .rekey_link(link, event, self.name_guard(event)?, actor, now_ms)
+                    .await
+                {
                     Ok(()) => report.links += 1,
+                    Err(e) if e.condition_failed_at(super::links::item::EVENT) => {
+                        report.superseded = true;
+                        return Ok(report);
+                    }
                     // Edited meanwhile: re-read it on the next round.
                     Err(e) if e.should_retry() => conflicts += 1,
                     Err(e) => return Err(e),
@@ -192,26 +224,31 @@ impl Store {
             (&communications, self.communications_of_event(&event.id).await?),
         ] {
             for record in records {
-                let current = record.get("eventIdYear").and_then(Value::as_str) == Some(key.as_str())
-                    && record.get("eventName").and_then(Value::as_str) == Some(event.name.as_str());
-                let Some(id) = record.get(ID).and_then(Value::as_str).filter(|_| !current) else {
+                // Every record the index lists is rewritten, current-looking or not: the index
+                // may lag the item, and a rename is rare enough to pay for the certainty.
+                let Some(id) = record.get(ID).and_then(Value::as_str) else {
                     continue;
                 };
                 let update = Update::new(actor, now_ms)
                     .set("eventYear", event.year)?
                     .set("eventIdYear", &key)?
                     .set("eventName", &event.name)?
-                    .expect_equal("eventId", &event.id)?;
-                match self.update::<Map<String, Value>>(table, id, &update).await {
-                    Ok(_) => {
+                    .expect_equal("eventId", &event.id)?
+                    .into_transact(table, id)?;
+                match self.transact(vec![self.name_guard(event)?, update]).await {
+                    Ok(()) => {
                         if *table == documents {
                             report.documents += 1
                         } else {
                             report.communications += 1
                         }
                     }
+                    Err(e) if e.condition_failed_at(0) => {
+                        report.superseded = true;
+                        return Ok(report);
+                    }
                     // Deleted or moved to another event meanwhile: nothing to re-key.
-                    Err(StoreError::ConditionFailed) => {}
+                    Err(e) if e.condition_failed_at(1) => {}
                     Err(e) => return Err(e),
                 }
             }

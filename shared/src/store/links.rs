@@ -121,12 +121,14 @@ impl Store {
         self.transact(items).await
     }
 
-    /// Re-points a link at the event's current name and year, with its summary, if the link is
-    /// unchanged since read.
+    /// Re-points a link at the event's name and year, with its summary, if the link is unchanged
+    /// since read and `event_guard` (a check that the event still has that name and year, at
+    /// [`item::EVENT`]) holds: a pass for a superseded rename can never write an old name.
     pub async fn rekey_link(
         &self,
         stored: &PartnerEventLink,
         event: &PartnershipEvent,
+        event_guard: TransactWriteItem,
         actor: &str,
         now_ms: i64,
     ) -> Result<(), StoreError> {
@@ -139,6 +141,7 @@ impl Store {
         self.transact(vec![
             put_versioned_item(&self.tables().links, &updated, stored.version)?,
             self.summary_update(&updated, actor, now_ms)?,
+            event_guard,
         ])
         .await
     }

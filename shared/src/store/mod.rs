@@ -497,6 +497,28 @@ impl Retries {
     }
 }
 
+/// Transaction item: writes nothing, but cancels the transaction unless item `id` of `table`
+/// exists with every attribute of `equals` as given.
+pub fn expect_item(table: &str, id: &str, equals: &[(&str, AttributeValue)]) -> Result<TransactWriteItem, StoreError> {
+    let mut names = HashMap::from([("#id".to_string(), ID.to_string())]);
+    let mut values = HashMap::new();
+    let mut condition = vec!["attribute_exists(#id)".to_string()];
+    for (i, (attr, value)) in equals.iter().enumerate() {
+        names.insert(format!("#c{i}"), attr.to_string());
+        values.insert(format!(":c{i}"), value.clone());
+        condition.push(format!("#c{i} = :c{i}"));
+    }
+    let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+        .table_name(table)
+        .key(ID, AttributeValue::S(id.to_string()))
+        .condition_expression(condition.join(" AND "))
+        .set_expression_attribute_names(Some(names))
+        .set_expression_attribute_values((!values.is_empty()).then_some(values))
+        .build()
+        .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
 /// Transaction item: put `value` as a new item (fails if the id exists).
 pub fn put_new_item(table: &str, value: &impl Serialize) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
