@@ -555,3 +555,30 @@ async fn concurrent_creates_all_land_and_are_counted() {
     );
     assert_eq!(api.ctx.store.partner_counts().await.unwrap(), (20, 0));
 }
+
+#[tokio::test]
+async fn only_verified_emails_and_group_members_get_in() {
+    let api = TestApi::new().await;
+    let get = |claims: serde_json::Value| {
+        let api = &api;
+        async move {
+            api.call_raw("GET", "/partnerships/partners", None, Some(claims))
+                .await
+                .status
+        }
+    };
+    assert_eq!(get(json!({"cognito:username": "mallory@example.org"})).await, 403);
+    assert_eq!(
+        get(json!({"email": "eve@example.org", "email_verified": false})).await,
+        403
+    );
+    assert_eq!(
+        get(json!({"email": "eve@example.org", "email_verified": true})).await,
+        200
+    );
+    assert_eq!(
+        get(json!({"email": "eve@elsewhere.com", "email_verified": false, "cognito:groups": ["partnerships-admins"]}))
+            .await,
+        200
+    );
+}

@@ -14,8 +14,12 @@ use crate::error::ApiError;
 /// The authenticated caller.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Caller {
-    /// Lower-cased email (or `cognito:username` when there is no email claim).
+    /// Lower-cased email (or `cognito:username` when there is no email claim): who the caller
+    /// is in `updatedBy`, never a reason to let them in.
     pub email: String,
+    /// The `email` claim, lower-cased, when present and not marked unverified
+    /// (`email_verified: false`): the only email the admin check trusts.
+    pub verified_email: Option<String>,
     pub first_name: String,
     pub last_name: String,
     pub full_name: String,
@@ -79,8 +83,14 @@ impl Caller {
             .get("cognito:groups")
             .map(|g| parse_groups(g))
             .unwrap_or_default();
+        let unverified = claims
+            .get("email_verified")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("false"));
+        let verified_email =
+            Some(first_claim(claims, &["email"], 180).to_lowercase()).filter(|e| !e.is_empty() && !unverified);
         Some(Self {
             email,
+            verified_email,
             first_name: first,
             last_name: last,
             full_name: full,
@@ -99,11 +109,15 @@ impl Caller {
         claims.and_then(Self::from_claims).ok_or(ApiError::Unauthorized)
     }
 
-    /// 403 unless the caller is a partnerships admin by email, email domain or group.
+    /// 403 unless the caller is a partnerships admin: by a group membership, or by a verified
+    /// email claim (listed, or of a listed domain). A username that looks like an email, or an
+    /// email the token marks unverified, admits no one.
     pub fn authorize(&self, policy: &AdminPolicy) -> Result<(), ApiError> {
-        let domain = self.email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-        let allowed = policy.emails.contains(&self.email)
-            || (!domain.is_empty() && policy.domains.contains(domain))
+        let by_email = self.verified_email.as_deref().is_some_and(|email| {
+            let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+            policy.emails.contains(email) || (!domain.is_empty() && policy.domains.contains(domain))
+        });
+        let allowed = by_email
             || policy
                 .group
                 .as_ref()
@@ -143,6 +157,58 @@ mod tests {
     }
 
     #[test]
+    fn a_username_without_an_email_claim_is_not_an_admin_email() {
+        let policy = AdminPolicy::from_parts("", "example.org", "partnerships-admins");
+        let c = Caller::from_claims(&claims(&[("cognito:username", "mallory@example.org")])).unwrap();
+        assert_eq!(c.email, "mallory@example.org", "still who the caller is in updatedBy");
+        assert!(c.authorize(&policy).is_err());
+        let grouped = Caller::from_claims(&claims(&[
+            ("cognito:username", "ops"),
+            ("cognito:groups", "[partnerships-admins]"),
+        ]))
+        .unwrap();
+        assert!(grouped.authorize(&policy).is_ok(), "a group admits regardless");
+    }
+
+    #[test]
+    fn an_unverified_email_admits_no_one_but_a_group_member() {
+        let policy = AdminPolicy::from_parts("", "example.org", "partnerships-admins");
+        let unverified = [("email", "eve@example.org"), ("email_verified", "false")];
+        assert!(
+            Caller::from_claims(&claims(&unverified))
+                .unwrap()
+                .authorize(&policy)
+                .is_err()
+        );
+        let verified = [("email", "eve@example.org"), ("email_verified", "true")];
+        assert!(
+            Caller::from_claims(&claims(&verified))
+                .unwrap()
+                .authorize(&policy)
+                .is_ok()
+        );
+        let silent = [("email", "eve@example.org")];
+        assert!(
+            Caller::from_claims(&claims(&silent))
+                .unwrap()
+                .authorize(&policy)
+                .is_ok(),
+            "absent is not false"
+        );
+        let grouped = [
+            ("email", "eve@example.org"),
+            ("email_verified", "false"),
+            ("cognito:groups", "[partnerships-admins]"),
+        ];
+        assert!(
+            Caller::from_claims(&claims(&grouped))
+                .unwrap()
+                .authorize(&policy)
+                .is_ok()
+        );
+    }
+
+    #[test]
     fn groups_parse_in_every_rendering() {
         assert_eq!(parse_groups("[admins partners]"), vec!["admins", "partners"]);
         assert_eq!(parse_groups("[\"admins\",\"x\"]"), vec!["admins", "x"]);
@@ -154,6 +220,7 @@ mod tests {
         let policy = AdminPolicy::from_parts("boss@elsewhere.com", "example.org", "partnerships-admins");
         let caller = |email: &str, groups: &[&str]| Caller {
             email: email.into(),
+            verified_email: Some(email.into()),
             groups: groups.iter().map(|g| g.to_string()).collect(),
             ..Default::default()
         };

@@ -101,8 +101,9 @@ pub async fn list<R: RecordTable>(request: &Request, ctx: &AppContext, partner_i
     ok(&body)
 }
 
-/// The record with its event's current name and year (§5.13), falling back to the stored ones.
-fn hydrated<R: RecordTable>(record: &R, events: &HashMap<String, PartnershipEvent>) -> Map<String, Value> {
+/// The record with its event's current name and year (§5.13), falling back to the stored ones:
+/// the one shape of a document or communication in every response.
+pub fn hydrated<R: RecordTable>(record: &R, events: &HashMap<String, PartnershipEvent>) -> Map<String, Value> {
     let mut wire = record.to_wire();
     if let Some(event) = record.event().id().and_then(|id| events.get(id)) {
         wire.insert("eventName".into(), json!(event.name));

@@ -9,13 +9,17 @@ use std::sync::Arc;
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
+use shared::domain::event::PartnershipEvent;
+use shared::domain::link::PartnerEventLink;
 use shared::domain::normalize::{is_canonical_status, stored_status, stored_tier};
 use shared::domain::partner::{DirectoryQuery, Partner, PartnerChanges, directory, status_options};
+use shared::domain::records::{Communication, Document, PartnerRecord};
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
 use shared::http::{
     authenticate, created, json_body, ok, ok_serialized, path_param, query_params, route_key, serialized, serve,
 };
+use shared::record_routes::hydrated;
 use shared::store::{Retries, Update};
 use shared::{ApiError, ApiResult, AppContext};
 
@@ -160,30 +164,36 @@ async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
         .get_partner(id)
         .await?
         .ok_or_else(|| ApiError::not_found(PARTNER, id))?;
-    let (mut links, mut documents, mut communications, event_tiers) = futures::try_join!(
+    let (links, (documents, _), (communications, _), event_tiers) = futures::try_join!(
         ctx.store.links_of(&partner),
-        ctx.store.documents_of(id),
-        ctx.store.communications_of(id),
+        ctx.store.list_records::<Document>(id, None, None),
+        ctx.store.list_records::<Communication>(id, None, None),
         ctx.store.event_tier_ids(),
     )?;
     let event_ids: Vec<String> = links
         .iter()
-        .chain(&documents)
-        .chain(&communications)
-        .filter_map(|r| text_of(r, "eventId").map(str::to_string))
+        .map(|l| l.event_id.clone())
+        .chain(documents.iter().filter_map(|d| d.event().id().map(str::to_string)))
+        .chain(communications.iter().filter_map(|c| c.event().id().map(str::to_string)))
         .collect();
-    let events: HashMap<String, Map<String, Value>> = ctx
+    let events: HashMap<String, PartnershipEvent> = ctx
         .store
         .events_by_ids(&event_ids)
         .await?
         .into_iter()
-        .filter_map(|e| Some((text_of(&e, "id")?.to_string(), e)))
+        .map(|e| (e.id.clone(), e))
         .collect();
+    let event_cards: HashMap<String, Map<String, Value>> =
+        events.iter().map(|(id, e)| (id.clone(), e.to_wire())).collect();
+    let mut links: Vec<Map<String, Value>> = links.iter().map(PartnerEventLink::to_wire).collect();
+    // Documents and communications take the list routes' one formatter.
+    let mut documents: Vec<Map<String, Value>> = documents.iter().map(|d| hydrated(d, &events)).collect();
+    let mut communications: Vec<Map<String, Value>> = communications.iter().map(|c| hydrated(c, &events)).collect();
 
     let mut custom_statuses = BTreeSet::new();
     let mut tier_options: BTreeSet<String> = event_tiers;
     for link in &mut links {
-        hydrate_link(link, &events);
+        hydrate_link(link, &event_cards);
         let status = stored_status(text_of(link, "status"));
         if !is_canonical_status(&status) {
             custom_statuses.insert(status);
@@ -191,9 +201,6 @@ async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
         if let Some(tier) = text_of(link, "packageTier") {
             tier_options.insert(tier.to_string());
         }
-    }
-    for record in documents.iter_mut().chain(communications.iter_mut()) {
-        hydrate_event_reference(record, &events);
     }
     newest_first_by_touch(&mut links);
     newest_first_by_touch(&mut documents);
@@ -231,22 +238,6 @@ fn hydrate_link(link: &mut Map<String, Value>, events: &HashMap<String, Map<Stri
     link.insert("packageTier".into(), Value::String(tier));
 }
 
-/// §5.3: documents and communications show the referenced event's current name and year.
-fn hydrate_event_reference(record: &mut Map<String, Value>, events: &HashMap<String, Map<String, Value>>) {
-    let event = text_of(record, "eventId").and_then(|id| events.get(id));
-    let pick = |key: &str, record: &Map<String, Value>| {
-        event
-            .and_then(|e| e.get(if key == "eventName" { "name" } else { "year" }))
-            .filter(|v| !v.is_null())
-            .or_else(|| record.get(key).filter(|v| !v.is_null()))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
-    let (name, year) = (pick("eventName", record), pick("eventYear", record));
-    record.insert("eventName".into(), name);
-    record.insert("eventYear".into(), year);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,25 +266,5 @@ mod tests {
         assert_eq!(orphan["eventName"], "gone");
         assert_eq!(orphan["eventStartDate"], Value::Null);
         assert_eq!(orphan["packageTier"], "");
-    }
-
-    #[test]
-    fn documents_fall_back_to_stored_event_fields() {
-        let events = HashMap::from([("e1".to_string(), map(json!({"id": "e1", "name": "Now", "year": 2026})))]);
-        let mut doc = map(json!({"eventId": "e1", "eventName": "Then", "eventYear": 2025}));
-        hydrate_event_reference(&mut doc, &events);
-        assert_eq!(
-            (doc["eventName"].clone(), doc["eventYear"].clone()),
-            (json!("Now"), json!(2026))
-        );
-        let mut orphan = map(json!({"eventId": "gone", "eventName": "Then", "eventYear": 2025}));
-        hydrate_event_reference(&mut orphan, &events);
-        assert_eq!(orphan["eventName"], "Then");
-        let mut none = map(json!({"eventId": null}));
-        hydrate_event_reference(&mut none, &events);
-        assert_eq!(
-            (none["eventName"].clone(), none["eventYear"].clone()),
-            (Value::Null, Value::Null)
-        );
     }
 }

@@ -3,11 +3,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use super::{Store, StoreError, Update, put_new_item};
+use crate::domain::event::PartnershipEvent;
+use crate::domain::link::PartnerEventLink;
 use crate::domain::partner::Partner;
-use crate::tables::{DATA_VERSION_ID, EVENT_TIER_CATALOG_ID, PARTNER_COUNTS_ID, PARTNER_QUERY};
+use crate::tables::{DATA_VERSION_ID, EVENT_TIER_CATALOG_ID, PARTNER_COUNTS_ID};
 
 const PARTNER_COUNT: &str = "partnerCount";
 const ARCHIVED_PARTNER_COUNT: &str = "archivedPartnerCount";
@@ -128,27 +129,14 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// The partner's links, read by the ids in its summaries so a link written a moment ago is
-    /// seen (GSIs are only eventually consistent).
-    pub async fn links_of(&self, partner: &Partner) -> Result<Vec<Map<String, Value>>, StoreError> {
+    /// A partner's links, by the ids of its summaries (strongly consistent).
+    pub async fn links_of(&self, partner: &Partner) -> Result<Vec<PartnerEventLink>, StoreError> {
         let ids: Vec<String> = partner.link_summaries.keys().cloned().collect();
         self.batch_get(&self.tables().links, &ids).await
     }
 
-    /// Every document of a partner (partner-query GSI, all pages).
-    pub async fn documents_of(&self, partner_id: &str) -> Result<Vec<Map<String, Value>>, StoreError> {
-        self.query_index(&self.tables().documents, PARTNER_QUERY, partner_id)
-            .await
-    }
-
-    /// Every communication of a partner (partner-query GSI, all pages).
-    pub async fn communications_of(&self, partner_id: &str) -> Result<Vec<Map<String, Value>>, StoreError> {
-        self.query_index(&self.tables().communications, PARTNER_QUERY, partner_id)
-            .await
-    }
-
-    /// Events by id (BatchGetItem), as stored.
-    pub async fn events_by_ids(&self, ids: &[String]) -> Result<Vec<Map<String, Value>>, StoreError> {
+    /// Events by id (BatchGetItem).
+    pub async fn events_by_ids(&self, ids: &[String]) -> Result<Vec<PartnershipEvent>, StoreError> {
         self.batch_get(&self.tables().events, ids).await
     }
 }
