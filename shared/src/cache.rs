@@ -13,17 +13,44 @@ use std::time::{Duration, Instant};
 pub const TTL: Duration = Duration::from_secs(60);
 /// Most entries kept (a few keys per query shape); the oldest go first.
 const CAPACITY: usize = 1024;
+/// Most bytes kept (as serialized JSON, a fair measure of what an entry holds): a quarter of
+/// a 128 MB function, so 150 distinct searches can never grow the process without bound.
+pub const BYTE_BUDGET: usize = 32 * 1024 * 1024;
 
 struct Entry {
     version: u64,
     stored_at: Instant,
+    bytes: usize,
     value: Arc<dyn Any + Send + Sync>,
 }
 
 /// Entries keyed by name, each tagged with the data version it was read at.
-#[derive(Default)]
 pub struct ReadCache {
     entries: Mutex<HashMap<String, Entry>>,
+    budget: usize,
+}
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        Self::with_budget(BYTE_BUDGET)
+    }
+}
+
+/// How many bytes `value` takes as JSON, counted without building the text.
+pub fn json_bytes(value: &impl serde::Serialize) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
 }
 
 impl std::fmt::Debug for ReadCache {
@@ -33,6 +60,20 @@ impl std::fmt::Debug for ReadCache {
 }
 
 impl ReadCache {
+    /// A cache that keeps at most `budget` bytes.
+    pub fn with_budget(budget: usize) -> Self {
+        Self {
+            entries: Mutex::default(),
+            budget,
+        }
+    }
+
+    /// Bytes held now.
+    pub fn bytes(&self) -> usize {
+        let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        entries.values().map(|e| e.bytes).sum()
+    }
+
     /// The value stored under `key` at `version`, if still fresh.
     pub fn get<T: Any + Send + Sync>(&self, key: &str, version: u64) -> Option<Arc<T>> {
         let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -43,13 +84,21 @@ impl ReadCache {
         entry.value.clone().downcast::<T>().ok()
     }
 
-    /// Stores `value` under `key`, read at `version`.
-    pub fn put<T: Any + Send + Sync>(&self, key: &str, version: u64, value: Arc<T>) {
+    /// Stores `value` (`bytes` large) under `key`, read at `version`, evicting the oldest
+    /// entries to stay within the entry and byte budgets; a value over the whole budget is not
+    /// kept at all.
+    pub fn put<T: Any + Send + Sync>(&self, key: &str, version: u64, value: Arc<T>, bytes: usize) {
+        if bytes > self.budget {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= CAPACITY && !entries.contains_key(key) {
+        entries.remove(key);
+        let mut held: usize = entries.values().map(|e| e.bytes).sum();
+        while entries.len() >= CAPACITY || held + bytes > self.budget {
             let oldest = entries.iter().min_by_key(|(_, e)| e.stored_at).map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                entries.remove(&oldest);
+            let Some(oldest) = oldest else { break };
+            if let Some(gone) = entries.remove(&oldest) {
+                held -= gone.bytes;
             }
         }
         entries.insert(
@@ -57,6 +106,7 @@ impl ReadCache {
             Entry {
                 version,
                 stored_at: Instant::now(),
+                bytes,
                 value,
             },
         );
@@ -69,7 +119,7 @@ impl crate::AppContext {
     /// leaves the new entry stale-tagged rather than serving old data as new.
     pub async fn cached<T, F, Fut>(&self, key: &str, build: F) -> crate::ApiResult<Arc<T>>
     where
-        T: Any + Send + Sync,
+        T: Any + Send + Sync + serde::Serialize,
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = crate::ApiResult<T>>,
     {
@@ -81,7 +131,7 @@ impl crate::AppContext {
     /// one version read).
     pub async fn cached_at<T, F, Fut>(&self, version: u64, key: &str, build: F) -> crate::ApiResult<Arc<T>>
     where
-        T: Any + Send + Sync,
+        T: Any + Send + Sync + serde::Serialize,
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = crate::ApiResult<T>>,
     {
@@ -89,7 +139,7 @@ impl crate::AppContext {
             return Ok(value);
         }
         let value = Arc::new(build().await?);
-        self.cache.put(key, version, value.clone());
+        self.cache.put(key, version, value.clone(), json_bytes(&*value));
         Ok(value)
     }
 }
@@ -101,7 +151,7 @@ mod tests {
     #[test]
     fn entries_are_valid_only_at_their_version() {
         let cache = ReadCache::default();
-        cache.put("directory", 7, Arc::new(vec![1, 2, 3]));
+        cache.put("directory", 7, Arc::new(vec![1, 2, 3]), 7);
         assert_eq!(cache.get::<Vec<i32>>("directory", 7).as_deref(), Some(&vec![1, 2, 3]));
         assert!(
             cache.get::<Vec<i32>>("directory", 8).is_none(),
@@ -112,10 +162,28 @@ mod tests {
     }
 
     #[test]
+    fn the_byte_budget_is_never_exceeded() {
+        let cache = ReadCache::with_budget(1_000);
+        for i in 0..150 {
+            let answer = "x".repeat(300);
+            let bytes = json_bytes(&answer);
+            cache.put(&format!("search {i}"), 1, Arc::new(answer), bytes);
+            assert!(cache.bytes() <= 1_000, "{} bytes after {i}", cache.bytes());
+        }
+        assert!(cache.get::<String>("search 149", 1).is_some(), "the newest stays");
+        assert!(cache.get::<String>("search 0", 1).is_none(), "the oldest went");
+        cache.put("huge", 1, Arc::new(String::new()), 5_000);
+        assert!(
+            cache.get::<String>("huge", 1).is_none(),
+            "over the whole budget: not kept"
+        );
+    }
+
+    #[test]
     fn capacity_evicts_the_oldest() {
         let cache = ReadCache::default();
         for i in 0..=CAPACITY {
-            cache.put(&format!("k{i}"), 1, Arc::new(i));
+            cache.put(&format!("k{i}"), 1, Arc::new(i), 1);
         }
         assert!(cache.get::<usize>("k0", 1).is_none());
         assert_eq!(

@@ -314,6 +314,73 @@ mod tests {
         }
     }
 
+    /// A stack delete or replacement never drops the CRM; every table is protected, recoverable
+    /// and may use the operator's key.
+    #[test]
+    fn tables_are_retained_protected_and_recoverable() {
+        let t = template();
+        for table in &t.tables {
+            let resource = &t.resources[&table.logical_id];
+            assert_eq!(resource["DeletionPolicy"], "Retain", "{}", table.logical_id);
+            assert_eq!(resource["UpdateReplacePolicy"], "Retain", "{}", table.logical_id);
+            let props = &resource["Properties"];
+            assert_eq!(props["DeletionProtectionEnabled"], true, "{}", table.logical_id);
+            assert!(table.point_in_time_recovery, "{}", table.logical_id);
+            let sse = &props["SSESpecification"]["!If"];
+            assert_eq!(
+                sse[0], "HasTableKmsKey",
+                "{}: optional customer-managed key",
+                table.logical_id
+            );
+            assert_eq!(sse[1]["KMSMasterKeyId"], serde_json::json!({"!Ref": "TableKmsKeyArn"}));
+        }
+    }
+
+    /// The API is throttled, every function's logs expire, and a failing rollup raises an alarm.
+    #[test]
+    fn the_deploy_is_throttled_logged_and_alarmed() {
+        let t = template();
+        let api = &t.resources["HttpApi"]["Properties"]["DefaultRouteSettings"];
+        assert_eq!(
+            api["ThrottlingBurstLimit"],
+            serde_json::json!({"!Ref": "ApiThrottlingBurstLimit"})
+        );
+        assert_eq!(
+            api["ThrottlingRateLimit"],
+            serde_json::json!({"!Ref": "ApiThrottlingRateLimit"})
+        );
+        let of_type = |kind: &str| {
+            t.resources
+                .iter()
+                .filter(move |(_, r)| r["Type"] == kind)
+                .map(|(id, r)| (id.clone(), r.clone()))
+                .collect::<Vec<_>>()
+        };
+        let groups = of_type("AWS::Logs::LogGroup");
+        for function in &t.functions {
+            let name = serde_json::json!({"!Sub": format!("/aws/lambda/${{{}}}", function.logical_id)});
+            let group = groups
+                .iter()
+                .find(|(_, g)| g["Properties"]["LogGroupName"] == name)
+                .unwrap_or_else(|| panic!("{} has no log group", function.logical_id));
+            assert!(
+                !group.1["Properties"]["RetentionInDays"].is_null(),
+                "{} keeps logs forever",
+                function.logical_id
+            );
+        }
+        let alarms = of_type("AWS::CloudWatch::Alarm");
+        assert!(
+            alarms.iter().any(|(_, a)| {
+                let p = &a["Properties"];
+                p["MetricName"] == "Errors"
+                    && p["Namespace"] == "AWS/Lambda"
+                    && p["Dimensions"][0]["Value"] == serde_json::json!({"!Ref": "RollupFunction"})
+            }),
+            "an alarm on the rollup's errors"
+        );
+    }
+
     #[test]
     fn routes_and_cors_are_read() {
         let t = template();
