@@ -128,3 +128,57 @@ async fn gateway_serves_template_routes_like_api_gateway() {
     let _ = stop.send(());
     server.await.unwrap();
 }
+
+/// Sends `request` and reads what comes back, even if the gateway answers (and closes) before
+/// the whole request is written.
+async fn send_oversized(port: u16, request: Vec<u8>) -> RawReply {
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("connect");
+    let (mut reader, mut writer) = stream.into_split();
+    let writing = tokio::spawn(async move {
+        let _ = writer.write_all(&request).await;
+    });
+    let mut raw = Vec::new();
+    let _ = reader.read_to_end(&mut raw).await;
+    writing.abort();
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    RawReply {
+        status: head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0),
+        headers: head.to_lowercase(),
+        body: serde_json::from_str(body).unwrap_or(Value::Null),
+    }
+}
+
+#[tokio::test]
+async fn oversized_requests_get_a_json_message() {
+    let api = TestApi::new().await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let gateway = Arc::new(Gateway::new(&template(), api.functions.clone()).unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, gateway, async {
+        let _ = stopped.await;
+    }));
+    let token = bearer(&json!({"email": "exec@example.org"}));
+
+    for query_len in [20_000usize, 100_000] {
+        let path = format!("/partnerships/partners?search={}", "a".repeat(query_len));
+        let reply = send_oversized(port, http("GET", &path, Some(&token), None).into_bytes()).await;
+        assert_eq!(reply.status, 414, "{query_len}-byte query");
+        assert!(reply.body["message"].is_string(), "{query_len}: {:?}", reply.body);
+    }
+
+    let body = format!(r#"{{"company":"{}"}}"#, "x".repeat(7 * 1024 * 1024));
+    let reply = send_oversized(
+        port,
+        http("POST", "/partnerships/partners", Some(&token), Some(&body)).into_bytes(),
+    )
+    .await;
+    assert_eq!(reply.status, 413);
+    assert!(reply.body["message"].as_str().is_some_and(|m| m.contains("6 MB")), "{:?}", reply.body);
+
+    let _ = stop.send(());
+    server.await.unwrap();
+}
