@@ -177,7 +177,11 @@ async fn oversized_requests_get_a_json_message() {
     )
     .await;
     assert_eq!(reply.status, 413);
-    assert!(reply.body["message"].as_str().is_some_and(|m| m.contains("6 MB")), "{:?}", reply.body);
+    assert!(
+        reply.body["message"].as_str().is_some_and(|m| m.contains("6 MB")),
+        "{:?}",
+        reply.body
+    );
 
     let _ = stop.send(());
     server.await.unwrap();

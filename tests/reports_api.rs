@@ -280,7 +280,8 @@ async fn rollup_repairs_corrupted_summaries_and_is_idempotent() {
     assert!(first.pass_completed);
     assert_eq!(first.summaries_repaired, 0, "nothing drifted: {first:?}");
 
-    // Corrupt an event's counters and link ids, a partner's summary, and the partner counters.
+    // Corrupt an event's counters and link ids and the partner counters; leave on a partner the
+    // link copies partners carried before the directory read the links table.
     let corrupt_event = Update::new("vandal", 1)
         .set("relationshipCount", 99)
         .unwrap()
@@ -292,9 +293,14 @@ async fn rollup_repairs_corrupted_summaries_and_is_idempotent() {
         .await
         .unwrap();
     let link_id = format!("{}::{}", f.p_beta, f.e_current);
-    let corrupt_partner = Update::new("vandal", 1).remove_path(&["linkSummaries", &link_id]);
+    let legacy_partner = Update::new("vandal", 1)
+        .set(
+            "linkSummaries",
+            serde_json::json!({ link_id.as_str(): {"status": "paid"} }),
+        )
+        .unwrap();
     store
-        .update::<serde_json::Map<String, Value>>(&tables.partners, &f.p_beta, &corrupt_partner)
+        .update::<serde_json::Map<String, Value>>(&tables.partners, &f.p_beta, &legacy_partner)
         .await
         .unwrap();
     let corrupt_counts = Update::new("vandal", 1).set("partnerCount", 42).unwrap();
@@ -313,8 +319,9 @@ async fn rollup_repairs_corrupted_summaries_and_is_idempotent() {
     assert_eq!(event.counters.secured_cents, 400_000);
     assert_eq!(event.link_ids.len(), 3);
     assert!(!event.link_ids.contains("bogus"));
-    let partner = store.get_partner(&f.p_beta).await.unwrap().unwrap();
-    assert!(partner.link_summaries.contains_key(&link_id));
+    let partner = api.stored(&tables.partners, &f.p_beta).await.unwrap();
+    assert!(partner.get("linkSummaries").is_none(), "legacy link copies removed");
+    assert_eq!(partner["updatedAt"], 1, "a maintenance write leaves updatedAt alone");
     assert_eq!(store.partner_counts().await.unwrap(), (3, 1));
     let status = api.stored(&tables.meta, ROLLUP_STATUS_ID).await.unwrap();
     assert_eq!(status["phase"], "idle");
@@ -330,7 +337,7 @@ async fn rollup_repairs_corrupted_summaries_and_is_idempotent() {
     let directory = api.call("GET", "/partnerships/partners", None).await;
     assert_eq!(
         directory.body["summary"]["totalRelationships"], 3,
-        "the directory reads the repaired summaries"
+        "the directory reads the links table"
     );
     let _ = (&f.p_acme, &f.p_gone, &f.e_archived);
 }

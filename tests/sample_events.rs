@@ -57,7 +57,7 @@ async fn every_sample_event_runs_through_its_handler() {
         ..Default::default()
     }
     .stamped(1, "test", 1);
-    api.ctx.store.create_record(&document, None, "test", 1).await.unwrap();
+    api.ctx.store.create_record(&document, None).await.unwrap();
     let communication = Communication {
         id: "sample-communication-0001".into(),
         partner_id: partner.id.clone(),
@@ -65,11 +65,7 @@ async fn every_sample_event_runs_through_its_handler() {
         ..Default::default()
     }
     .stamped(1, "test", 1);
-    api.ctx
-        .store
-        .create_record(&communication, None, "test", 1)
-        .await
-        .unwrap();
+    api.ctx.store.create_record(&communication, None).await.unwrap();
 
     let sequence = [
         ("partners/create", 201),

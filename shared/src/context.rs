@@ -7,13 +7,12 @@ use aws_config::BehaviorVersion;
 use crate::config::{Config, ConfigError};
 use crate::store::Store;
 
-/// Configuration plus the DynamoDB-backed store.
+/// Configuration plus the DynamoDB-backed store. Nothing here caches answers: every request
+/// reads what it needs, so a cold instance answers as fast as a warm one.
 #[derive(Debug, Clone)]
 pub struct AppContext {
     pub config: Arc<Config>,
     pub store: Store,
-    /// Whole-table answers, validated against the data version.
-    pub cache: Arc<crate::cache::ReadCache>,
 }
 
 impl AppContext {
@@ -23,7 +22,6 @@ impl AppContext {
         Self {
             config: Arc::new(config),
             store,
-            cache: Arc::default(),
         }
     }
 

@@ -93,18 +93,6 @@ fn first_unstorable_number(raw: &RawValue) -> Option<String> {
     }
 }
 
-/// 200 with an already serialized JSON body (a cached answer).
-pub fn ok_serialized(text: &str) -> ApiResult<Response<Body>> {
-    let mut response = json_response(StatusCode::OK, &());
-    *response.body_mut() = Body::Text(text.to_string());
-    Ok(response)
-}
-
-/// Serializes an answer once, for the read cache.
-pub fn serialized(body: &impl Serialize) -> ApiResult<String> {
-    serde_json::to_string(body).map_err(|e| ApiError::Internal(Box::new(e)))
-}
-
 /// A JSON response with the CORS header the web client expects. Never with
 /// `Access-Control-Allow-Credentials`: bearer tokens need no credentials mode (§14.4).
 pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
@@ -153,24 +141,13 @@ pub fn authenticate(request: &Request, ctx: &AppContext) -> ApiResult<Caller> {
 pub const ITEMS_READ_HEADER: &str = "x-dynamodb-items-read";
 
 /// Runs a route: boxes its (large) future so a Lambda worker's small stack is never at risk,
-/// meters the DynamoDB items it reads, turns its result into the response, and after every
-/// successful write bumps the data version the read cache validates against (here, in one
-/// place, so no write path can forget it).
+/// meters the DynamoDB items it reads and turns its result into the response.
 pub async fn serve(
-    ctx: &AppContext,
+    _ctx: &AppContext,
     route: &str,
     future: impl Future<Output = ApiResult<Response<Body>>>,
 ) -> Response<Body> {
     let (result, items_read) = crate::store::metered(Box::pin(future)).await;
-    let wrote = !route.starts_with("GET ") && result.as_ref().is_ok_and(|r| r.status().is_success());
-    if wrote
-        && let Err(e) = ctx
-            .store
-            .bump_data_version("api", chrono::Utc::now().timestamp_millis())
-            .await
-    {
-        tracing::error!(route, error = %error_chain(&e), "could not bump the data version; caches expire by TTL");
-    }
     let mut response = finish(route, result);
     response
         .headers_mut()

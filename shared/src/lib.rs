@@ -2,7 +2,6 @@
 //! domain rules, DynamoDB access, the HTTP envelope and caller authorization.
 
 pub mod auth;
-pub mod cache;
 pub mod config;
 pub mod context;
 pub mod domain;

@@ -131,7 +131,7 @@ pub async fn create<R: RecordTable>(
         let now = Utc::now().timestamp_millis();
         let mut record = R::create(&changes, id.clone(), partner_id, now).stamped(now, actor, 1);
         *record.event_mut() = event_ref;
-        match ctx.store.create_record(&record, event.as_ref(), actor, now).await {
+        match ctx.store.create_record(&record, event.as_ref()).await {
             Ok(()) => {
                 return created(&json!({"message": R::CREATED_MESSAGE, R::ITEM_KEY: record.to_wire()}));
             }
@@ -187,7 +187,7 @@ pub async fn update<R: RecordTable>(
         *updated.event_mut() = event_ref;
         match ctx
             .store
-            .replace_record(&stored, &updated, event.as_ref(), old_event_exists, actor, now)
+            .replace_record(&stored, &updated, event.as_ref(), old_event_exists)
             .await
         {
             Ok(()) => {
@@ -200,17 +200,13 @@ pub async fn update<R: RecordTable>(
 }
 
 /// DELETE: 404 or a hard delete (§5.16).
-pub async fn delete<R: RecordTable>(ctx: &AppContext, id: &str, actor: &str) -> ApiResult<Response<Body>> {
+pub async fn delete<R: RecordTable>(ctx: &AppContext, id: &str) -> ApiResult<Response<Body>> {
     let mut retries = Retries::default();
     loop {
         retries.next().await?;
         let stored = load::<R>(ctx, id).await?;
         let exists = event_exists(ctx, stored.event()).await?;
-        match ctx
-            .store
-            .delete_record(&stored, exists, actor, Utc::now().timestamp_millis())
-            .await
-        {
+        match ctx.store.delete_record(&stored, exists).await {
             Ok(()) => return ok(&json!({"message": R::DELETED_MESSAGE})),
             Err(e) if e.should_retry() => continue,
             Err(e) => return Err(e.into()),

@@ -114,10 +114,6 @@ pub const ALL: [TableDef; 6] = [PARTNERS, EVENTS, LINKS, DOCUMENTS, COMMUNICATIO
 /// the same transaction as partner creates and archive toggles.
 pub const PARTNER_COUNTS_ID: &str = "partnerships_partner_counts";
 
-/// Meta row id of the data version every successful API write bumps (`dataVersion`): the key
-/// the read cache validates whole-table answers against.
-pub const DATA_VERSION_ID: &str = "partnerships_data_version";
-
 /// Meta row id of the rollup job's status and checkpoint.
 pub const ROLLUP_STATUS_ID: &str = "partnerships_rollup_status";
 

@@ -35,8 +35,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
                 .await
             }
             "DELETE /partnerships/partner-communications/{communicationId}" => {
-                record_routes::delete::<Communication>(ctx, &path_param(&request, "communicationId")?, &caller.email)
-                    .await
+                record_routes::delete::<Communication>(ctx, &path_param(&request, "communicationId")?).await
             }
             _ => Err(ApiError::NoRoute(route.clone())),
         }

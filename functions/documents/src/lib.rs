@@ -25,7 +25,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
                     .await
             }
             "DELETE /partnerships/partner-documents/{documentId}" => {
-                record_routes::delete::<Document>(ctx, &path_param(&request, "documentId")?, &caller.email).await
+                record_routes::delete::<Document>(ctx, &path_param(&request, "documentId")?).await
             }
             _ => Err(ApiError::NoRoute(route.clone())),
         }

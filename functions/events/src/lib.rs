@@ -12,7 +12,7 @@ use shared::domain::normalize::stored_tier;
 use shared::domain::partner::Partner;
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
-use shared::http::{authenticate, created, json_body, ok, ok_serialized, path_param, route_key, serialized, serve};
+use shared::http::{authenticate, created, json_body, ok, path_param, route_key, serve};
 use shared::store::Retries;
 use shared::{ApiError, ApiResult, AppContext};
 
@@ -27,7 +27,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
         match route.as_str() {
             "GET /partnerships/events" => list(ctx).await,
             "POST /partnerships/events" => create(&request, ctx, &caller.email).await,
-            "GET /partnerships/events/{eventId}" => detail(&id()?, ctx, &caller.email).await,
+            "GET /partnerships/events/{eventId}" => detail(&id()?, ctx).await,
             "PATCH /partnerships/events/{eventId}" => update(&id()?, &request, ctx, &caller.email).await,
             "DELETE /partnerships/events/{eventId}" => delete(&id()?, ctx, &caller.email).await,
             _ => Err(ApiError::NoRoute(route.clone())),
@@ -37,15 +37,10 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
 }
 
 async fn list(ctx: &AppContext) -> ApiResult<Response<Body>> {
-    let body = ctx
-        .cached("events", async || {
-            let mut events = ctx.store.all_events().await?;
-            events.sort_by(compare_events);
-            let events: Vec<Map<String, Value>> = events.iter().map(PartnershipEvent::to_wire).collect();
-            serialized(&json!({"events": events}))
-        })
-        .await?;
-    ok_serialized(&body)
+    let mut events = ctx.store.all_events().await?;
+    events.sort_by(compare_events);
+    let events: Vec<Map<String, Value>> = events.iter().map(PartnershipEvent::to_wire).collect();
+    ok(&json!({"events": events}))
 }
 
 async fn create(request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
@@ -76,15 +71,11 @@ async fn load(id: &str, ctx: &AppContext) -> ApiResult<PartnershipEvent> {
 /// Finishes a pending re-key (a rename's, or one a crash interrupted) before anything reads the
 /// links. Its failure is logged, never answered: the mark stays, and the next read, write or
 /// rollup finishes the pass.
-async fn repaired(event: PartnershipEvent, ctx: &AppContext, actor: &str) -> PartnershipEvent {
+async fn repaired(event: PartnershipEvent, ctx: &AppContext) -> PartnershipEvent {
     if event.rekey_pending == 0 {
         return event;
     }
-    match ctx
-        .store
-        .rekey_event(&event, actor, Utc::now().timestamp_millis())
-        .await
-    {
+    match ctx.store.rekey_event(&event).await {
         Ok(report) => {
             tracing::info!(event = %event.id, ?report, "re-key pass");
             match ctx.store.get_event(&event.id).await {
@@ -99,18 +90,13 @@ async fn repaired(event: PartnershipEvent, ctx: &AppContext, actor: &str) -> Par
     }
 }
 
-async fn detail(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
-    let body = ctx
-        .cached(&format!("event:{id}"), async || {
-            serialized(&detail_body(id, ctx, actor).await?)
-        })
-        .await?;
-    ok_serialized(&body)
+async fn detail(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
+    ok(&detail_body(id, ctx).await?)
 }
 
 /// §5.6: the event with metrics from its links, sponsorships with partner cards, the pipeline.
-async fn detail_body(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Value> {
-    let event = repaired(load(id, ctx).await?, ctx, actor).await;
+async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
+    let event = repaired(load(id, ctx).await?, ctx).await;
     let ids: Vec<String> = event.link_ids.iter().cloned().collect();
     let mut links = ctx.store.links_by_ids(&ids).await?;
     links.sort_by(|a, b| newest_first(touch(a.updated_at, a.created_at), touch(b.updated_at, b.created_at)));
@@ -196,7 +182,7 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
             .await
         {
             Ok(saved) => {
-                let saved = repaired(saved, ctx, actor).await;
+                let saved = repaired(saved, ctx).await;
                 return ok(&json!({"message": "Partnership event updated successfully.", "event": saved.to_wire()}));
             }
             // A link write or another edit got in between: re-read and re-apply.

@@ -24,9 +24,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             "PATCH /partnerships/partner-events/{linkId}" => {
                 update(&path_param(&request, "linkId")?, &request, ctx, &caller.email).await
             }
-            "DELETE /partnerships/partner-events/{linkId}" => {
-                delete(&path_param(&request, "linkId")?, ctx, &caller.email).await
-            }
+            "DELETE /partnerships/partner-events/{linkId}" => delete(&path_param(&request, "linkId")?, ctx).await,
             _ => Err(ApiError::NoRoute(route.clone())),
         }
     })
@@ -45,7 +43,7 @@ async fn create(partner_id: &str, request: &Request, ctx: &AppContext, actor: &s
         let event = event.ok_or_else(|| ApiError::not_found("partnership event", &new.event_id))?;
         new.check_year(&event)?;
         let link = new.build(partner_id, &event, Utc::now().timestamp_millis(), actor);
-        match ctx.store.create_link(&link, &event, actor, link.created_at).await {
+        match ctx.store.create_link(&link, &event).await {
             Ok(()) => {
                 return created(
                     &json!({"message": "Partner event association created successfully.", "link": link.to_wire()}),
@@ -95,11 +93,7 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
             version: stored.version + 1,
             ..changes.apply_to(&stored, event.as_ref())
         };
-        match ctx
-            .store
-            .update_link(&stored, &updated, event.is_some(), actor, now)
-            .await
-        {
+        match ctx.store.update_link(&stored, &updated, event.is_some()).await {
             Ok(()) => {
                 return ok(
                     &json!({"message": "Partner event association updated successfully.", "link": updated.to_wire()}),
@@ -112,17 +106,13 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
     }
 }
 
-async fn delete(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
+async fn delete(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
     let mut retries = Retries::default();
     loop {
         retries.next().await?;
         let stored = load(id, ctx).await?;
         let event_exists = ctx.store.get_event(&stored.event_id).await?.is_some();
-        match ctx
-            .store
-            .delete_link(&stored, event_exists, actor, Utc::now().timestamp_millis())
-            .await
-        {
+        match ctx.store.delete_link(&stored, event_exists).await {
             Ok(()) => {
                 return ok(&json!({"message": "Partner event association deleted successfully."}));
             }

@@ -4,7 +4,6 @@
 //! `shared::domain::partner`; DynamoDB access in `shared::store`.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
 
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
@@ -12,13 +11,11 @@ use serde_json::{Map, Value, json};
 use shared::domain::event::PartnershipEvent;
 use shared::domain::link::PartnerEventLink;
 use shared::domain::normalize::{is_canonical_status, stored_status, stored_tier};
-use shared::domain::partner::{DirectoryQuery, Partner, PartnerChanges, directory, status_options};
+use shared::domain::partner::{DirectoryQuery, PartnerChanges, directory, status_options};
 use shared::domain::records::{Communication, Document, PartnerRecord};
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
-use shared::http::{
-    authenticate, created, json_body, ok, ok_serialized, path_param, query_params, route_key, serialized, serve,
-};
+use shared::http::{authenticate, created, json_body, ok, path_param, query_params, route_key, serve};
 use shared::record_routes::hydrated;
 use shared::store::{Retries, Update};
 use shared::{ApiError, ApiResult, AppContext};
@@ -43,31 +40,17 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     .await
 }
 
-/// Every partner and every event tier id: the directory's whole-table read, served from the
-/// read cache while the data version has not moved.
-async fn directory_data(ctx: &AppContext, version: u64) -> ApiResult<Arc<(Vec<Partner>, BTreeSet<String>)>> {
-    ctx.cached_at(version, "directory", async || {
-        Ok(futures::try_join!(
-            ctx.store.all_partners(),
-            ctx.store.event_tier_ids()
-        )?)
-    })
-    .await
-}
-
+/// §5.1: the directory reads every partner and every link (projected parallel scans) and the
+/// events' tier ids (one meta row), in parallel, on every request.
 async fn list(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
     let query = DirectoryQuery::parse(&query_params(request))?;
     let today = utc_date_string(Utc::now());
-    // The answer for this filter and day is cached already serialized (1.4 MB at 2,000
-    // partners); a miss builds it from the cached table read.
-    let version = ctx.store.data_version().await?;
-    let text = ctx
-        .cached_at(version, &format!("directory:{query:?}:{today}"), async || {
-            let data = directory_data(ctx, version).await?;
-            serialized(&directory(&data.0, &data.1, &query, &today))
-        })
-        .await?;
-    ok_serialized(&text)
+    let (partners, links, event_tiers) = futures::try_join!(
+        ctx.store.all_partners(),
+        ctx.store.all_link_summaries(),
+        ctx.store.event_tier_ids()
+    )?;
+    ok(&directory(&partners, &links, &event_tiers, &query, &today))
 }
 
 async fn create(request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
@@ -149,12 +132,7 @@ fn newest_first_by_touch(records: &mut [Map<String, Value>]) {
 }
 
 async fn detail(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
-    let body = ctx
-        .cached(&format!("partner:{id}"), async || {
-            serialized(&detail_body(id, ctx).await?)
-        })
-        .await?;
-    ok_serialized(&body)
+    ok(&detail_body(id, ctx).await?)
 }
 
 /// §5.3: the partner with metrics, its hydrated links, documents and communications, options.
@@ -165,7 +143,7 @@ async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
         .await?
         .ok_or_else(|| ApiError::not_found(PARTNER, id))?;
     let (links, (documents, _), (communications, _), event_tiers) = futures::try_join!(
-        ctx.store.links_of(&partner),
+        ctx.store.links_of(id),
         ctx.store.list_records::<Document>(id, None, None),
         ctx.store.list_records::<Communication>(id, None, None),
         ctx.store.event_tier_ids(),
@@ -185,6 +163,7 @@ async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
         .collect();
     let event_cards: HashMap<String, Map<String, Value>> =
         events.iter().map(|(id, e)| (id.clone(), e.to_wire())).collect();
+    let summaries: Vec<_> = links.iter().map(PartnerEventLink::summary).collect();
     let mut links: Vec<Map<String, Value>> = links.iter().map(PartnerEventLink::to_wire).collect();
     // Documents and communications take the list routes' one formatter.
     let mut documents: Vec<Map<String, Value>> = documents.iter().map(|d| hydrated(d, &events)).collect();
@@ -206,7 +185,7 @@ async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
     newest_first_by_touch(&mut documents);
     newest_first_by_touch(&mut communications);
     Ok(json!({
-        "partner": partner.to_wire_with_metrics(partner.link_summaries.values()),
+        "partner": partner.to_wire_with_metrics(summaries.iter()),
         "links": links,
         "documents": documents,
         "communications": communications,

@@ -7,7 +7,7 @@
 //! and scan position) is checkpointed in the meta table after every page, so a run cut off by
 //! its time budget is continued by the next one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -16,11 +16,10 @@ use serde_json::{Map, Value};
 use shared::AppContext;
 use shared::domain::event::{EventCounters, PartnershipEvent};
 use shared::domain::link::PartnerEventLink;
-use shared::domain::metrics::LinkSummary;
 use shared::domain::normalize::iso_millis;
 use shared::domain::partner::Partner;
 use shared::store::{Item, StoreError, Update, put_versioned_item};
-use shared::tables::{EVENT_QUERY, GsiDef, ID, PARTNER_COUNTS_ID, PARTNER_QUERY, ROLLUP_STATUS_ID};
+use shared::tables::{EVENT_QUERY, GsiDef, ID, PARTNER_COUNTS_ID, ROLLUP_STATUS_ID};
 
 /// `updatedBy` of every write the job makes.
 pub const JOB: &str = "rollup";
@@ -170,7 +169,7 @@ pub async fn run(ctx: &AppContext, budget: Duration) -> Result<RollupReport, Sto
             report.items_read += events.len() as u64;
             for item in events {
                 each(table, item, &mut report, async |event: PartnershipEvent, report| {
-                    repair_event(ctx, event, now, report).await
+                    repair_event(ctx, event, report).await
                 })
                 .await?;
             }
@@ -186,8 +185,13 @@ pub async fn run(ctx: &AppContext, budget: Duration) -> Result<RollupReport, Sto
                 status.pass_partner_count += 1;
                 let archived = item.get("archived").and_then(|v| v.as_bool().ok()).copied() == Some(true);
                 status.pass_archived_count += i64::from(archived);
+                let legacy = item.contains_key(LEGACY_LINK_SUMMARIES);
                 each(table, item, &mut report, async |partner: Partner, report| {
-                    repair_partner(ctx, partner, now, report).await
+                    if legacy {
+                        drop_legacy_summaries(ctx, &partner, report).await
+                    } else {
+                        Ok(())
+                    }
                 })
                 .await?;
             }
@@ -205,10 +209,6 @@ pub async fn run(ctx: &AppContext, budget: Duration) -> Result<RollupReport, Sto
         }
     }
     report.duration_ms = started.elapsed().as_millis() as u64;
-    if report.summaries_repaired > 0 {
-        // Repairs change what cached answers were built from.
-        ctx.store.bump_data_version(JOB, Utc::now().timestamp_millis()).await?;
-    }
     save(ctx, &mut status, &report, started, true).await?;
     tracing::info!(?report, phase = %status.phase, "rollup run");
     Ok(report)
@@ -281,12 +281,11 @@ async fn current_links(
 async fn repair_event(
     ctx: &AppContext,
     mut event: PartnershipEvent,
-    now: i64,
     report: &mut RollupReport,
 ) -> Result<(), StoreError> {
     let store = &ctx.store;
     if event.rekey_pending != 0 {
-        store.rekey_event(&event, JOB, now).await?;
+        store.rekey_event(&event).await?;
         match store.get_event(&event.id).await? {
             Some(fresh) => event = fresh,
             None => return Ok(()),
@@ -319,7 +318,7 @@ async fn repair_event(
         return Ok(());
     }
     tracing::warn!(event = %event.id, stored = ?event.counters, recomputed = ?counters, "repairing event summary");
-    let mut update = Update::new(JOB, now).expect_version(event.version);
+    let mut update = Update::maintenance().expect_version(event.version);
     for (attr, value) in counters.fields() {
         update = update.set(attr, value)?;
     }
@@ -334,32 +333,19 @@ async fn repair_event(
     )
 }
 
-/// Recomputes a partner's link summaries.
-async fn repair_partner(
+/// Attribute in which partners once carried a copy of every link (the directory now reads the
+/// links table): removed from items written before, so no partner read pays for it.
+const LEGACY_LINK_SUMMARIES: &str = "linkSummaries";
+
+/// Removes a partner's legacy link copies: a maintenance write (version only).
+async fn drop_legacy_summaries(
     ctx: &AppContext,
-    partner: Partner,
-    now: i64,
+    partner: &Partner,
     report: &mut RollupReport,
 ) -> Result<(), StoreError> {
     let store = &ctx.store;
-    let links = current_links(
-        ctx,
-        partner.link_summaries.keys().cloned(),
-        PARTNER_QUERY,
-        &partner.id,
-        report,
-    )
-    .await?
-    .into_iter()
-    .filter(|l| l.partner_id == partner.id)
-    .collect::<Vec<_>>();
-    let expected: BTreeMap<String, LinkSummary> = links.iter().map(|l| (l.id.clone(), l.summary())).collect();
-    if expected == partner.link_summaries {
-        return Ok(());
-    }
-    tracing::warn!(partner = %partner.id, "repairing partner link summaries");
-    let update = Update::new(JOB, now)
-        .set("linkSummaries", &expected)?
+    let update = Update::maintenance()
+        .remove_path(&[LEGACY_LINK_SUMMARIES])
         .expect_version(partner.version);
     note(
         store

@@ -57,8 +57,8 @@ async fn harness_seeds_and_probes_every_route() {
     assert_eq!(directory.body["partners"].as_array().map(Vec::len), Some(12));
     assert_eq!(
         directory.items_read,
-        Some(1),
-        "served from the read cache: only the data version is read"
+        Some(12 + 18 + 1),
+        "the directory reads every partner, every link and the tier catalog, nothing cached"
     );
     let dashboard = api.expect("GET", "/partnerships/dashboard", None).await.unwrap();
     assert_eq!(dashboard.body["totals"]["relationshipCount"], 18);

@@ -39,6 +39,8 @@ impl PartnerEventLink {
     /// The facts the partner directory keeps about this link.
     pub fn summary(&self) -> LinkSummary {
         LinkSummary {
+            id: self.id.clone(),
+            partner_id: self.partner_id.clone(),
             event_id: self.event_id.clone(),
             event_id_year: self.event_id_year.clone(),
             status: self.status.clone(),

@@ -8,12 +8,17 @@ use serde_json::{Map, Value, json};
 
 use super::normalize::{CANONICAL_STATUSES, is_lost_status, is_secured_status, stored_status, stored_tier};
 
-/// What the partner directory needs to know about one link, kept on the partner item
-/// (`linkSummaries.<linkId>`) and rewritten in the same transaction as every link write, so the
-/// directory never reads the links table.
+/// What the directory and the metrics need to know about one link: the projection the
+/// directory's scan of the links table reads ([`LinkSummary::FIELDS`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkSummary {
+    /// The link id.
+    #[serde(default)]
+    pub id: String,
+    /// The partner it belongs to.
+    #[serde(default)]
+    pub partner_id: String,
     /// Event the link belongs to.
     #[serde(default)]
     pub event_id: String,
@@ -41,6 +46,20 @@ pub struct LinkSummary {
 }
 
 impl LinkSummary {
+    /// The link attributes a summary is read from.
+    pub const FIELDS: [&'static str; 10] = [
+        "id",
+        "partnerId",
+        "eventId",
+        "eventIdYear",
+        "status",
+        "packageTier",
+        "amount",
+        "followUpDate",
+        "createdAt",
+        "updatedAt",
+    ];
+
     /// `updatedAt || createdAt`, the "newest first" key.
     pub fn touched_at(&self) -> i64 {
         if self.updated_at != 0 {

@@ -1,7 +1,7 @@
 //! The partner record, its create/patch input rules (§5.2, §5.4) and the directory query and
 //! response (§5.1), all pure.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -33,21 +33,35 @@ pub struct Partner {
     pub updated_at: i64,
     pub updated_by: String,
     pub version: u64,
-    /// Denormalized link facts, keyed by link id; never sent on the wire.
-    pub link_summaries: BTreeMap<String, LinkSummary>,
 }
 
-/// Attribute holding the per-link summaries on a partner item.
-pub const LINK_SUMMARIES_ATTR: &str = "linkSummaries";
-
 impl Partner {
-    /// The partner as the API shows it: stored attributes, `tier` re-normalized, no summaries.
+    /// Every attribute of a partner item: what the directory's projected scan reads.
+    pub const FIELDS: [&'static str; 16] = [
+        "id",
+        "company",
+        "email",
+        "contactName",
+        "phone",
+        "contactRole",
+        "linkedin",
+        "tier",
+        "notes",
+        "tags",
+        "isAlumni",
+        "archived",
+        "createdAt",
+        "updatedAt",
+        "updatedBy",
+        "version",
+    ];
+
+    /// The partner as the API shows it: stored attributes, `tier` re-normalized.
     pub fn to_wire(&self) -> Map<String, Value> {
         let mut wire = match serde_json::to_value(self) {
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        wire.remove(LINK_SUMMARIES_ATTR);
         wire.insert("tier".into(), Value::String(stored_tier(Some(&self.tier))));
         wire
     }
@@ -188,7 +202,6 @@ impl PartnerChanges {
             updated_at: now_ms,
             updated_by: actor.to_string(),
             version: 1,
-            link_summaries: BTreeMap::new(),
         }
     }
 
@@ -328,34 +341,44 @@ fn js_number_text(text: &str) -> String {
     }
 }
 
-/// Builds the whole directory response (§5.1) from every partner item and the tier ids of every
-/// event. `today` is the UTC date `YYYY-MM-DD`.
-pub fn directory(partners: &[Partner], event_tiers: &BTreeSet<String>, query: &DirectoryQuery, today: &str) -> Value {
+/// Builds the whole directory response (§5.1) from every partner, every link's summary and the
+/// tier ids of every event. `today` is the UTC date `YYYY-MM-DD`.
+pub fn directory(
+    partners: &[Partner],
+    links: &[LinkSummary],
+    event_tiers: &BTreeSet<String>,
+    query: &DirectoryQuery,
+    today: &str,
+) -> Value {
     let mut custom_statuses = BTreeSet::new();
     let mut package_tiers: BTreeSet<String> = event_tiers.iter().filter(|t| !t.is_empty()).cloned().collect();
     let mut partner_tiers = BTreeSet::new();
+    let mut links_of: HashMap<&str, Vec<&LinkSummary>> = HashMap::new();
+    for link in links {
+        let status = link.normalized_status();
+        if !is_canonical_status(&status) {
+            custom_statuses.insert(status);
+        }
+        let tier = link.normalized_tier();
+        if !tier.is_empty() {
+            package_tiers.insert(tier);
+        }
+        links_of.entry(link.partner_id.as_str()).or_default().push(link);
+    }
     let mut rows: Vec<(&Partner, Vec<&LinkSummary>)> = Vec::new();
     for partner in partners {
         let tier = stored_tier(Some(&partner.tier));
         if !tier.is_empty() {
             partner_tiers.insert(tier);
         }
-        for link in partner.link_summaries.values() {
-            let status = link.normalized_status();
-            if !is_canonical_status(&status) {
-                custom_statuses.insert(status);
-            }
-            let tier = link.normalized_tier();
-            if !tier.is_empty() {
-                package_tiers.insert(tier);
-            }
-        }
         if !query.partner_matches(partner) {
             continue;
         }
-        let in_scope: Vec<&LinkSummary> = partner
-            .link_summaries
-            .values()
+        let in_scope: Vec<&LinkSummary> = links_of
+            .get(partner.id.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
             .filter(|l| query.link_in_scope(l))
             .collect();
         if query.has_relationship_filter() && in_scope.is_empty() {
@@ -496,30 +519,30 @@ mod tests {
         );
     }
 
-    fn partner(id: &str, company: &str, links: &[(&str, &str, &str, Option<f64>)]) -> Partner {
+    fn partner(id: &str, company: &str) -> Partner {
         Partner {
             id: id.into(),
             company: company.into(),
-            link_summaries: links
-                .iter()
-                .enumerate()
-                .map(|(i, (event, status, tier, amount))| {
-                    (
-                        format!("{id}::{event}"),
-                        LinkSummary {
-                            event_id: event.to_string(),
-                            event_id_year: format!("{event}#2025"),
-                            status: status.to_string(),
-                            package_tier: tier.to_string(),
-                            amount: *amount,
-                            updated_at: i as i64 + 1,
-                            ..Default::default()
-                        },
-                    )
-                })
-                .collect(),
             ..Default::default()
         }
+    }
+
+    fn links(partner: &str, links: &[(&str, &str, &str, Option<f64>)]) -> Vec<LinkSummary> {
+        links
+            .iter()
+            .enumerate()
+            .map(|(i, (event, status, tier, amount))| LinkSummary {
+                id: format!("{partner}::{event}"),
+                partner_id: partner.to_string(),
+                event_id: event.to_string(),
+                event_id_year: format!("{event}#2025"),
+                status: status.to_string(),
+                package_tier: tier.to_string(),
+                amount: *amount,
+                updated_at: i as i64 + 1,
+                ..Default::default()
+            })
+            .collect()
     }
 
     fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
@@ -529,12 +552,8 @@ mod tests {
     #[test]
     fn directory_filters_by_relationship_and_scopes_metrics() {
         let partners = vec![
-            partner(
-                "p1",
-                "Beta",
-                &[("e1", "paid", "gold", Some(100.0)), ("e2", "pitched", "", Some(50.0))],
-            ),
-            partner("p2", "alpha", &[("e2", "Waiting", "silver", None)]),
+            partner("p1", "Beta"),
+            partner("p2", "alpha"),
             Partner {
                 id: "p3".into(),
                 company: "Gamma".into(),
@@ -544,8 +563,14 @@ mod tests {
             },
         ];
         let tiers: BTreeSet<String> = ["bronze".to_string()].into();
+        let mut all_links = links(
+            "p1",
+            &[("e1", "paid", "gold", Some(100.0)), ("e2", "pitched", "", Some(50.0))],
+        );
+        all_links.extend(links("p2", &[("e2", "Waiting", "silver", None)]));
         let all = directory(
             &partners,
+            &all_links,
             &tiers,
             &DirectoryQuery::parse(&params(&[])).unwrap(),
             "2025-01-01",
@@ -569,7 +594,7 @@ mod tests {
             ("status", "pitched"),
         ]))
         .unwrap();
-        let scoped = directory(&partners, &tiers, &q, "2025-01-01");
+        let scoped = directory(&partners, &all_links, &tiers, &q, "2025-01-01");
         assert_eq!(scoped["partners"].as_array().unwrap().len(), 1);
         assert_eq!(scoped["partners"][0]["relationshipCount"], 1);
         assert_eq!(scoped["partners"][0]["totalAmount"], 50.0);
@@ -577,6 +602,7 @@ mod tests {
 
         let archived = directory(
             &partners,
+            &all_links,
             &tiers,
             &DirectoryQuery::parse(&params(&[("includeArchived", "TRUE")])).unwrap(),
             "2025-01-01",

@@ -176,12 +176,7 @@ impl Store {
     /// stops (`superseded`) instead of writing the old name after the newer pass: whatever the
     /// interleaving, what is left is the final name or the newer pass's pending mark. Idempotent:
     /// a pass interrupted half-way is finished by the next one.
-    pub async fn rekey_event(
-        &self,
-        event: &PartnershipEvent,
-        actor: &str,
-        now_ms: i64,
-    ) -> Result<RekeyReport, StoreError> {
+    pub async fn rekey_event(&self, event: &PartnershipEvent) -> Result<RekeyReport, StoreError> {
         let mut report = RekeyReport::default();
         let ids: Vec<String> = event.link_ids.iter().cloned().collect();
         let key = event.event_id_year();
@@ -197,10 +192,7 @@ impl Store {
             }
             let mut conflicts = 0;
             for link in &stale {
-                match self
-                    .rekey_link(link, event, self.name_guard(event)?, actor, now_ms)
-                    .await
-                {
+                match self.rekey_link(link, event, self.name_guard(event)?).await {
                     Ok(()) => report.links += 1,
                     Err(e) if e.condition_failed_at(super::links::item::EVENT) => {
                         report.superseded = true;
@@ -229,7 +221,8 @@ impl Store {
                 let Some(id) = record.get(ID).and_then(Value::as_str) else {
                     continue;
                 };
-                let update = Update::new(actor, now_ms)
+                // A maintenance write: the record's `updatedAt` (its list order) stays.
+                let update = Update::maintenance()
                     .set("eventYear", event.year)?
                     .set("eventIdYear", &key)?
                     .set("eventName", &event.name)?
@@ -254,7 +247,7 @@ impl Store {
             }
         }
         if event.rekey_pending != 0 {
-            let clear = Update::new(actor, now_ms)
+            let clear = Update::maintenance()
                 .set("rekeyPending", 0)?
                 .expect_equal("rekeyPending", event.rekey_pending)?;
             match self

@@ -336,6 +336,49 @@ impl Store {
         }
     }
 
+    /// Every item of a table, reading only `fields` (all when empty), in `segments` parallel scan
+    /// segments, each to the end of its pages. Eventually consistent: a whole-table answer (the
+    /// directory, the export, as the old service) at half the read units of a consistent scan.
+    pub async fn scan_parallel<T: DeserializeOwned + Send>(
+        &self,
+        table: &str,
+        fields: &[&str],
+        segments: i32,
+    ) -> Result<Vec<T>, StoreError> {
+        let (projection, names) = projection(fields);
+        let segment = |index: i32| {
+            let (projection, names) = (projection.clone(), names.clone());
+            async move {
+                let mut items = Vec::new();
+                let mut start: Option<Item> = None;
+                loop {
+                    let out = self
+                        .client
+                        .scan()
+                        .table_name(table)
+                        .segment(index)
+                        .total_segments(segments)
+                        .set_projection_expression(projection.clone())
+                        .set_expression_attribute_names(names.clone())
+                        .set_exclusive_start_key(start.take())
+                        .send()
+                        .await
+                        .map_err(classify)?;
+                    meter_count(out.scanned_count);
+                    for item in out.items.unwrap_or_default() {
+                        items.push(serde_dynamo::from_item(item)?);
+                    }
+                    match out.last_evaluated_key {
+                        Some(key) if !key.is_empty() => start = Some(key),
+                        _ => return Ok::<_, StoreError>(items),
+                    }
+                }
+            }
+        };
+        let parts = futures::future::try_join_all((0..segments.max(1)).map(segment)).await?;
+        Ok(parts.into_iter().flatten().collect())
+    }
+
     /// Strongly consistent BatchGetItem by ids (deduplicated), in chunks of 100, retrying
     /// unprocessed keys with exponential backoff. Missing ids are simply absent from the result.
     pub async fn batch_get<T: DeserializeOwned>(&self, table: &str, ids: &[String]) -> Result<Vec<T>, StoreError> {
@@ -350,19 +393,7 @@ impl Store {
         ids: &[String],
         fields: &[&str],
     ) -> Result<Vec<T>, StoreError> {
-        let projection = (!fields.is_empty()).then(|| {
-            (0..fields.len())
-                .map(|i| format!("#p{i}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        });
-        let names: Option<HashMap<String, String>> = (!fields.is_empty()).then(|| {
-            fields
-                .iter()
-                .enumerate()
-                .map(|(i, f)| (format!("#p{i}"), f.to_string()))
-                .collect()
-        });
+        let (projection, names) = projection(fields);
         let mut unique: Vec<&String> = ids.iter().filter(|id| key_can_exist(id)).collect();
         unique.sort();
         unique.dedup();
@@ -429,6 +460,24 @@ impl Store {
             })?;
         Ok(())
     }
+}
+
+/// A projection expression over `fields` (none when empty) with its `#pN` names: every field
+/// goes through a placeholder, so reserved words (`name`, `status`, `year`) need no care.
+fn projection(fields: &[&str]) -> (Option<String>, Option<HashMap<String, String>>) {
+    if fields.is_empty() {
+        return (None, None);
+    }
+    let expression = (0..fields.len())
+        .map(|i| format!("#p{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let names = fields
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (format!("#p{i}"), f.to_string()))
+        .collect();
+    (Some(expression), Some(names))
 }
 
 /// How many times an optimistic write re-reads and retries before answering 503.

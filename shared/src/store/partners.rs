@@ -7,8 +7,13 @@ use serde::Deserialize;
 use super::{Store, StoreError, Update, put_new_item};
 use crate::domain::event::PartnershipEvent;
 use crate::domain::link::PartnerEventLink;
+use crate::domain::metrics::LinkSummary;
 use crate::domain::partner::Partner;
-use crate::tables::{DATA_VERSION_ID, EVENT_TIER_CATALOG_ID, PARTNER_COUNTS_ID};
+use crate::tables::{EVENT_TIER_CATALOG_ID, PARTNER_COUNTS_ID, PARTNER_QUERY};
+
+/// Parallel segments of a whole-table scan: enough to keep DynamoDB's partitions (and
+/// DynamoDB Local's threads) busy without flooding a small table with requests.
+const SCAN_SEGMENTS: i32 = 4;
 
 const PARTNER_COUNT: &str = "partnerCount";
 const ARCHIVED_PARTNER_COUNT: &str = "archivedPartnerCount";
@@ -42,27 +47,6 @@ impl Store {
             .await
     }
 
-    /// The data version (0 before the first write).
-    pub async fn data_version(&self) -> Result<u64, StoreError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Row {
-            #[serde(default)]
-            data_version: u64,
-        }
-        let row: Option<Row> = self.get(&self.tables().meta, DATA_VERSION_ID).await?;
-        Ok(row.map(|r| r.data_version).unwrap_or(0))
-    }
-
-    /// Moves the data version on, after a write committed: cached answers read before it are
-    /// no longer served. A single atomic ADD, so concurrent writers never lose a bump.
-    pub async fn bump_data_version(&self, actor: &str, now_ms: i64) -> Result<(), StoreError> {
-        let update = Update::new(actor, now_ms).allow_missing().add("dataVersion", 1);
-        self.update::<serde_json::Value>(&self.tables().meta, DATA_VERSION_ID, &update)
-            .await
-            .map(|_| ())
-    }
-
     /// `(all partners, archived partners)`, from the counters partner writes keep.
     pub async fn partner_counts(&self) -> Result<(i64, i64), StoreError> {
         let row: Option<PartnerCounts> = self.get(&self.tables().meta, PARTNER_COUNTS_ID).await?;
@@ -71,13 +55,13 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// The partner with its link summaries, strongly consistent.
+    /// The partner, strongly consistent (a partner just written is seen at once).
     pub async fn get_partner(&self, id: &str) -> Result<Option<Partner>, StoreError> {
         self.get(&self.tables().partners, id).await
     }
 
     /// The few partner fields event sponsorship rows and action items show, by id (a projection:
-    /// partner items carry their link summaries, which these readers do not need).
+    /// less to transfer and parse than whole partners with their notes).
     pub async fn partner_cards(&self, ids: &[String]) -> Result<HashMap<String, Partner>, StoreError> {
         const CARD: [&str; 9] = [
             "id",
@@ -96,7 +80,8 @@ impl Store {
 
     /// Every partner: the directory's answer is the whole table, so this is its one read.
     pub async fn all_partners(&self) -> Result<Vec<Partner>, StoreError> {
-        self.scan_all(&self.tables().partners).await
+        self.scan_parallel(&self.tables().partners, &Partner::FIELDS, SCAN_SEGMENTS)
+            .await
     }
 
     /// Applies `update` to a partner and returns the stored result; an archive or restore
@@ -129,10 +114,16 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// A partner's links, by the ids of its summaries (strongly consistent).
-    pub async fn links_of(&self, partner: &Partner) -> Result<Vec<PartnerEventLink>, StoreError> {
-        let ids: Vec<String> = partner.link_summaries.keys().cloned().collect();
-        self.batch_get(&self.tables().links, &ids).await
+    /// A partner's links (`partner-query` index, to the end; an index read is eventually
+    /// consistent, as the old service's).
+    pub async fn links_of(&self, partner_id: &str) -> Result<Vec<PartnerEventLink>, StoreError> {
+        self.query_index(&self.tables().links, PARTNER_QUERY, partner_id).await
+    }
+
+    /// The summary of every link (a projected parallel scan): the directory's view of the links.
+    pub async fn all_link_summaries(&self) -> Result<Vec<LinkSummary>, StoreError> {
+        self.scan_parallel(&self.tables().links, &LinkSummary::FIELDS, SCAN_SEGMENTS)
+            .await
     }
 
     /// Events by id (BatchGetItem).

@@ -87,10 +87,8 @@ impl Store {
         event_id: &str,
         delta: i64,
         guard: Option<&PartnershipEvent>,
-        actor: &str,
-        now_ms: i64,
     ) -> Result<TransactWriteItem, StoreError> {
-        let mut update = Update::new(actor, now_ms).add(REFERENCE_COUNT, delta);
+        let mut update = Update::maintenance().add(REFERENCE_COUNT, delta);
         if let Some(event) = guard {
             // The copied name and year must still be current, so a rename is never missed.
             update = update
@@ -105,12 +103,10 @@ impl Store {
         &self,
         record: &R,
         event: Option<&PartnershipEvent>,
-        actor: &str,
-        now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut items = vec![put_new_item(R::table(self.tables()), record)?];
         if let Some(event) = event {
-            items.push(self.reference_update(&event.id, 1, Some(event), actor, now_ms)?);
+            items.push(self.reference_update(&event.id, 1, Some(event))?);
         }
         self.transact(items).await
     }
@@ -123,37 +119,29 @@ impl Store {
         new: &R,
         new_event: Option<&PartnershipEvent>,
         old_event_exists: bool,
-        actor: &str,
-        now_ms: i64,
     ) -> Result<(), StoreError> {
         let mut items = vec![put_versioned_item(R::table(self.tables()), new, old.audit().version)?];
         let (old_id, new_id) = (old.event().id(), new.event().id());
         if old_id != new_id {
             if let Some(id) = old_id.filter(|_| old_event_exists) {
-                items.push(self.reference_update(id, -1, None, actor, now_ms)?);
+                items.push(self.reference_update(id, -1, None)?);
             }
             if let (Some(id), Some(event)) = (new_id, new_event) {
-                items.push(self.reference_update(id, 1, Some(event), actor, now_ms)?);
+                items.push(self.reference_update(id, 1, Some(event))?);
             }
         }
         self.transact(items).await
     }
 
     /// Deletes `old` if unchanged since read, releasing its event reference.
-    pub async fn delete_record<R: RecordTable>(
-        &self,
-        old: &R,
-        event_exists: bool,
-        actor: &str,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn delete_record<R: RecordTable>(&self, old: &R, event_exists: bool) -> Result<(), StoreError> {
         let mut items = vec![delete_versioned_item(
             R::table(self.tables()),
             old.id(),
             old.audit().version,
         )?];
         if let Some(id) = old.event().id().filter(|_| event_exists) {
-            items.push(self.reference_update(id, -1, None, actor, now_ms)?);
+            items.push(self.reference_update(id, -1, None)?);
         }
         self.transact(items).await
     }

@@ -21,6 +21,7 @@ pub struct Update {
     expected_version: Option<u64>,
     actor: String,
     now_ms: i64,
+    maintenance: bool,
 }
 
 /// The rendered expression strings and their placeholders.
@@ -45,6 +46,17 @@ impl Update {
             expected_version: None,
             actor: actor.into(),
             now_ms,
+            maintenance: false,
+        }
+    }
+
+    /// A maintenance write (counters, summaries, re-keys, clean-ups) of an item that must exist:
+    /// it bumps `version` only. `updatedAt`/`updatedBy` mean an edit of the item's own fields by
+    /// a person or job, so a maintenance write never moves them (nor reorders a list by them).
+    pub fn maintenance() -> Self {
+        Self {
+            maintenance: true,
+            ..Self::new("", 0)
         }
     }
 
@@ -142,14 +154,16 @@ impl Update {
             assignments.push(format!("{} = {placeholder}", path_of(path, &mut names)));
             values.insert(placeholder, value.clone());
         }
-        let updated_at = path_of(&["updatedAt".into()], &mut names);
-        let updated_by = path_of(&["updatedBy".into()], &mut names);
+        if !self.maintenance {
+            let updated_at = path_of(&["updatedAt".into()], &mut names);
+            let updated_by = path_of(&["updatedBy".into()], &mut names);
+            assignments.push(format!("{updated_at} = :now"));
+            assignments.push(format!("{updated_by} = :actor"));
+            values.insert(":now".into(), AttributeValue::N(self.now_ms.to_string()));
+            values.insert(":actor".into(), AttributeValue::S(self.actor.clone()));
+        }
         let version = path_of(&["version".into()], &mut names);
-        assignments.push(format!("{updated_at} = :now"));
-        assignments.push(format!("{updated_by} = :actor"));
         assignments.push(format!("{version} = if_not_exists({version}, :zero) + :one"));
-        values.insert(":now".into(), AttributeValue::N(self.now_ms.to_string()));
-        values.insert(":actor".into(), AttributeValue::S(self.actor.clone()));
         values.insert(":zero".into(), AttributeValue::N("0".into()));
         values.insert(":one".into(), AttributeValue::N("1".into()));
         let mut update = format!("SET {}", assignments.join(", "));
@@ -223,6 +237,17 @@ impl Update {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maintenance_writes_bump_the_version_only() -> Result<(), StoreError> {
+        let expr = Update::maintenance().add("relationshipCount", 1).expression()?;
+        assert!(
+            !expr.names.values().any(|n| n == "updatedAt" || n == "updatedBy"),
+            "{expr:?}"
+        );
+        assert!(expr.update.contains("if_not_exists"), "{}", expr.update);
+        Ok(())
+    }
 
     #[test]
     fn stamps_audit_attributes_and_conditions() -> Result<(), StoreError> {
