@@ -139,6 +139,10 @@ pub fn authenticate(request: &Request, ctx: &AppContext) -> ApiResult<Caller> {
 /// Header reporting how many DynamoDB items the request read (benchmarks read it to show which
 /// routes grow with the tables and which with the answer).
 pub const ITEMS_READ_HEADER: &str = "x-dynamodb-items-read";
+/// Header reporting the read capacity units the request consumed, as DynamoDB reported them.
+pub const READ_UNITS_HEADER: &str = "x-dynamodb-read-units";
+/// Header reporting the write capacity units the request consumed, indexes included.
+pub const WRITE_UNITS_HEADER: &str = "x-dynamodb-write-units";
 
 /// Runs a route: boxes its (large) future so a Lambda worker's small stack is never at risk,
 /// meters the DynamoDB items it reads and turns its result into the response.
@@ -147,11 +151,18 @@ pub async fn serve(
     route: &str,
     future: impl Future<Output = ApiResult<Response<Body>>>,
 ) -> Response<Body> {
-    let (result, items_read) = crate::store::metered(Box::pin(future)).await;
+    let (result, meter) = crate::store::metered(Box::pin(future)).await;
     let mut response = finish(route, result);
-    response
-        .headers_mut()
-        .insert(ITEMS_READ_HEADER, HeaderValue::from(items_read));
+    let headers = response.headers_mut();
+    headers.insert(ITEMS_READ_HEADER, HeaderValue::from(meter.items_read));
+    for (name, units) in [
+        (READ_UNITS_HEADER, meter.read_units),
+        (WRITE_UNITS_HEADER, meter.write_units),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&format!("{units}")) {
+            headers.insert(name, value);
+        }
+    }
     response
 }
 

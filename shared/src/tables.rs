@@ -8,15 +8,10 @@ pub struct GsiDef {
     pub name: &'static str,
     /// String hash key attribute.
     pub hash_key: &'static str,
-    /// Range key attribute (numeric `updatedAt`, or the string `followUpDate`).
+    /// Range key attribute.
     pub range_key: &'static str,
-}
-
-impl GsiDef {
-    /// DynamoDB type of the range key.
-    pub fn range_type(&self) -> &'static str {
-        if self.range_key == "followUpDate" { "S" } else { "N" }
-    }
+    /// DynamoDB type of the range key (`S` or `N`).
+    pub range_type: &'static str,
 }
 
 /// A table: `<base_name><ENV>`, string hash key `id`.
@@ -35,17 +30,31 @@ pub struct TableDef {
 /// Hash key of every table.
 pub const ID: &str = "id";
 
-/// `partner-query`: a partner's links, documents or communications, by `updatedAt`.
+/// `partner-query`: a partner's documents or communications, newest first by `updatedAt`.
 pub const PARTNER_QUERY: GsiDef = GsiDef {
     name: "partner-query",
     hash_key: "partnerId",
     range_key: "updatedAt",
+    range_type: "N",
 };
-/// `event-query`: an event's links by `eventIdYear`, by `updatedAt`.
-pub const EVENT_QUERY: GsiDef = GsiDef {
-    name: "event-query",
-    hash_key: "eventIdYear",
-    range_key: "updatedAt",
+
+/// `links-by-partner`: a partner's links. Keyed on what never changes (a partner has one link
+/// per event), so an edit of a link rewrites its index entry in place instead of deleting and
+/// re-adding it under a new `updatedAt`: half the index writes of the old `partner-query`.
+pub const LINKS_BY_PARTNER: GsiDef = GsiDef {
+    name: "links-by-partner",
+    hash_key: "partnerId",
+    range_key: "eventId",
+    range_type: "S",
+};
+
+/// `links-by-event`: an event's links, by the event id (stable across renames and year
+/// changes, unlike `eventIdYear`), one entry per partner.
+pub const LINKS_BY_EVENT: GsiDef = GsiDef {
+    name: "links-by-event",
+    hash_key: "eventId",
+    range_key: "partnerId",
+    range_type: "S",
 };
 
 /// `event-ref-query`: documents or communications that reference an event, by `updatedAt`. Sparse:
@@ -54,6 +63,7 @@ pub const EVENT_REF_QUERY: GsiDef = GsiDef {
     name: "event-ref-query",
     hash_key: "eventId",
     range_key: "updatedAt",
+    range_type: "N",
 };
 
 /// `follow-up-query`: open communication follow-ups by date. Sparse: only rows with
@@ -62,6 +72,7 @@ pub const FOLLOW_UP_QUERY: GsiDef = GsiDef {
     name: "follow-up-query",
     hash_key: "openFollowUp",
     range_key: "followUpDate",
+    range_type: "S",
 };
 
 /// `biztechPartners`.
@@ -83,7 +94,7 @@ pub const LINKS: TableDef = TableDef {
     logical_id: "PartnerEventLinksTable",
     base_name: "biztechPartnerEventLinks",
     hash_key: ID,
-    gsis: &[PARTNER_QUERY, EVENT_QUERY],
+    gsis: &[LINKS_BY_PARTNER, LINKS_BY_EVENT],
 };
 /// `biztechPartnerDocuments`.
 pub const DOCUMENTS: TableDef = TableDef {

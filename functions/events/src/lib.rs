@@ -97,8 +97,7 @@ async fn detail(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
 /// §5.6: the event with metrics from its links, sponsorships with partner cards, the pipeline.
 async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
     let event = repaired(load(id, ctx).await?, ctx).await;
-    let ids: Vec<String> = event.link_ids.iter().cloned().collect();
-    let mut links = ctx.store.links_by_ids(&ids).await?;
+    let mut links = ctx.store.links_of_event(&event.id).await?;
     links.sort_by(|a, b| newest_first(touch(a.updated_at, a.created_at), touch(b.updated_at, b.created_at)));
     let partner_ids: Vec<String> = links
         .iter()
@@ -197,10 +196,10 @@ async fn delete(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<B
     loop {
         retries.next().await?;
         let event = load(id, ctx).await?;
-        if !event.link_ids.is_empty() {
+        if event.counters.relationship_count > 0 {
             return Err(ApiError::validation(
                 "Cannot delete this partnerships event while sponsor associations exist. Archive it instead.",
-                json!({"eventId": event.id, "eventName": event.name, "linkedSponsors": event.link_ids.len()}),
+                json!({"eventId": event.id, "eventName": event.name, "linkedSponsors": event.counters.relationship_count}),
             ));
         }
         let (documents, communications) =

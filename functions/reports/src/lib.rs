@@ -38,19 +38,21 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
     let events = ctx.store.all_events().await?;
     let scope = Scope::of(&events, params);
     let wanted = scope.event_ids();
-    let link_ids: Vec<String> = events
-        .iter()
-        .filter(|e| wanted.contains(&e.id))
-        .flat_map(|e| e.link_ids.iter().cloned())
-        .collect();
+    let scoped_links = futures::future::try_join_all(
+        events
+            .iter()
+            .filter(|e| wanted.contains(&e.id))
+            .map(|e| ctx.store.links_of_event(&e.id)),
+    );
     let last_day = (now.date_naive() + chrono::Duration::days(params.upcoming_window_days))
         .format("%Y-%m-%d")
         .to_string();
-    let (links, follow_ups, (partner_count, archived_partner_count)) = futures::try_join!(
-        ctx.store.links_by_ids(&link_ids),
+    let (scoped_links, follow_ups, (partner_count, archived_partner_count)) = futures::try_join!(
+        scoped_links,
         ctx.store.open_follow_ups_until(&last_day),
         ctx.store.partner_counts(),
     )?;
+    let links: Vec<_> = scoped_links.into_iter().flatten().collect();
     let partner_ids: Vec<String> = links
         .iter()
         .map(|l| l.partner_id.clone())

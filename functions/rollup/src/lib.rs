@@ -7,7 +7,6 @@
 //! and scan position) is checkpointed in the meta table after every page, so a run cut off by
 //! its time budget is continued by the next one.
 
-use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -19,7 +18,7 @@ use shared::domain::link::PartnerEventLink;
 use shared::domain::normalize::iso_millis;
 use shared::domain::partner::Partner;
 use shared::store::{Item, StoreError, Update, put_versioned_item};
-use shared::tables::{EVENT_QUERY, GsiDef, ID, PARTNER_COUNTS_ID, ROLLUP_STATUS_ID};
+use shared::tables::{ID, PARTNER_COUNTS_ID, ROLLUP_STATUS_ID};
 
 /// `updatedBy` of every write the job makes.
 pub const JOB: &str = "rollup";
@@ -168,8 +167,9 @@ pub async fn run(ctx: &AppContext, budget: Duration) -> Result<RollupReport, Sto
             let (events, next) = store.scan_page_items(table, start_key(&status.cursor), PAGE).await?;
             report.items_read += events.len() as u64;
             for item in events {
+                let legacy = item.contains_key(LEGACY_LINK_IDS);
                 each(table, item, &mut report, async |event: PartnershipEvent, report| {
-                    repair_event(ctx, event, report).await
+                    repair_event(ctx, event, legacy, report).await
                 })
                 .await?;
             }
@@ -260,61 +260,78 @@ fn note(result: Result<Map<String, Value>, StoreError>, report: &mut RollupRepor
     }
 }
 
-/// The links known by id (`known`) or by the index, re-read by id with strongly consistent
-/// reads: the index only discovers ids, since it may lag a write the stored ids already show.
-async fn current_links(
+/// An event's links: found by the `links-by-event` index, judged by a strongly consistent read
+/// by id (the index copy may be older than the item).
+async fn links_of(
     ctx: &AppContext,
-    known: impl Iterator<Item = String>,
-    index: GsiDef,
-    hash: &str,
+    event: &PartnershipEvent,
     report: &mut RollupReport,
 ) -> Result<Vec<PartnerEventLink>, StoreError> {
     let store = &ctx.store;
-    let indexed: Vec<PartnerEventLink> = store.query_index(&store.tables().links, index, hash).await?;
-    let ids: BTreeSet<String> = known.chain(indexed.into_iter().map(|l| l.id)).collect();
-    let links = store.links_by_ids(&ids.into_iter().collect::<Vec<_>>()).await?;
+    let ids: Vec<String> = store
+        .links_of_event(&event.id)
+        .await?
+        .into_iter()
+        .map(|l| l.id)
+        .collect();
+    let links = store.links_by_ids(&ids).await?;
     report.items_read += links.len() as u64;
-    Ok(links)
+    Ok(links.into_iter().filter(|l| l.event_id == event.id).collect())
 }
 
-/// Recomputes an event's counters, link ids and reference count.
-async fn repair_event(
+/// An event's counters and reference count as its links and records say.
+async fn recount(
     ctx: &AppContext,
-    mut event: PartnershipEvent,
+    event: &PartnershipEvent,
     report: &mut RollupReport,
-) -> Result<(), StoreError> {
+) -> Result<(EventCounters, i64, bool), StoreError> {
     let store = &ctx.store;
-    if event.rekey_pending != 0 {
-        store.rekey_event(&event).await?;
-        match store.get_event(&event.id).await? {
-            Some(fresh) => event = fresh,
-            None => return Ok(()),
-        }
-    }
-    let links = current_links(
-        ctx,
-        event.link_ids.iter().cloned(),
-        EVENT_QUERY,
-        &event.event_id_year(),
-        report,
-    )
-    .await?
-    .into_iter()
-    .filter(|l| l.event_id == event.id)
-    .collect::<Vec<_>>();
+    let links = links_of(ctx, event, report).await?;
+    let stale_names = links
+        .iter()
+        .any(|l| l.event_id_year != event.event_id_year() || l.event_name != event.name);
     let counters = links.iter().fold(EventCounters::default(), |c, l| {
         c.plus(EventCounters::of_link(&l.status, l.amount))
     });
-    let link_ids: BTreeSet<String> = links.iter().map(|l| l.id.clone()).collect();
     let (documents, communications) = futures::try_join!(
         store.documents_of_event(&event.id),
         store.communications_of_event(&event.id)
     )?;
-    let references = (documents.len() + communications.len()) as i64;
     // Only ever raised: the index may lag a write, and a too-low count could let an event be
     // deleted while something points at it.
-    let reference_count = event.reference_count.max(references);
-    if counters == event.counters && link_ids == event.link_ids && reference_count == event.reference_count {
+    let reference_count = event
+        .reference_count
+        .max((documents.len() + communications.len()) as i64);
+    Ok((counters, reference_count, stale_names))
+}
+
+/// How long the rollup waits before trusting a disagreement between an event's counters and
+/// its indexed links: long enough for an index to catch up with a write it has not shown yet.
+const INDEX_SETTLE: Duration = Duration::from_millis(500);
+
+/// Recomputes an event's counters and reference count, finishes a pending re-key (or one an
+/// index lag hid from its pass), and drops the legacy `linkIds` copy.
+async fn repair_event(
+    ctx: &AppContext,
+    mut event: PartnershipEvent,
+    legacy_link_ids: bool,
+    report: &mut RollupReport,
+) -> Result<(), StoreError> {
+    let store = &ctx.store;
+    let (mut counters, mut reference_count, stale_names) = recount(ctx, &event, report).await?;
+    if event.rekey_pending != 0 || stale_names {
+        store.rekey_event(&event).await?;
+    }
+    if event.rekey_pending != 0 || stale_names || counters != event.counters {
+        // Re-read, and let the index settle, before calling anything drift.
+        tokio::time::sleep(INDEX_SETTLE).await;
+        match store.get_event(&event.id).await? {
+            Some(fresh) => event = fresh,
+            None => return Ok(()),
+        }
+        (counters, reference_count, _) = recount(ctx, &event, report).await?;
+    }
+    if counters == event.counters && reference_count == event.reference_count && !legacy_link_ids {
         return Ok(());
     }
     tracing::warn!(event = %event.id, stored = ?event.counters, recomputed = ?counters, "repairing event summary");
@@ -323,7 +340,7 @@ async fn repair_event(
         update = update.set(attr, value)?;
     }
     let update = update
-        .set_string_set("linkIds", link_ids.into_iter().collect())
+        .remove_path(&[LEGACY_LINK_IDS])
         .set("referenceCount", reference_count)?;
     note(
         store
@@ -332,6 +349,10 @@ async fn repair_event(
         report,
     )
 }
+
+/// Attribute in which events once carried the ids of their links (the `links-by-event` index
+/// now finds them): removed from items written before.
+const LEGACY_LINK_IDS: &str = "linkIds";
 
 /// Attribute in which partners once carried a copy of every link (the directory now reads the
 /// links table): removed from items written before, so no partner read pays for it.

@@ -2,8 +2,9 @@
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType, ScalarAttributeType,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction,
+    GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType,
 };
 
 use crate::template::{TableSpec, Template};
@@ -60,7 +61,8 @@ fn projection(gsi: &crate::template::GsiSpec) -> Projection {
         .build()
 }
 
-/// Adds the template's GSIs that an existing table (kept data from an older template) lacks.
+/// Brings an existing table's GSIs (kept data from an older template) in line with the
+/// template: removes the ones it no longer declares, adds the ones it lacks.
 async fn add_missing_indexes(client: &Client, spec: &TableSpec, name: &str) -> Result<Vec<String>, BoxError> {
     let described = client.describe_table().table_name(name).send().await?;
     let existing: Vec<String> = described
@@ -71,6 +73,23 @@ async fn add_missing_indexes(client: &Client, spec: &TableSpec, name: &str) -> R
         .filter_map(|g| g.index_name)
         .collect();
     let mut added = Vec::new();
+    // Indexes a newer template dropped (as CloudFormation would delete them).
+    for gone in existing
+        .iter()
+        .filter(|name| !spec.gsis.iter().any(|g| &g.name == *name))
+    {
+        client
+            .update_table()
+            .table_name(name)
+            .global_secondary_index_updates(
+                GlobalSecondaryIndexUpdate::builder()
+                    .delete(DeleteGlobalSecondaryIndexAction::builder().index_name(gone).build()?)
+                    .build(),
+            )
+            .send()
+            .await?;
+        added.push(format!("{name}/{gone} (removed)"));
+    }
     for gsi in spec.gsis.iter().filter(|g| !existing.contains(&g.name)) {
         let create = CreateGlobalSecondaryIndexAction::builder()
             .index_name(&gsi.name)

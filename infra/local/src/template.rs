@@ -300,7 +300,7 @@ mod tests {
                 assert_eq!(g.range_key.as_deref(), Some(gsi.range_key));
                 assert_eq!(g.projection, "ALL");
                 assert_eq!(type_of(gsi.hash_key), Some("S"));
-                assert_eq!(type_of(gsi.range_key), Some(gsi.range_type()));
+                assert_eq!(type_of(gsi.range_key), Some(gsi.range_type));
             }
             assert_eq!(
                 spec.attribute_types.len(),

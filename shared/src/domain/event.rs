@@ -1,7 +1,7 @@
 //! Partnership events (contract §2.3, §3.5, §5.5–§5.9): the stored record with its denormalized
 //! link counters, tier configs in every accepted form, and create/patch validation.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -143,9 +143,6 @@ pub struct PartnershipEvent {
     pub version: u64,
     #[serde(flatten)]
     pub counters: EventCounters,
-    /// Ids of the event's links: read by id (strongly consistent) and a guard for delete.
-    #[serde(with = "serde_dynamo::string_set", skip_serializing_if = "BTreeSet::is_empty")]
-    pub link_ids: BTreeSet<String>,
     /// Documents and communications that reference the event.
     #[serde(deserialize_with = "saturating_i64")]
     pub reference_count: i64,

@@ -37,16 +37,19 @@ impl Store {
     /// Makes sure the catalog row and its map exist, so event writes can set one entry of it
     /// inside a transaction (a nested SET needs its parent map). Idempotent.
     async fn ensure_tier_catalog(&self) -> Result<(), StoreError> {
-        self.client()
+        let out = self
+            .client()
             .update_item()
             .table_name(&self.tables().meta)
             .key(ID, AttributeValue::S(EVENT_TIER_CATALOG_ID.into()))
             .update_expression("SET #m = if_not_exists(#m, :empty)")
             .expression_attribute_names("#m", TIERS_BY_EVENT)
             .expression_attribute_values(":empty", AttributeValue::M(HashMap::new()))
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(super::classify)?;
+        super::meter_write_units(out.consumed_capacity.as_slice());
         Ok(())
     }
 
@@ -120,18 +123,19 @@ impl Store {
         Ok(committed)
     }
 
-    /// Deletes an event that has no links and no references, with its catalog entry. A link or
-    /// reference written concurrently makes the condition fail, so nothing is left dangling.
+    /// Deletes an event that has no links and no references, with its catalog entry. Its link
+    /// and reference counters move in the same transactions as every link and reference write,
+    /// so one written concurrently makes the condition fail and nothing is left dangling.
     pub async fn delete_event(&self, event: &PartnershipEvent, actor: &str, now_ms: i64) -> Result<(), StoreError> {
         let delete = aws_sdk_dynamodb::types::Delete::builder()
             .table_name(&self.tables().events)
             .key(ID, AttributeValue::S(event.id.clone()))
             .condition_expression(
-                "attribute_exists(#id) AND attribute_not_exists(#links) \
+                "attribute_exists(#id) AND (attribute_not_exists(#links) OR #links = :zero) \
                  AND (attribute_not_exists(#refs) OR #refs = :zero)",
             )
             .expression_attribute_names("#id", ID)
-            .expression_attribute_names("#links", super::links::LINK_IDS_ATTR)
+            .expression_attribute_names("#links", "relationshipCount")
             .expression_attribute_names("#refs", "referenceCount")
             .expression_attribute_values(":zero", AttributeValue::N("0".into()))
             .build()
@@ -178,7 +182,13 @@ impl Store {
     /// a pass interrupted half-way is finished by the next one.
     pub async fn rekey_event(&self, event: &PartnershipEvent) -> Result<RekeyReport, StoreError> {
         let mut report = RekeyReport::default();
-        let ids: Vec<String> = event.link_ids.iter().cloned().collect();
+        // The index finds the links; a strongly consistent read by id judges them.
+        let ids: Vec<String> = self
+            .links_of_event(&event.id)
+            .await?
+            .into_iter()
+            .map(|l| l.id)
+            .collect();
         let key = event.event_id_year();
         for attempt in 0..5 {
             let stale: Vec<PartnerEventLink> = self

@@ -7,9 +7,7 @@ use aws_sdk_dynamodb::types::TransactWriteItem;
 use super::{Store, StoreError, Update, delete_versioned_item, put_new_item, put_versioned_item};
 use crate::domain::event::{EventCounters, PartnershipEvent};
 use crate::domain::link::PartnerEventLink;
-
-/// Attribute holding an event's link ids.
-pub const LINK_IDS_ATTR: &str = "linkIds";
+use crate::tables::LINKS_BY_EVENT;
 
 /// Position of each item in a link transaction, to read cancellation reasons.
 pub mod item {
@@ -30,6 +28,12 @@ impl Store {
         self.scan_parallel(&self.tables().links, &[], 4).await
     }
 
+    /// An event's links (`links-by-event`, to the end; an index read is eventually consistent,
+    /// as the old service's event-query).
+    pub async fn links_of_event(&self, event_id: &str) -> Result<Vec<PartnerEventLink>, StoreError> {
+        self.query_index(&self.tables().links, LINKS_BY_EVENT, event_id).await
+    }
+
     /// Links by id (strongly consistent).
     pub async fn links_by_ids(&self, ids: &[String]) -> Result<Vec<PartnerEventLink>, StoreError> {
         self.batch_get(&self.tables().links, ids).await
@@ -48,7 +52,6 @@ impl Store {
     /// racing the create is never missed. Cancellation at [`item::LINK`] means a duplicate pair.
     pub async fn create_link(&self, link: &PartnerEventLink, event: &PartnershipEvent) -> Result<(), StoreError> {
         let event_update = Self::counters_update(EventCounters::of_link(&link.status, link.amount))
-            .add_to_set(LINK_IDS_ATTR, std::slice::from_ref(&link.id))
             .expect_equal("name", &event.name)?
             .expect_equal("year", event.year)?
             .into_transact(&self.tables().events, &event.id)?;
@@ -78,11 +81,7 @@ impl Store {
         let mut items = vec![delete_versioned_item(&self.tables().links, &stored.id, stored.version)?];
         if event_exists {
             let delta = EventCounters::default().minus(EventCounters::of_link(&stored.status, stored.amount));
-            items.push(
-                Self::counters_update(delta)
-                    .delete_from_set(LINK_IDS_ATTR, std::slice::from_ref(&stored.id))
-                    .into_transact(&self.tables().events, &stored.event_id)?,
-            );
+            items.push(Self::counters_update(delta).into_transact(&self.tables().events, &stored.event_id)?);
         }
         self.transact(items).await
     }

@@ -168,10 +168,12 @@ impl Store {
             .table_name(table)
             .key(ID, AttributeValue::S(id.to_string()))
             .consistent_read(true)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
         meter(u64::from(out.item.is_some()));
+        meter_read_units(out.consumed_capacity.as_slice());
         out.item
             .map(serde_dynamo::from_item)
             .transpose()
@@ -181,15 +183,18 @@ impl Store {
     /// PutItem that fails with [`StoreError::ConditionFailed`] if the id exists.
     pub async fn put_new<T: Serialize>(&self, table: &str, value: &T) -> Result<(), StoreError> {
         let item: Item = serde_dynamo::to_item(value)?;
-        self.client
+        let out = self
+            .client
             .put_item()
             .table_name(table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#id)")
             .expression_attribute_names("#id", ID)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
+        meter_write_units(out.consumed_capacity.as_slice());
         Ok(())
     }
 
@@ -209,9 +214,11 @@ impl Store {
             .set_expression_attribute_names(Some(expr.names))
             .set_expression_attribute_values(Some(expr.values))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
+        meter_write_units(out.consumed_capacity.as_slice());
         Ok(serde_dynamo::from_item(out.attributes.unwrap_or_default())?)
     }
 
@@ -259,8 +266,13 @@ impl Store {
                     .expression_attribute_names("#r", query.index.range_key)
                     .expression_attribute_values(":r", AttributeValue::S(bound.to_string()));
             }
-            let out = request.send().await.map_err(classify)?;
+            let out = request
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(classify)?;
             meter_count(out.scanned_count);
+            meter_read_units(out.consumed_capacity.as_slice());
             for item in out.items.unwrap_or_default() {
                 items.push(serde_dynamo::from_item(item)?);
             }
@@ -302,10 +314,12 @@ impl Store {
             .limit(limit)
             .set_exclusive_start_key(start)
             .consistent_read(true)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(classify)?;
         meter_count(out.scanned_count);
+        meter_read_units(out.consumed_capacity.as_slice());
         Ok((
             out.items.unwrap_or_default(),
             out.last_evaluated_key.filter(|k| !k.is_empty()),
@@ -322,10 +336,12 @@ impl Store {
                 .scan()
                 .table_name(table)
                 .set_exclusive_start_key(start.take())
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(classify)?;
             meter_count(out.scanned_count);
+            meter_read_units(out.consumed_capacity.as_slice());
             for item in out.items.unwrap_or_default() {
                 items.push(serde_dynamo::from_item(item)?);
             }
@@ -361,10 +377,12 @@ impl Store {
                         .set_projection_expression(projection.clone())
                         .set_expression_attribute_names(names.clone())
                         .set_exclusive_start_key(start.take())
+                        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
                         .send()
                         .await
                         .map_err(classify)?;
                     meter_count(out.scanned_count);
+                    meter_read_units(out.consumed_capacity.as_slice());
                     for item in out.items.unwrap_or_default() {
                         items.push(serde_dynamo::from_item(item)?);
                     }
@@ -418,9 +436,11 @@ impl Store {
                     .client
                     .batch_get_item()
                     .request_items(table, request)
+                    .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
                     .send()
                     .await
                     .map_err(classify)?;
+                meter_read_units(out.consumed_capacity.as_deref().unwrap_or_default());
                 let found = out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default();
                 meter(found.len() as u64);
                 for item in found {
@@ -445,9 +465,11 @@ impl Store {
     /// TransactWriteItems (at most 100 items): all or nothing.
     pub async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
         debug_assert!(items.len() <= TRANSACT_MAX);
-        self.client
+        let out = self
+            .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|err| match err.as_service_error() {
@@ -458,6 +480,7 @@ impl Store {
                 }
                 _ => classify(err),
             })?;
+        meter_write_units(out.consumed_capacity.as_deref().unwrap_or_default());
         Ok(())
     }
 }
@@ -640,26 +663,59 @@ pub fn string_attr(text: &str) -> AttributeValue {
     AttributeValue::S(text.to_string())
 }
 
-tokio::task_local! {
-    static ITEMS_READ: std::cell::Cell<u64>;
+/// What one request cost in DynamoDB: items read (returned or scanned) and capacity units as
+/// DynamoDB reports them (`ReturnConsumedCapacity: TOTAL` on every call, indexes included).
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Metered {
+    pub items_read: u64,
+    pub read_units: f64,
+    pub write_units: f64,
 }
 
-/// Runs `future`, counting the DynamoDB items its reads return or scan.
-pub async fn metered<F: std::future::Future>(future: F) -> (F::Output, u64) {
-    ITEMS_READ
-        .scope(std::cell::Cell::new(0), async {
+tokio::task_local! {
+    static METER: std::cell::Cell<Metered>;
+}
+
+/// Runs `future`, metering the DynamoDB items and capacity units it uses.
+pub async fn metered<F: std::future::Future>(future: F) -> (F::Output, Metered) {
+    METER
+        .scope(std::cell::Cell::new(Metered::default()), async {
             let output = future.await;
-            (output, ITEMS_READ.with(|c| c.get()))
+            (output, METER.with(|c| c.get()))
         })
         .await
 }
 
+fn record(change: impl FnOnce(&mut Metered)) {
+    let _ = METER.try_with(|c| {
+        let mut m = c.get();
+        change(&mut m);
+        c.set(m);
+    });
+}
+
 fn meter(items: u64) {
-    let _ = ITEMS_READ.try_with(|c| c.set(c.get() + items));
+    record(|m| m.items_read += items);
 }
 
 pub(crate) fn meter_count(count: i32) {
     meter(u64::try_from(count).unwrap_or(0));
+}
+
+fn units(capacity: &[aws_sdk_dynamodb::types::ConsumedCapacity]) -> f64 {
+    capacity.iter().filter_map(|c| c.capacity_units).sum()
+}
+
+/// Records the read units a call consumed.
+pub(crate) fn meter_read_units(capacity: &[aws_sdk_dynamodb::types::ConsumedCapacity]) {
+    let read = units(capacity);
+    record(|m| m.read_units += read);
+}
+
+/// Records the write units a call consumed.
+pub(crate) fn meter_write_units(capacity: &[aws_sdk_dynamodb::types::ConsumedCapacity]) {
+    let written = units(capacity);
+    record(|m| m.write_units += written);
 }
 
 /// An item read into its Rust shape.

@@ -9,7 +9,7 @@ use crate::domain::event::PartnershipEvent;
 use crate::domain::link::PartnerEventLink;
 use crate::domain::metrics::LinkSummary;
 use crate::domain::partner::Partner;
-use crate::tables::{EVENT_TIER_CATALOG_ID, PARTNER_COUNTS_ID, PARTNER_QUERY};
+use crate::tables::{EVENT_TIER_CATALOG_ID, LINKS_BY_PARTNER, PARTNER_COUNTS_ID};
 
 /// Parallel segments of a whole-table scan: enough to keep DynamoDB's partitions (and
 /// DynamoDB Local's threads) busy without flooding a small table with requests.
@@ -114,10 +114,11 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// A partner's links (`partner-query` index, to the end; an index read is eventually
-    /// consistent, as the old service's).
+    /// A partner's links (`links-by-partner`, to the end; an index read is eventually
+    /// consistent, as the old service's partner-query).
     pub async fn links_of(&self, partner_id: &str) -> Result<Vec<PartnerEventLink>, StoreError> {
-        self.query_index(&self.tables().links, PARTNER_QUERY, partner_id).await
+        self.query_index(&self.tables().links, LINKS_BY_PARTNER, partner_id)
+            .await
     }
 
     /// The summary of every link (a projected parallel scan): the directory's view of the links.
