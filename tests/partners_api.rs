@@ -562,3 +562,46 @@ async fn only_verified_emails_and_group_members_get_in() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_large_directory_is_gzipped_for_clients_that_accept_it() {
+    let api = TestApi::new().await;
+    let notes = "A sponsor with a long history of notes. ".repeat(20);
+    futures::future::join_all(
+        (0..60).map(|i| api.create_partner(json!({"company": format!("Sponsor {i:02}"), "notes": notes}))),
+    )
+    .await;
+    let plain = api.call_with_headers("GET", "/partnerships/partners", &[]).await;
+    assert!(plain.headers().get("content-encoding").is_none());
+    let lambda_http::Body::Text(plain_text) = plain.body() else {
+        panic!("an uncompressed answer is text")
+    };
+
+    let zipped = api
+        .call_with_headers(
+            "GET",
+            "/partnerships/partners",
+            &[("accept-encoding", "br;q=1.0, gzip;q=0.8")],
+        )
+        .await;
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let lambda_http::Body::Binary(bytes) = zipped.body() else {
+        panic!("a gzipped answer is binary (base64 for API Gateway)")
+    };
+    assert!(
+        bytes.len() * 5 < plain_text.len(),
+        "{} of {} bytes",
+        bytes.len(),
+        plain_text.len()
+    );
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(bytes.as_slice()), &mut text).unwrap();
+    let unzipped: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let plain_json: serde_json::Value = serde_json::from_str(plain_text).unwrap();
+    assert_eq!(unzipped["partners"], plain_json["partners"]);
+
+    let refused = api
+        .call_with_headers("GET", "/partnerships/partners", &[("accept-encoding", "gzip;q=0")])
+        .await;
+    assert!(refused.headers().get("content-encoding").is_none());
+}

@@ -135,6 +135,36 @@ impl TestApi {
             .await
     }
 
+    /// Calls as the admin with extra request headers; the reply's body is left as bytes.
+    pub async fn call_with_headers(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> Response<Body> {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        let route = self
+            .template
+            .routes
+            .iter()
+            .find(|r| r.method == method && match_path(&r.path, path).is_some())
+            .unwrap_or_else(|| panic!("no template route for {method} {path}"));
+        let call = HttpCall {
+            method: method.into(),
+            route_path: route.path.clone(),
+            raw_path: path.into(),
+            raw_query: query.into(),
+            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            body: None,
+            claims: admin_claims().as_object().cloned(),
+            source_ip: "127.0.0.1".into(),
+        };
+        self.functions
+            .dispatch(&route.binary, call.to_request().expect("valid v2 event"))
+            .await
+            .expect("known binary")
+    }
+
     /// Calls with a raw body and explicit claims (`None` = no authorizer context).
     pub async fn call_raw(
         &self,

@@ -21,7 +21,7 @@ const EVENT: &str = "partnership event";
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    serve(ctx, &route, async {
+    serve(&request, &route, async {
         let caller = authenticate(&request, ctx)?;
         let id = || path_param(&request, "eventId");
         match route.as_str() {

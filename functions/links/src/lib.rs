@@ -15,7 +15,7 @@ const LINK: &str = "partner event";
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    serve(ctx, &route, async {
+    serve(&request, &route, async {
         let caller = authenticate(&request, ctx)?;
         match route.as_str() {
             "POST /partnerships/partners/{partnerId}/events" => {

@@ -15,7 +15,7 @@ use shared::{ApiError, ApiResult, AppContext};
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
-    serve(ctx, &route, async {
+    serve(&request, &route, async {
         authenticate(&request, ctx)?;
         match route.as_str() {
             "GET /partnerships/dashboard" => dashboard(&request, ctx).await,

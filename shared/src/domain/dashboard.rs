@@ -664,9 +664,11 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
     }
     items.sort_by(compare_actions);
     let total_items = items.len();
+    // Counted before the cut: the client shows "2 overdue, 3 upcoming" as the truth about the
+    // scope, and capped at actionLimit they would lie (a fix over the old service).
+    let upcoming = items.iter().filter(|i| i.due.is_some() && !i.overdue).count();
+    let overdue = items.iter().filter(|i| i.overdue).count();
     items.truncate(params.action_limit);
-    let upcoming_after_cut = items.iter().filter(|i| i.due.is_some() && !i.overdue).count();
-    let overdue_after_cut = items.iter().filter(|i| i.overdue).count();
     let action_items: Vec<Value> = items.into_iter().map(|i| Value::Object(i.json)).collect();
 
     json!({
@@ -691,8 +693,8 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
             "securedRelationshipCount": totals.secured_count,
             "pipelineAmount": from_cents(totals.committed),
             "securedAmount": from_cents(totals.secured),
-            "upcomingFollowUps": upcoming_after_cut,
-            "overdueFollowUps": overdue_after_cut,
+            "upcomingFollowUps": upcoming,
+            "overdueFollowUps": overdue,
             "actionItemCount": action_items.len(),
             "openPipelineAmount": from_cents(totals.open()),
             "lostAmount": from_cents(totals.lost),
@@ -1099,10 +1101,7 @@ mod tests {
             (json!(1), json!(0), Value::Null)
         );
         assert_eq!(report["actionItems"][5]["priority"], 2, "stale under 30 days");
-        assert_eq!(
-            totals["overdueFollowUps"], 3,
-            "after the cut, stale ≥ 30 days included (parity)"
-        );
+        assert_eq!(totals["overdueFollowUps"], 3, "stale ≥ 30 days included (parity)");
         assert_eq!(totals["upcomingFollowUps"], 2);
         assert_eq!(
             totals["openOverdueFollowUps"], 0,
@@ -1157,6 +1156,14 @@ mod tests {
         assert_eq!(
             report["totals"]["actionItemTotal"], 35,
             "the companion counts before the cut"
+        );
+        assert_eq!(
+            (
+                report["totals"]["upcomingFollowUps"].clone(),
+                report["totals"]["overdueFollowUps"].clone()
+            ),
+            (json!(31), json!(3)),
+            "every follow-up in scope is counted, not only the 10 shown"
         );
         assert_eq!(report["totals"]["openUpcomingFollowUps"], 31);
     }
