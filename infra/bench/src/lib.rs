@@ -29,13 +29,16 @@ pub fn admin_token() -> String {
     )
 }
 
-/// One answer: status, JSON body (or `Null`), size and the items-read header.
+/// One answer: status, JSON body (or `Null`), bytes on the wire (gzipped when the gateway
+/// compressed it) and the store's meters (items read, read and write capacity units).
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub status: u16,
     pub body: Value,
     pub bytes: usize,
     pub items_read: Option<u64>,
+    pub read_units: Option<f64>,
+    pub write_units: Option<f64>,
 }
 
 /// A keep-alive HTTP/1.1 client for the local gateway.
@@ -67,21 +70,37 @@ impl Api {
             .uri(format!("{}{path}", self.base))
             .header("authorization", &self.token)
             .header("content-type", "application/json")
+            .header("accept-encoding", "gzip")
             .body(Full::new(Bytes::from(payload)))?;
         let response = self.client.request(request).await?;
         let status = response.status().as_u16();
-        let items_read = response
-            .headers()
-            .get(shared::http::ITEMS_READ_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let items_read = header(shared::http::ITEMS_READ_HEADER).and_then(|v| v.parse().ok());
+        let read_units = header(shared::http::READ_UNITS_HEADER).and_then(|v| v.parse().ok());
+        let write_units = header(shared::http::WRITE_UNITS_HEADER).and_then(|v| v.parse().ok());
+        let gzipped = header("content-encoding").as_deref() == Some("gzip");
         let bytes = response.into_body().collect().await?.to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let text = if gzipped {
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)?;
+            text
+        } else {
+            bytes.to_vec()
+        };
+        let body = serde_json::from_slice(&text).unwrap_or(Value::Null);
         Ok(Answer {
             status,
             body,
             bytes: bytes.len(),
             items_read,
+            read_units,
+            write_units,
         })
     }
 

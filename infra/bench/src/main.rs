@@ -72,11 +72,23 @@ struct RouteFigures {
     #[serde(default)]
     socket_errors: u64,
     items_read: Option<u64>,
+    /// Capacity units of one request, as DynamoDB reported them.
+    #[serde(default)]
+    read_units: Option<f64>,
+    #[serde(default)]
+    write_units: Option<f64>,
+    /// Bytes on the wire (gzipped where the client accepts it, as browsers do).
     answer_bytes: usize,
-    /// One request on its own right after the seeding writes: the uncached cost.
+    /// One request on its own right after the seeding writes.
     single_request_ms: f64,
+    /// A read right after a write (a link PATCH), alone: median and worst of the probes.
+    #[serde(default)]
+    after_write_ms: Option<(f64, f64)>,
     runs: Vec<WrkResultOut>,
 }
+
+/// Probes of "the first request after a write" per read route.
+const AFTER_WRITE_PROBES: usize = 10;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct WrkResultOut {
@@ -216,6 +228,26 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
         let probe_started = Instant::now();
         let probe = api.send(&method, &path, body.as_ref()).await?;
         let single_request_ms = probe_started.elapsed().as_secs_f64() * 1000.0;
+        // What a user meets on Lambda: a read right after somebody's write.
+        let after_write_ms = if method == "GET" {
+            let mut times = Vec::new();
+            for n in 0..AFTER_WRITE_PROBES {
+                let link = &links[n % links.len()];
+                api.expect(
+                    "PATCH",
+                    &format!("/partnerships/partner-events/{link}"),
+                    Some(&json!({"amount": 100 + n})),
+                )
+                .await?;
+                let started = Instant::now();
+                api.expect("GET", &path, None).await?;
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+            }
+            let worst = times.iter().copied().fold(0.0, f64::max);
+            Some((median(&mut times), worst))
+        } else {
+            None
+        };
         let script_path = dir.join(format!("{}.lua", name.replace(' ', "_")));
         std::fs::write(&script_path, script)?;
         if warmup > 0 {
@@ -243,8 +275,11 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
             non_2xx: results.iter().map(|r| r.non_2xx).sum(),
             socket_errors: results.iter().map(|r| r.socket_errors).sum(),
             items_read: probe.items_read,
+            read_units: probe.read_units,
+            write_units: probe.write_units,
             answer_bytes: probe.bytes,
             single_request_ms,
+            after_write_ms,
             runs: results.iter().map(WrkResultOut::from).collect(),
         };
         eprintln!(
@@ -253,10 +288,29 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
         );
         figures.push(figure);
     }
+    // The mixed load: every connection 1 write per 9 reads over the read routes.
+    let mut reads = vec!["/partnerships/partners".to_string(), "/partnerships/dashboard".to_string(), "/partnerships/events".to_string()];
+    reads.extend(partner_paths.iter().take(3).cloned());
+    reads.extend(event_paths.iter().take(3).cloned());
+    let mixed_path = dir.join("mixed.lua");
+    std::fs::write(&mixed_path, wrk::mixed(&token, &reads, &links))?;
+    let mut mixed_runs = Vec::new();
+    for _ in 0..runs {
+        mixed_runs.push(wrk::run(&base, &mixed_path, 8, seconds)?);
+    }
+    let pick = |f: fn(&WrkResult) -> f64| median(&mut mixed_runs.iter().map(f).collect::<Vec<_>>());
+    let mixed = json!({
+        "requestsPerSec": pick(|r| r.requests_per_sec),
+        "p50Ms": pick(|r| r.p50_ms),
+        "p90Ms": pick(|r| r.p90_ms),
+        "p99Ms": pick(|r| r.p99_ms),
+        "non2xx": mixed_runs.iter().map(|r| r.non_2xx).sum::<u64>(),
+    });
+    eprintln!("mixed: {mixed}");
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let report = json!({"scale": scale, "shape": format!("{shape:?}"), "seedSeconds": seed_seconds, "runs": runs, "seconds": seconds, "routes": figures});
+    let report = json!({"scale": scale, "shape": format!("{shape:?}"), "seedSeconds": seed_seconds, "runs": runs, "seconds": seconds, "routes": figures, "mixed": mixed});
     std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
     Ok(())
 }
@@ -331,16 +385,61 @@ async fn cold(args: &HashMap<String, String>) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The reference figures of the Node.js service (issue 6) and our bars.
-fn bar(name: &str) -> (Option<&'static str>, Option<f64>, f64) {
+/// The old Node.js service's figures on this machine class (issues 6 and 10) and our bars.
+struct Bar {
+    /// First request after a write: the old service (1×, 10×), our bar (1×, 10×), in ms.
+    after_write: Option<(&'static str, f64, f64)>,
+    /// Steady load: the old service's req/s at c=8 and ours to beat (writes).
+    writes: Option<(f64, f64)>,
+    /// Capacity: the old service's units per request and our most (RCU for reads, WCU for writes).
+    capacity: Option<(&'static str, f64)>,
+}
+
+fn bar(name: &str) -> Bar {
+    let none = Bar {
+        after_write: None,
+        writes: None,
+        capacity: None,
+    };
     match name {
-        "list partners" => (Some("3.5 req/s, p50 1.85 s"), Some(35.0), 250.0),
-        "partner detail" => (Some("260 req/s, p50 27 ms"), Some(2600.0), 50.0),
-        "dashboard" => (Some("3.5–4.9 req/s, p50 1.4–2.1 s"), Some(49.0), 50.0),
-        "event detail" => (Some("9–10 req/s, p50 0.8 s"), Some(100.0), 50.0),
-        "create partner" => (Some("1,130–1,210 req/s, p50 6 ms"), Some(12_100.0), 50.0),
-        _ => (None, None, 50.0),
+        "list partners" => Bar {
+            after_write: Some(("557 ms / 5.8 s", 150.0, 1500.0)),
+            ..none
+        },
+        "dashboard" => Bar {
+            after_write: Some(("414 ms / 15.4 s", 40.0, 60.0)),
+            capacity: Some(("328 RCU", 32.8)),
+            ..none
+        },
+        "event detail" => Bar {
+            after_write: Some(("–", 30.0, f64::INFINITY)),
+            ..none
+        },
+        "partner detail" => Bar {
+            after_write: Some(("–", 10.0, f64::INFINITY)),
+            ..none
+        },
+        "create partner" => Bar {
+            writes: Some((665.0, 665.0)),
+            capacity: Some(("1 WCU", 2.0)),
+            ..none
+        },
+        "create link" => Bar {
+            writes: Some((213.0, 213.0)),
+            capacity: Some(("3 WCU", 6.0)),
+            ..none
+        },
+        "patch link" => Bar {
+            writes: Some((205.0, 205.0)),
+            capacity: Some(("5 WCU", 10.0)),
+            ..none
+        },
+        _ => none,
     }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "meets" } else { "misses" }
 }
 
 fn machine() -> String {
@@ -374,6 +473,18 @@ const HTTP_API_PER_MILLION: f64 = 1.00;
 fn report(args: &HashMap<String, String>, loads: &[String]) -> Result<(), BoxError> {
     let out = PathBuf::from(arg(args, "out", "BENCHMARKS.md"));
     let cold: Value = serde_json::from_str(&std::fs::read_to_string(arg(args, "cold", "bench-results/cold.json"))?)?;
+    let mut by_scale: Vec<(u64, Value, Vec<RouteFigures>)> = Vec::new();
+    for path in loads {
+        let load: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+        let routes: Vec<RouteFigures> = serde_json::from_value(load["routes"].clone())?;
+        by_scale.push((load["scale"].as_u64().unwrap_or(1), load, routes));
+    }
+    let find = |scale: u64, name: &str| {
+        by_scale
+            .iter()
+            .find(|(s, _, _)| *s == scale)
+            .and_then(|(_, _, routes)| routes.iter().find(|r| r.name == name))
+    };
     let mut md = String::new();
     md.push_str(include_str!("../METHOD.md"));
     md.push_str(&format!(
@@ -381,57 +492,114 @@ fn report(args: &HashMap<String, String>, loads: &[String]) -> Result<(), BoxErr
         machine(),
         chrono::Utc::now().format("%Y-%m-%d")
     ));
-    let mut p50_by_route: HashMap<String, f64> = HashMap::new();
-    for path in loads {
-        let load: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
-        let routes: Vec<RouteFigures> = serde_json::from_value(load["routes"].clone())?;
-        let scale = load["scale"].as_u64().unwrap_or(1);
+
+    md.push_str(&format!("\n## First request after a write\n\nWhat a user meets on Lambda: a read right after somebody's write (a link PATCH), one request at a time; median and worst of {AFTER_WRITE_PROBES}. Nothing is cached, so this is also every request's cost on a cold instance. Bytes are on the wire, gzipped as a browser accepts.\n\n| route | 1× median / worst ms | 10× median / worst ms | items read 1× / 10× | bytes 1× / 10× | old service 1× / 10× | bar 1× / 10× ms | verdict |\n|---|---|---|---|---|---|---|---|\n"));
+    for name in ["list partners", "dashboard", "event detail", "partner detail", "events list"] {
+        let (one, ten) = (find(1, name), find(10, name));
+        let cell = |r: Option<&RouteFigures>| {
+            r.and_then(|r| r.after_write_ms)
+                .map(|(m, w)| format!("{m:.1} / {w:.1}"))
+                .unwrap_or_else(|| "–".into())
+        };
+        let items = |r: Option<&RouteFigures>| r.and_then(|r| r.items_read).map(|n| n.to_string()).unwrap_or_else(|| "–".into());
+        let bytes = |r: Option<&RouteFigures>| r.map(|r| r.answer_bytes.to_string()).unwrap_or_else(|| "–".into());
+        let b = bar(name);
+        let (reference, bar_text, ok) = match b.after_write {
+            Some((reference, one_bar, ten_bar)) => {
+                let within = |r: Option<&RouteFigures>, limit: f64| r.and_then(|r| r.after_write_ms).is_none_or(|(m, _)| m <= limit);
+                (
+                    reference.to_string(),
+                    format!("{one_bar} / {}", if ten_bar.is_finite() { ten_bar.to_string() } else { "–".into() }),
+                    Some(within(one, one_bar) && within(ten, ten_bar)),
+                )
+            }
+            None => ("–".into(), "–".into(), None),
+        };
         md.push_str(&format!(
-            "\n## Throughput and latency, {}× dataset\n\n`{}` — seeded through the public API in {:.0} s. wrk, 1 thread, 8 connections, {} s per run after a warm-up, median of {} runs.\n\n",
+            "| {name} | {} | {} | {} / {} | {} / {} | {reference} | {bar_text} | {} |\n",
+            cell(one),
+            cell(ten),
+            items(one),
+            items(ten),
+            bytes(one),
+            bytes(ten),
+            ok.map(verdict).unwrap_or("–")
+        ));
+    }
+
+    md.push_str("\n## Mixed load\n\nwrk, 8 connections, each request of the cycle 9 reads (directory, dashboard, events list, partner and event details) then 1 link PATCH.\n\n| scale | req/s | p50 ms | p90 ms | p99 ms | non-2xx | old service | bar | verdict |\n|---|---|---|---|---|---|---|---|---|\n");
+    for (scale, load, _) in &by_scale {
+        let m = &load["mixed"];
+        let (rps, p99) = (m["requestsPerSec"].as_f64().unwrap_or(0.0), m["p99Ms"].as_f64().unwrap_or(f64::INFINITY));
+        let judged = if *scale == 1 { verdict(rps >= 30.0 && p99 <= 500.0) } else { "(scale)" };
+        md.push_str(&format!(
+            "| {scale}× | {rps:.0} | {:.1} | {:.1} | {p99:.1} | {} | {} | ≥ 30 req/s, p99 ≤ 500 ms | {judged} |\n",
+            m["p50Ms"].as_f64().unwrap_or(0.0),
+            m["p90Ms"].as_f64().unwrap_or(0.0),
+            m["non2xx"],
+            if *scale == 1 { "6.0 req/s, p90 1.85 s" } else { "–" }
+        ));
+    }
+
+    md.push_str("\n## Writes under load\n\nwrk, 8 connections, 1×; invariants kept (see the race tests).\n\n| route | req/s | p50 ms | p99 ms | non-2xx | old service req/s | verdict |\n|---|---|---|---|---|---|---|\n");
+    for name in ["create partner", "create link", "patch link"] {
+        if let (Some(r), Some((old, target))) = (find(1, name), bar(name).writes) {
+            md.push_str(&format!(
+                "| {name} | {:.0} | {:.2} | {:.2} | {} | {old:.0} | {} |\n",
+                r.requests_per_sec,
+                r.p50_ms,
+                r.p99_ms,
+                r.non_2xx,
+                verdict(r.requests_per_sec >= target)
+            ));
+        }
+    }
+
+    md.push_str("\n## Capacity units per request\n\nAs DynamoDB reports them (`ReturnConsumedCapacity: TOTAL` on every call, indexes included), one request after the seeding, 1× / 10×.\n\n| route | read units | write units | items read | old service | bar | verdict |\n|---|---|---|---|---|---|---|\n");
+    let names: Vec<String> = by_scale.first().map(|(_, _, r)| r.iter().map(|f| f.name.clone()).collect()).unwrap_or_default();
+    for name in &names {
+        let (one, ten) = (find(1, name), find(10, name));
+        let units = |f: fn(&RouteFigures) -> Option<f64>| {
+            format!(
+                "{} / {}",
+                one.and_then(f).map(|u| format!("{u}")).unwrap_or_else(|| "–".into()),
+                ten.and_then(f).map(|u| format!("{u}")).unwrap_or_else(|| "–".into())
+            )
+        };
+        let b = bar(name);
+        let (reference, limit, ok) = match b.capacity {
+            Some((reference, limit)) => {
+                let used = one.and_then(|r| if b.writes.is_some() { r.write_units } else { r.read_units }).unwrap_or(f64::INFINITY);
+                (reference, format!("≤ {limit}"), Some(used <= limit))
+            }
+            None => ("–", "–".into(), None),
+        };
+        md.push_str(&format!(
+            "| {name} | {} | {} | {} / {} | {reference} | {limit} | {} |\n",
+            units(|r| r.read_units),
+            units(|r| r.write_units),
+            one.and_then(|r| r.items_read).map(|n| n.to_string()).unwrap_or_else(|| "–".into()),
+            ten.and_then(|r| r.items_read).map(|n| n.to_string()).unwrap_or_else(|| "–".into()),
+            ok.map(verdict).unwrap_or("–")
+        ));
+    }
+
+    let mut p50_by_route: HashMap<String, f64> = HashMap::new();
+    for (scale, load, routes) in &by_scale {
+        md.push_str(&format!(
+            "\n## Steady load per route, {}× dataset\n\n`{}` — seeded through the public API in {:.0} s. wrk, 1 thread, 8 connections, {} s per run after a warm-up, median of {} runs. No answer is cached: every request reads DynamoDB.\n\n| route | req/s | p50 ms | p99 ms | non-2xx / socket errors |\n|---|---|---|---|---|\n",
             scale,
             load["shape"].as_str().unwrap_or(""),
             load["seedSeconds"].as_f64().unwrap_or(0.0),
             load["seconds"],
             load["runs"]
         ));
-        md.push_str("| route | req/s | p50 ms | p99 ms | non-2xx / socket errors | uncached request ms | items read uncached | answer bytes | Node.js reference | bar (req/s, p99) | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
-        for r in &routes {
-            let (reference, min_rps, max_p99) = bar(&r.name);
-            let rps_ok = min_rps.is_none_or(|m| r.requests_per_sec >= m);
-            let p99_ok = r.p99_ms <= max_p99;
-            let verdict = if scale != 1 {
-                "(scale)".to_string()
-            } else if rps_ok && p99_ok {
-                "meets".into()
-            } else {
-                format!(
-                    "misses{}{}",
-                    if rps_ok { "" } else { " req/s" },
-                    if p99_ok { "" } else { " p99" }
-                )
-            };
-            let bar_text = format!(
-                "{} / {} ms",
-                min_rps.map(|m| format!("≥ {m:.0}")).unwrap_or_else(|| "–".into()),
-                max_p99
-            );
+        for r in routes {
             md.push_str(&format!(
-                "| {} `{}` | {:.0} | {:.2} | {:.2} | {} / {} | {:.1} | {} | {} | {} | {} | {} |\n",
-                r.name,
-                r.route,
-                r.requests_per_sec,
-                r.p50_ms,
-                r.p99_ms,
-                r.non_2xx,
-                r.socket_errors,
-                r.single_request_ms,
-                r.items_read.map(|n| n.to_string()).unwrap_or_else(|| "–".into()),
-                r.answer_bytes,
-                reference.unwrap_or("–"),
-                bar_text,
-                verdict
+                "| {} `{}` | {:.0} | {:.2} | {:.2} | {} / {} |\n",
+                r.name, r.route, r.requests_per_sec, r.p50_ms, r.p99_ms, r.non_2xx, r.socket_errors
             ));
-            if scale == 1 {
+            if *scale == 1 {
                 p50_by_route.insert(r.name.clone(), r.p50_ms);
             }
         }

@@ -12,6 +12,7 @@ use crate::BoxError;
 pub struct WrkResult {
     pub requests_per_sec: f64,
     pub p50_ms: f64,
+    pub p90_ms: f64,
     pub p99_ms: f64,
     pub requests: u64,
     pub non_2xx: u64,
@@ -24,7 +25,9 @@ fn lua_list(values: &[String]) -> String {
 }
 
 fn header(token: &str) -> String {
-    format!("wrk.headers[\"Authorization\"] = {token:?}\nwrk.headers[\"Content-Type\"] = \"application/json\"\n")
+    format!(
+        "wrk.headers[\"Authorization\"] = {token:?}\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Accept-Encoding\"] = \"gzip\"\n"
+    )
 }
 
 /// GETs that rotate through `paths`.
@@ -52,6 +55,17 @@ pub fn post_link(token: &str, partners: &[String], targets: &[String], offset: u
         header(token),
         lua_list(partners),
         lua_list(targets)
+    )
+}
+
+/// The mixed load: 9 reads rotating through `reads`, then one PATCH of a link (rotating
+/// through `links`), and again — a user browsing while others edit.
+pub fn mixed(token: &str, reads: &[String], links: &[String]) -> String {
+    format!(
+        "{}local reads = {}\nlocal links = {}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  if i % 10 == 0 then\n    local body = '{{\"amount\":' .. (1000 + i % 5000) .. '}}'\n    return wrk.format(\"PATCH\", \"/partnerships/partner-events/\" .. links[(math.floor(i / 10) % #links) + 1], nil, body)\n  end\n  return wrk.format(\"GET\", reads[(i % #reads) + 1])\nend\n",
+        header(token),
+        lua_list(reads),
+        lua_list(links)
     )
 }
 
@@ -84,6 +98,8 @@ pub fn parse(output: &str) -> Option<WrkResult> {
         let line = line.trim();
         if let Some(rest) = line.strip_prefix("50%") {
             result.p50_ms = duration_ms(rest)?;
+        } else if let Some(rest) = line.strip_prefix("90%") {
+            result.p90_ms = duration_ms(rest)?;
         } else if let Some(rest) = line.strip_prefix("99%") {
             result.p99_ms = duration_ms(rest)?;
         } else if let Some(rest) = line.strip_prefix("Requests/sec:") {
@@ -134,6 +150,7 @@ mod tests {
         let output = "Running 20s test @ http://127.0.0.1:3000\n  1 threads and 8 connections\n  Thread Stats   Avg      Stdev     Max   +/- Stdev\n    Latency     2.10ms    1.02ms  30.00ms   90.00%\n  Latency Distribution\n     50%  812.00us\n     75%    2.00ms\n     90%    3.00ms\n     99%    1.20s\n  40123 requests in 20.00s, 10.00MB read\n  Socket errors: connect 0, read 2, write 0, timeout 1\n  Non-2xx or 3xx responses: 7\nRequests/sec:   2006.15\nTransfer/sec:    512.00KB\n";
         let r = parse(output).unwrap();
         assert_eq!(r.p50_ms, 0.812);
+        assert_eq!(r.p90_ms, 3.0);
         assert_eq!(r.p99_ms, 1200.0);
         assert_eq!(r.requests_per_sec, 2006.15);
         assert_eq!(r.requests, 40123);
