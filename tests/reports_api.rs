@@ -374,3 +374,80 @@ async fn rollup_resumes_from_its_checkpoint() {
     assert!(runs >= 3, "60 partners take several 25-item pages: {runs} runs");
     assert_eq!(api.ctx.store.partner_counts().await.unwrap(), (60, 0));
 }
+
+#[tokio::test]
+async fn the_dashboard_reads_archived_partners_from_their_index_and_names_only_action_items() {
+    let api = TestApi::new().await;
+    let f = fixture(&api).await;
+    let dashboard = api.call("GET", "/partnerships/dashboard", None).await;
+    assert_eq!(dashboard.status, 200);
+    let stored = api.stored(&api.ctx.config.tables.partners, &f.p_gone).await.unwrap();
+    assert_eq!(
+        stored["archivedIndex"], "archived",
+        "an archived partner is in the sparse index"
+    );
+    assert!(
+        api.stored(&api.ctx.config.tables.partners, &f.p_acme)
+            .await
+            .unwrap()
+            .get("archivedIndex")
+            .is_none(),
+        "an active one is not"
+    );
+    // Items read: events + scoped links + follow-ups + archived partners + action-item partners +
+    // counters; never every partner in scope.
+    let items: u64 = dashboard.headers[shared::http::ITEMS_READ_HEADER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        dashboard.body["actionItems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["companyName"] != "Unknown company"),
+        "every action item is named"
+    );
+    assert!(items > 0);
+
+    // Restoring takes the partner out of the index in the same write.
+    let restored = api
+        .call(
+            "PATCH",
+            &format!("/partnerships/partners/{}", f.p_gone),
+            Some(serde_json::json!({"archived": false})),
+        )
+        .await;
+    assert_eq!(restored.status, 200);
+    assert!(
+        api.stored(&api.ctx.config.tables.partners, &f.p_gone)
+            .await
+            .unwrap()
+            .get("archivedIndex")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn the_rollup_indexes_partners_archived_before_the_index_existed() {
+    let api = TestApi::new().await;
+    let partners = api.ctx.config.tables.partners.clone();
+    api.put_raw(
+        &partners,
+        json!({"id": "old", "company": "Old Co", "archived": true, "updatedAt": 7, "version": 3}),
+    )
+    .await;
+    let report = rollup::run(api.function("rollup"), std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(report.pass_completed);
+    let stored = api.stored(&partners, "old").await.unwrap();
+    assert_eq!(stored["archivedIndex"], "archived");
+    assert_eq!(
+        (stored["updatedAt"].clone(), stored["version"].clone()),
+        (json!(7), json!(4)),
+        "a maintenance write"
+    );
+    assert_eq!(api.ctx.store.archived_partner_ids().await.unwrap().len(), 1);
+}

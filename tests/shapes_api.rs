@@ -16,6 +16,7 @@ const STORAGE_ONLY: &[&str] = &[
     "committedCents",
     "securedCents",
     "lostCents",
+    "archivedIndex",
 ];
 
 fn storage_only_keys(value: &Value, path: &str, found: &mut Vec<String>) {

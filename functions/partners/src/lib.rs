@@ -18,6 +18,7 @@ use shared::domain::utc_date_string;
 use shared::http::{authenticate, created, json_body, ok, path_param, query_params, route_key, serve};
 use shared::record_routes::hydrated;
 use shared::store::{Retries, Update};
+use shared::tables::{ARCHIVED, ARCHIVED_INDEX_ATTR};
 use shared::{ApiError, ApiResult, AppContext};
 
 const PARTNER: &str = "partner";
@@ -93,6 +94,12 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
         for (attr, value) in changes.assignments(&stored) {
             update = update.set(attr, value)?;
         }
+        // The sparse index of archived partners follows the flag in the same write.
+        update = match changes.archived {
+            Some(true) => update.set(ARCHIVED_INDEX_ATTR, ARCHIVED)?,
+            Some(false) => update.remove_path(&[ARCHIVED_INDEX_ATTR]),
+            None => update,
+        };
         let archived_delta = match changes.archived {
             Some(archived) if archived != stored.archived => {
                 if archived {

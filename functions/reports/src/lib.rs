@@ -26,9 +26,9 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     .await
 }
 
-/// Reads only what the scope needs: the (small) events table, the links of the scoped events by
-/// id, the open communication follow-ups due in the window, the partners those mention, and the
-/// partner counters.
+/// Reads only what the scope needs: the (small) events table, the links of the scoped events,
+/// the open communication follow-ups due in the window, the archived partners' ids, the partners
+/// named on the action items, and the partner counters.
 async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
     let params = DashboardParams::parse(&query_params(request));
     ok(&dashboard_body(&params, Utc::now(), ctx).await?)
@@ -47,28 +47,33 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
     let last_day = (now.date_naive() + chrono::Duration::days(params.upcoming_window_days))
         .format("%Y-%m-%d")
         .to_string();
-    let (scoped_links, follow_ups, (partner_count, archived_partner_count)) = futures::try_join!(
+    let (scoped_links, follow_ups, (partner_count, archived_partner_count), archived_partner_ids) = futures::try_join!(
         scoped_links,
         ctx.store.open_follow_ups_until(&last_day),
         ctx.store.partner_counts(),
+        ctx.store.archived_partner_ids(),
     )?;
-    let links: Vec<_> = scoped_links.into_iter().flatten().collect();
-    let partner_ids: Vec<String> = links
-        .iter()
-        .map(|l| l.partner_id.clone())
-        .chain(follow_ups.iter().map(|c| c.partner_id.clone()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let partners = ctx.store.partner_cards(&partner_ids).await?;
-    let data = DashboardData {
+    let mut data = DashboardData {
         events,
-        links,
+        links: scoped_links.into_iter().flatten().collect(),
         follow_up_communications: follow_ups,
-        partners,
+        partners: HashMap::new(),
+        archived_partner_ids,
         partner_count,
         archived_partner_count,
     };
+    // Names are only shown on the action items that survive the cut, and the cut does not depend
+    // on them: a first pass finds those items, their partners are read, a second pass names them.
+    let unnamed = build_dashboard(&data, params, now);
+    let partner_ids: Vec<String> = unnamed["actionItems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item["partnerId"].as_str().map(str::to_string))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    data.partners = ctx.store.partner_cards(&partner_ids).await?;
     Ok(build_dashboard(&data, params, now))
 }
 

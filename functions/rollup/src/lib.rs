@@ -18,7 +18,7 @@ use shared::domain::link::PartnerEventLink;
 use shared::domain::normalize::iso_millis;
 use shared::domain::partner::Partner;
 use shared::store::{Item, StoreError, Update, put_versioned_item};
-use shared::tables::{ID, PARTNER_COUNTS_ID, ROLLUP_STATUS_ID};
+use shared::tables::{ARCHIVED, ARCHIVED_INDEX_ATTR, ID, PARTNER_COUNTS_ID, ROLLUP_STATUS_ID};
 
 /// `updatedBy` of every write the job makes.
 pub const JOB: &str = "rollup";
@@ -186,12 +186,9 @@ pub async fn run(ctx: &AppContext, budget: Duration) -> Result<RollupReport, Sto
                 let archived = item.get("archived").and_then(|v| v.as_bool().ok()).copied() == Some(true);
                 status.pass_archived_count += i64::from(archived);
                 let legacy = item.contains_key(LEGACY_LINK_SUMMARIES);
+                let indexed = item.contains_key(ARCHIVED_INDEX_ATTR);
                 each(table, item, &mut report, async |partner: Partner, report| {
-                    if legacy {
-                        drop_legacy_summaries(ctx, &partner, report).await
-                    } else {
-                        Ok(())
-                    }
+                    tidy_partner(ctx, &partner, legacy, indexed, report).await
                 })
                 .await?;
             }
@@ -358,16 +355,27 @@ const LEGACY_LINK_IDS: &str = "linkIds";
 /// links table): removed from items written before, so no partner read pays for it.
 const LEGACY_LINK_SUMMARIES: &str = "linkSummaries";
 
-/// Removes a partner's legacy link copies: a maintenance write (version only).
-async fn drop_legacy_summaries(
+/// Keeps a partner's derived attributes true: its entry in the sparse archived index follows the
+/// flag (items archived before the index existed), and legacy link copies go. A maintenance write
+/// (version only), made only when something is off.
+async fn tidy_partner(
     ctx: &AppContext,
     partner: &Partner,
+    legacy: bool,
+    indexed: bool,
     report: &mut RollupReport,
 ) -> Result<(), StoreError> {
+    if !legacy && indexed == partner.archived {
+        return Ok(());
+    }
     let store = &ctx.store;
-    let update = Update::maintenance()
-        .remove_path(&[LEGACY_LINK_SUMMARIES])
-        .expect_version(partner.version);
+    let update = Update::maintenance().remove_path(&[LEGACY_LINK_SUMMARIES]);
+    let update = if partner.archived {
+        update.set(ARCHIVED_INDEX_ATTR, ARCHIVED)?
+    } else {
+        update.remove_path(&[ARCHIVED_INDEX_ATTR])
+    };
+    let update = update.expect_version(partner.version);
     note(
         store
             .update::<Map<String, Value>>(&store.tables().partners, &partner.id, &update)

@@ -251,7 +251,8 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
         let script_path = dir.join(format!("{}.lua", name.replace(' ', "_")));
         std::fs::write(&script_path, script)?;
         if warmup > 0 {
-            wrk::run(&base, &script_path, 8, warmup)?;
+            // A warm-up only warms: what it measured (or failed to) is not reported.
+            let _ = wrk::run(&base, &script_path, 8, warmup);
         }
         let mut results: Vec<WrkResult> = Vec::new();
         for run in 0..runs {
@@ -289,7 +290,11 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
         figures.push(figure);
     }
     // The mixed load: every connection 1 write per 9 reads over the read routes.
-    let mut reads = vec!["/partnerships/partners".to_string(), "/partnerships/dashboard".to_string(), "/partnerships/events".to_string()];
+    let mut reads = vec![
+        "/partnerships/partners".to_string(),
+        "/partnerships/dashboard".to_string(),
+        "/partnerships/events".to_string(),
+    ];
     reads.extend(partner_paths.iter().take(3).cloned());
     reads.extend(event_paths.iter().take(3).cloned());
     let mixed_path = dir.join("mixed.lua");
@@ -494,22 +499,41 @@ fn report(args: &HashMap<String, String>, loads: &[String]) -> Result<(), BoxErr
     ));
 
     md.push_str(&format!("\n## First request after a write\n\nWhat a user meets on Lambda: a read right after somebody's write (a link PATCH), one request at a time; median and worst of {AFTER_WRITE_PROBES}. Nothing is cached, so this is also every request's cost on a cold instance. Bytes are on the wire, gzipped as a browser accepts.\n\n| route | 1× median / worst ms | 10× median / worst ms | items read 1× / 10× | bytes 1× / 10× | old service 1× / 10× | bar 1× / 10× ms | verdict |\n|---|---|---|---|---|---|---|---|\n"));
-    for name in ["list partners", "dashboard", "event detail", "partner detail", "events list"] {
+    for name in [
+        "list partners",
+        "dashboard",
+        "event detail",
+        "partner detail",
+        "events list",
+    ] {
         let (one, ten) = (find(1, name), find(10, name));
         let cell = |r: Option<&RouteFigures>| {
             r.and_then(|r| r.after_write_ms)
                 .map(|(m, w)| format!("{m:.1} / {w:.1}"))
                 .unwrap_or_else(|| "–".into())
         };
-        let items = |r: Option<&RouteFigures>| r.and_then(|r| r.items_read).map(|n| n.to_string()).unwrap_or_else(|| "–".into());
+        let items = |r: Option<&RouteFigures>| {
+            r.and_then(|r| r.items_read)
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "–".into())
+        };
         let bytes = |r: Option<&RouteFigures>| r.map(|r| r.answer_bytes.to_string()).unwrap_or_else(|| "–".into());
         let b = bar(name);
         let (reference, bar_text, ok) = match b.after_write {
             Some((reference, one_bar, ten_bar)) => {
-                let within = |r: Option<&RouteFigures>, limit: f64| r.and_then(|r| r.after_write_ms).is_none_or(|(m, _)| m <= limit);
+                let within = |r: Option<&RouteFigures>, limit: f64| {
+                    r.and_then(|r| r.after_write_ms).is_none_or(|(m, _)| m <= limit)
+                };
                 (
                     reference.to_string(),
-                    format!("{one_bar} / {}", if ten_bar.is_finite() { ten_bar.to_string() } else { "–".into() }),
+                    format!(
+                        "{one_bar} / {}",
+                        if ten_bar.is_finite() {
+                            ten_bar.to_string()
+                        } else {
+                            "–".into()
+                        }
+                    ),
                     Some(within(one, one_bar) && within(ten, ten_bar)),
                 )
             }
@@ -530,8 +554,15 @@ fn report(args: &HashMap<String, String>, loads: &[String]) -> Result<(), BoxErr
     md.push_str("\n## Mixed load\n\nwrk, 8 connections, each request of the cycle 9 reads (directory, dashboard, events list, partner and event details) then 1 link PATCH.\n\n| scale | req/s | p50 ms | p90 ms | p99 ms | non-2xx | old service | bar | verdict |\n|---|---|---|---|---|---|---|---|---|\n");
     for (scale, load, _) in &by_scale {
         let m = &load["mixed"];
-        let (rps, p99) = (m["requestsPerSec"].as_f64().unwrap_or(0.0), m["p99Ms"].as_f64().unwrap_or(f64::INFINITY));
-        let judged = if *scale == 1 { verdict(rps >= 30.0 && p99 <= 500.0) } else { "(scale)" };
+        let (rps, p99) = (
+            m["requestsPerSec"].as_f64().unwrap_or(0.0),
+            m["p99Ms"].as_f64().unwrap_or(f64::INFINITY),
+        );
+        let judged = if *scale == 1 {
+            verdict(rps >= 30.0 && p99 <= 500.0)
+        } else {
+            "(scale)"
+        };
         md.push_str(&format!(
             "| {scale}× | {rps:.0} | {:.1} | {:.1} | {p99:.1} | {} | {} | ≥ 30 req/s, p99 ≤ 500 ms | {judged} |\n",
             m["p50Ms"].as_f64().unwrap_or(0.0),
@@ -556,7 +587,10 @@ fn report(args: &HashMap<String, String>, loads: &[String]) -> Result<(), BoxErr
     }
 
     md.push_str("\n## Capacity units per request\n\nAs DynamoDB reports them (`ReturnConsumedCapacity: TOTAL` on every call, indexes included), one request after the seeding, 1× / 10×.\n\n| route | read units | write units | items read | old service | bar | verdict |\n|---|---|---|---|---|---|---|\n");
-    let names: Vec<String> = by_scale.first().map(|(_, _, r)| r.iter().map(|f| f.name.clone()).collect()).unwrap_or_default();
+    let names: Vec<String> = by_scale
+        .first()
+        .map(|(_, _, r)| r.iter().map(|f| f.name.clone()).collect())
+        .unwrap_or_default();
     for name in &names {
         let (one, ten) = (find(1, name), find(10, name));
         let units = |f: fn(&RouteFigures) -> Option<f64>| {
@@ -569,7 +603,15 @@ fn report(args: &HashMap<String, String>, loads: &[String]) -> Result<(), BoxErr
         let b = bar(name);
         let (reference, limit, ok) = match b.capacity {
             Some((reference, limit)) => {
-                let used = one.and_then(|r| if b.writes.is_some() { r.write_units } else { r.read_units }).unwrap_or(f64::INFINITY);
+                let used = one
+                    .and_then(|r| {
+                        if b.writes.is_some() {
+                            r.write_units
+                        } else {
+                            r.read_units
+                        }
+                    })
+                    .unwrap_or(f64::INFINITY);
                 (reference, format!("≤ {limit}"), Some(used <= limit))
             }
             None => ("–", "–".into(), None),
@@ -578,8 +620,12 @@ fn report(args: &HashMap<String, String>, loads: &[String]) -> Result<(), BoxErr
             "| {name} | {} | {} | {} / {} | {reference} | {limit} | {} |\n",
             units(|r| r.read_units),
             units(|r| r.write_units),
-            one.and_then(|r| r.items_read).map(|n| n.to_string()).unwrap_or_else(|| "–".into()),
-            ten.and_then(|r| r.items_read).map(|n| n.to_string()).unwrap_or_else(|| "–".into()),
+            one.and_then(|r| r.items_read)
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "–".into()),
+            ten.and_then(|r| r.items_read)
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "–".into()),
             ok.map(verdict).unwrap_or("–")
         ));
     }

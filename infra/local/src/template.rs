@@ -304,12 +304,12 @@ mod tests {
             }
             assert_eq!(
                 spec.attribute_types.len(),
-                1 + def
-                    .gsis
-                    .iter()
-                    .flat_map(|g| [g.hash_key, g.range_key])
+                std::iter::once(def.hash_key)
+                    .chain(def.gsis.iter().flat_map(|g| [g.hash_key, g.range_key]))
                     .collect::<std::collections::BTreeSet<_>>()
-                    .len()
+                    .len(),
+                "{}: exactly the key attributes are declared",
+                def.logical_id
             );
         }
     }

@@ -247,6 +247,8 @@ pub struct DashboardData {
     pub follow_up_communications: Vec<Communication>,
     /// Partners referenced by those links and communications.
     pub partners: HashMap<String, Partner>,
+    /// Ids of the archived partners (the sparse index), for the `activePartners` figures.
+    pub archived_partner_ids: std::collections::HashSet<String>,
     /// All partners / archived partners (the meta counters).
     pub partner_count: i64,
     pub archived_partner_count: i64,
@@ -370,7 +372,8 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
         .iter()
         .filter(|l| scoped_ids.contains(l.event_id.as_str()))
         .collect();
-    let archived_partner = |id: &str| data.partners.get(id).is_some_and(|p| p.archived);
+    let archived_partner =
+        |id: &str| data.archived_partner_ids.contains(id) || data.partners.get(id).is_some_and(|p| p.archived);
 
     // totals and pipeline over the scoped links
     let mut totals = Sums::default();
@@ -920,6 +923,7 @@ mod tests {
             links,
             follow_up_communications: vec![comm, done],
             partners,
+            archived_partner_ids: Default::default(),
             partner_count: 4,
             archived_partner_count: 1,
         }

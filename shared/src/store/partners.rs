@@ -1,6 +1,6 @@
 //! Partner reads and writes, and the reads the partner detail hydrates from.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Deserialize;
 
@@ -9,7 +9,7 @@ use crate::domain::event::PartnershipEvent;
 use crate::domain::link::PartnerEventLink;
 use crate::domain::metrics::LinkSummary;
 use crate::domain::partner::Partner;
-use crate::tables::{EVENT_TIER_CATALOG_ID, LINKS_BY_PARTNER, PARTNER_COUNTS_ID};
+use crate::tables::{ARCHIVED, ARCHIVED_PARTNERS, EVENT_TIER_CATALOG_ID, LINKS_BY_PARTNER, PARTNER_COUNTS_ID};
 
 /// Parallel segments of a whole-table scan: enough to keep DynamoDB's partitions (and
 /// DynamoDB Local's threads) busy without flooding a small table with requests.
@@ -74,7 +74,7 @@ impl Store {
             "archived",
             "isAlumni",
         ];
-        let partners: Vec<Partner> = self.batch_get_fields(&self.tables().partners, ids, &CARD).await?;
+        let partners: Vec<Partner> = self.batch_get_cards(&self.tables().partners, ids, &CARD).await?;
         Ok(partners.into_iter().map(|p| (p.id.clone(), p)).collect())
     }
 
@@ -112,6 +112,19 @@ impl Store {
         Ok(catalog
             .map(|c| c.tiers_by_event.into_values().flatten().collect())
             .unwrap_or_default())
+    }
+
+    /// The ids of the archived partners (`archived-partners`, a sparse index as small as the
+    /// archive; eventually consistent).
+    pub async fn archived_partner_ids(&self) -> Result<HashSet<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: String,
+        }
+        let ids: Vec<Id> = self
+            .query_index(&self.tables().partners, ARCHIVED_PARTNERS, ARCHIVED)
+            .await?;
+        Ok(ids.into_iter().map(|i| i.id).collect())
     }
 
     /// A partner's links (`links-by-partner`, to the end; an index read is eventually
