@@ -142,6 +142,32 @@ impl TestApi {
         path_and_query: &str,
         headers: &[(&str, &str)],
     ) -> Response<Body> {
+        self.dispatch(method, path_and_query, headers, None, Some(admin_claims()))
+            .await
+    }
+
+    /// Calls with a raw body and explicit claims (`None` = no authorizer context).
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        body: Option<&str>,
+        claims: Option<Value>,
+    ) -> Reply {
+        let json = [("content-type", "application/json")];
+        Reply::from_response(self.dispatch(method, path_and_query, &json, body, claims).await)
+    }
+
+    /// Builds the payload-v2 request of the template route that `method path` matches and
+    /// calls its function, under the function's own role.
+    async fn dispatch(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+        claims: Option<Value>,
+    ) -> Response<Body> {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         let route = self
             .template
@@ -155,48 +181,14 @@ impl TestApi {
             raw_path: path.into(),
             raw_query: query.into(),
             headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            body: None,
-            claims: admin_claims().as_object().cloned(),
+            body: body.map(|b| b.as_bytes().to_vec()),
+            claims: claims.and_then(|c| c.as_object().cloned()),
             source_ip: "127.0.0.1".into(),
         };
         self.functions
             .dispatch(&route.binary, call.to_request().expect("valid v2 event"))
             .await
             .expect("known binary")
-    }
-
-    /// Calls with a raw body and explicit claims (`None` = no authorizer context).
-    pub async fn call_raw(
-        &self,
-        method: &str,
-        path_and_query: &str,
-        body: Option<&str>,
-        claims: Option<Value>,
-    ) -> Reply {
-        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-        let route = self
-            .template
-            .routes
-            .iter()
-            .find(|r| r.method == method && match_path(&r.path, path).is_some())
-            .unwrap_or_else(|| panic!("no template route for {method} {path}"));
-        let call = HttpCall {
-            method: method.into(),
-            route_path: route.path.clone(),
-            raw_path: path.into(),
-            raw_query: query.into(),
-            headers: vec![("content-type".into(), "application/json".into())],
-            body: body.map(|b| b.as_bytes().to_vec()),
-            claims: claims.and_then(|c| c.as_object().cloned()),
-            source_ip: "127.0.0.1".into(),
-        };
-        let request = call.to_request().expect("valid v2 event");
-        Reply::from_response(
-            self.functions
-                .dispatch(&route.binary, request)
-                .await
-                .expect("known binary"),
-        )
     }
 
     /// Creates a partner through the API and returns it.

@@ -327,29 +327,8 @@ impl Store {
     }
 
     /// Every item of a table, page by page. Only for jobs and answers that are the whole table.
-    pub async fn scan_all<T: DeserializeOwned>(&self, table: &str) -> Result<Vec<T>, StoreError> {
-        let mut items = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(table)
-                .set_exclusive_start_key(start.take())
-                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(classify)?;
-            meter_count(out.scanned_count);
-            meter_read_units(out.consumed_capacity.as_slice());
-            for item in out.items.unwrap_or_default() {
-                items.push(serde_dynamo::from_item(item)?);
-            }
-            match out.last_evaluated_key {
-                Some(key) if !key.is_empty() => start = Some(key),
-                _ => return Ok(items),
-            }
-        }
+    pub async fn scan_all<T: DeserializeOwned + Send>(&self, table: &str) -> Result<Vec<T>, StoreError> {
+        self.scan_parallel(table, &[], 1).await
     }
 
     /// Every item of a table, reading only `fields` (all when empty), in `segments` parallel scan
