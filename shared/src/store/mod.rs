@@ -271,11 +271,7 @@ impl Store {
                 .send()
                 .await
                 .map_err(classify)?;
-            meter_count(out.scanned_count);
-            meter_read_units(out.consumed_capacity.as_slice());
-            for item in out.items.unwrap_or_default() {
-                items.push(serde_dynamo::from_item(item)?);
-            }
+            read_page(out.scanned_count, out.consumed_capacity.as_ref(), out.items, &mut items)?;
             match (out.last_evaluated_key.filter(|k| !k.is_empty()), query.limit) {
                 (None, _) => return Ok((items, None)),
                 (Some(key), Some(limit)) if items.len() >= limit => return Ok((items, Some(key))),
@@ -360,11 +356,7 @@ impl Store {
                         .send()
                         .await
                         .map_err(classify)?;
-                    meter_count(out.scanned_count);
-                    meter_read_units(out.consumed_capacity.as_slice());
-                    for item in out.items.unwrap_or_default() {
-                        items.push(serde_dynamo::from_item(item)?);
-                    }
+                    read_page(out.scanned_count, out.consumed_capacity.as_ref(), out.items, &mut items)?;
                     match out.last_evaluated_key {
                         Some(key) if !key.is_empty() => start = Some(key),
                         _ => return Ok::<_, StoreError>(items),
@@ -483,6 +475,21 @@ impl Store {
         meter_write_units(out.consumed_capacity.as_deref().unwrap_or_default());
         Ok(())
     }
+}
+
+/// Meters a Query or Scan page (items scanned, read units) and parses its items into `into`.
+fn read_page<T: DeserializeOwned>(
+    scanned: i32,
+    capacity: Option<&aws_sdk_dynamodb::types::ConsumedCapacity>,
+    items: Option<Vec<Item>>,
+    into: &mut Vec<T>,
+) -> Result<(), StoreError> {
+    meter_count(scanned);
+    meter_read_units(capacity.map(std::slice::from_ref).unwrap_or_default());
+    for item in items.unwrap_or_default() {
+        into.push(serde_dynamo::from_item(item)?);
+    }
+    Ok(())
 }
 
 /// A projection expression over `fields` (none when empty) with its `#pN` names: every field
