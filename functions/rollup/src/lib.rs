@@ -257,23 +257,15 @@ fn note(result: Result<Map<String, Value>, StoreError>, report: &mut RollupRepor
     }
 }
 
-/// An event's links: found by the `links-by-event` index, judged by a strongly consistent read
-/// by id (the index copy may be older than the item).
+/// An event's links as they are now, counted in the report.
 async fn links_of(
     ctx: &AppContext,
     event: &PartnershipEvent,
     report: &mut RollupReport,
 ) -> Result<Vec<PartnerEventLink>, StoreError> {
-    let store = &ctx.store;
-    let ids: Vec<String> = store
-        .links_of_event(&event.id)
-        .await?
-        .into_iter()
-        .map(|l| l.id)
-        .collect();
-    let links = store.links_by_ids(&ids).await?;
+    let links = ctx.store.current_links_of_event(&event.id).await?;
     report.items_read += links.len() as u64;
-    Ok(links.into_iter().filter(|l| l.event_id == event.id).collect())
+    Ok(links)
 }
 
 /// An event's counters and reference count as its links and records say.

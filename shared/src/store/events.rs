@@ -182,17 +182,10 @@ impl Store {
     /// a pass interrupted half-way is finished by the next one.
     pub async fn rekey_event(&self, event: &PartnershipEvent) -> Result<RekeyReport, StoreError> {
         let mut report = RekeyReport::default();
-        // The index finds the links; a strongly consistent read by id judges them.
-        let ids: Vec<String> = self
-            .links_of_event(&event.id)
-            .await?
-            .into_iter()
-            .map(|l| l.id)
-            .collect();
         let key = event.event_id_year();
         for attempt in 0..5 {
             let stale: Vec<PartnerEventLink> = self
-                .links_by_ids(&ids)
+                .current_links_of_event(&event.id)
                 .await?
                 .into_iter()
                 .filter(|l| l.event_id_year != key || l.event_name != event.name || l.event_year != event.year)

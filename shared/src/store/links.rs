@@ -34,6 +34,18 @@ impl Store {
         self.query_index(&self.tables().links, LINKS_BY_EVENT, event_id).await
     }
 
+    /// An event's links as they are now: found by `links-by-event`, then read by id strongly
+    /// consistent (an index copy may be older than its item), for a job that decides on them.
+    pub async fn current_links_of_event(&self, event_id: &str) -> Result<Vec<PartnerEventLink>, StoreError> {
+        let ids: Vec<String> = self.links_of_event(event_id).await?.into_iter().map(|l| l.id).collect();
+        Ok(self
+            .links_by_ids(&ids)
+            .await?
+            .into_iter()
+            .filter(|l| l.event_id == event_id)
+            .collect())
+    }
+
     /// Links by id (strongly consistent).
     pub async fn links_by_ids(&self, ids: &[String]) -> Result<Vec<PartnerEventLink>, StoreError> {
         self.batch_get(&self.tables().links, ids).await
