@@ -533,6 +533,7 @@ async fn concurrent_creates_all_land_and_are_counted() {
         "{:?}",
         replies.iter().map(|r| r.status).collect::<Vec<_>>()
     );
+    api.settle().await;
     assert_eq!(api.ctx.store.partner_counts().await.unwrap(), (20, 0));
 }
 

@@ -117,8 +117,20 @@ async fn every_sample_event_runs_through_its_handler() {
         .await
         .unwrap();
     assert!(report.pass_completed);
+    // The partners stream's batch, as Lambda delivers it (its ARN names the `dev` stage's table).
+    api.settle().await;
+    let before = api.ctx.store.partner_counts().await.unwrap();
+    let text = std::fs::read_to_string(repo_path("events/stream/partners.json"))
+        .unwrap()
+        .replace("biztechPartnersdev", &api.ctx.config.tables.partners);
+    let batch = serde_json::from_str(&text).expect("a Lambda DynamoDB stream event");
+    let response = stream::handle(batch, api.function("stream")).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let after = api.ctx.store.partner_counts().await.unwrap();
+    assert_eq!((after.0 - before.0, after.1 - before.1), (1, 1), "one partner created, then archived");
     for file in files {
-        let covered = file == "rollup/schedule" || sequence.iter().any(|(name, _)| *name == file);
+        let covered = ["rollup/schedule", "stream/partners"].contains(&file.as_str())
+            || sequence.iter().any(|(name, _)| *name == file);
         assert!(covered, "events/{file}.json is not exercised by this test");
     }
 }

@@ -136,9 +136,15 @@ pub const META: TableDef = TableDef {
 /// All six tables.
 pub const ALL: [TableDef; 6] = [PARTNERS, EVENTS, LINKS, DOCUMENTS, COMMUNICATIONS, META];
 
-/// Meta row id holding the partner counters (`partnerCount`, `archivedPartnerCount`), kept in
-/// the same transaction as partner creates and archive toggles.
+/// Meta row id holding the partner counters (`partnerCount`, `archivedPartnerCount`), kept by
+/// the stream processor from the partners table's stream (seconds behind a write, exact).
 pub const PARTNER_COUNTS_ID: &str = "partnerships_partner_counts";
+
+/// Prefix of the meta rows marking how far a stream batch was applied (see `store::stream`).
+pub const STREAM_MARK_PREFIX: &str = "stream_batch#";
+
+/// Meta attribute DynamoDB's TTL deletes expired rows by (epoch seconds).
+pub const TTL_ATTRIBUTE: &str = "expiresAt";
 
 /// Meta row id of the rollup job's status and checkpoint.
 pub const ROLLUP_STATUS_ID: &str = "partnerships_rollup_status";

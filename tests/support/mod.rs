@@ -8,6 +8,7 @@ use lambda_http::{Body, Response};
 use local_stack::apigw::{HttpCall, match_path};
 use local_stack::bootstrap::create_missing_tables;
 use local_stack::functions::Functions;
+use local_stack::streams::StreamPoller;
 use local_stack::template::Template;
 use serde_json::{Map, Value, json};
 use shared::AppContext;
@@ -76,6 +77,8 @@ pub struct TestApi {
     pub ctx: AppContext,
     /// Every function of the template, each held to its IAM role.
     pub functions: Functions,
+    /// The event source mappings of the template's streams.
+    pub streams: std::sync::Arc<StreamPoller>,
     template: Template,
     sdk: aws_config::SdkConfig,
 }
@@ -102,9 +105,11 @@ impl TestApi {
         )
         .expect("valid config");
         let functions = Functions::new(&template, &config, &sdk).expect("every role in the template resolves");
+        let streams = std::sync::Arc::new(StreamPoller::new(&template, functions.clone(), &sdk, &suffix));
         Self {
             ctx: AppContext::new(config, client),
             functions,
+            streams,
             template,
             sdk,
         }
@@ -116,6 +121,7 @@ impl TestApi {
         Self {
             ctx: self.ctx.clone(),
             functions,
+            streams: self.streams.clone(),
             template: self.template.clone(),
             sdk: self.sdk.clone(),
         }
@@ -126,6 +132,12 @@ impl TestApi {
         self.functions
             .context(binary)
             .unwrap_or_else(|| panic!("template has no function {binary}"))
+    }
+
+    /// Lets the stream processor catch up with every write so far, as it does seconds after a
+    /// write on AWS (and within a poll in `make run`): the aggregates it keeps are then current.
+    pub async fn settle(&self) -> usize {
+        self.streams.drain().await.expect("every stream batch applies")
     }
 
     /// Calls `METHOD /path?query` as the admin, with an optional JSON body.

@@ -57,19 +57,9 @@ async fn list(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> 
 async fn create(request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
     let changes = PartnerChanges::parse(&json_body(request)?, true)?;
     let partner = changes.into_new_partner(uuid::Uuid::new_v4().to_string(), Utc::now().timestamp_millis(), actor);
-    // The partner and the partner counter are one transaction; concurrent creates can collide
-    // on the counter row, which is worth a retry, never a 5xx.
-    let mut retries = Retries::default();
-    loop {
-        retries.next().await?;
-        match ctx.store.create_partner(&partner).await {
-            Ok(()) => {
-                return created(&json!({"message": "Partner created successfully.", "partner": partner.to_wire()}));
-            }
-            Err(e) if e.is_retryable() => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
+    // One conditional put (a fresh uuid); the partner counters follow from the partners stream.
+    ctx.store.create_partner(&partner).await?;
+    created(&json!({"message": "Partner created successfully.", "partner": partner.to_wire()}))
 }
 
 async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
@@ -100,17 +90,7 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
             Some(false) => update.remove_path(&[ARCHIVED_INDEX_ATTR]),
             None => update,
         };
-        let archived_delta = match changes.archived {
-            Some(archived) if archived != stored.archived => {
-                if archived {
-                    1
-                } else {
-                    -1
-                }
-            }
-            _ => 0,
-        };
-        match ctx.store.update_partner(id, update, archived_delta, actor, now).await {
+        match ctx.store.update_partner(id, update).await {
             Ok(partner) => {
                 return ok(&json!({"message": "Partner updated successfully.", "partner": partner.to_wire()}));
             }

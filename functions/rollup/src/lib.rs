@@ -112,6 +112,9 @@ struct RollupStatus {
     pass_archived_count: i64,
     /// Version of the partner counters row when the pass started.
     pass_counts_version: u64,
+    /// A mismatch the previous pass saw between the counters and its count, kept to be
+    /// confirmed by the next pass before it is repaired.
+    counts_mismatch: Option<CountsMismatch>,
     pass_started_at: Option<String>,
     last_run_at: Option<String>,
     last_run_duration_ms: u64,
@@ -124,6 +127,15 @@ struct RollupStatus {
     updated_at: i64,
     updated_by: String,
     version: u64,
+}
+
+/// What a pass saw: the counters row's version and the pass's own count.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct CountsMismatch {
+    version: u64,
+    partner_count: i64,
+    archived_partner_count: i64,
 }
 
 /// The partner counters row as stored.
@@ -161,7 +173,6 @@ pub async fn run(ctx: &AppContext, budget: Duration) -> Result<RollupReport, Sto
     }
     // At least one page per run, so even a run with almost no budget makes progress.
     loop {
-        let now = Utc::now().timestamp_millis();
         if status.phase == "events" {
             let table = &store.tables().events;
             let (events, next) = store.scan_page_items(table, start_key(&status.cursor), PAGE).await?;
@@ -194,7 +205,7 @@ pub async fn run(ctx: &AppContext, budget: Duration) -> Result<RollupReport, Sto
             }
             status.cursor = next.and_then(|k| k.get(ID).and_then(|v| v.as_s().ok()).cloned());
             if status.cursor.is_none() {
-                repair_counts(ctx, &status, now, &mut report).await?;
+                repair_counts(ctx, &mut status, &mut report).await?;
                 status.phase = "idle".into();
                 status.last_pass_completed_at = Some(iso_millis(Utc::now()));
                 report.pass_completed = true;
@@ -376,12 +387,13 @@ async fn tidy_partner(
     )
 }
 
-/// Sets the partner counters to the pass's count, unless a partner write happened during the
-/// pass (then the count may be stale and the next pass tries again).
+/// Sets the partner counters to the pass's count when two passes in a row found the same
+/// mismatch and the counters did not move in between. The stream processor applies partner
+/// writes seconds after they happen, so one pass can count a partner the counters do not have
+/// yet; a mismatch that outlives a whole pass with no counter write is drift, not lag.
 async fn repair_counts(
     ctx: &AppContext,
-    status: &RollupStatus,
-    now: i64,
+    status: &mut RollupStatus,
     report: &mut RollupReport,
 ) -> Result<(), StoreError> {
     let store = &ctx.store;
@@ -391,18 +403,27 @@ async fn repair_counts(
         .unwrap_or_default();
     if counts.partner_count == status.pass_partner_count && counts.archived_partner_count == status.pass_archived_count
     {
+        status.counts_mismatch = None;
         return Ok(());
     }
-    if counts.version != status.pass_counts_version {
+    let seen = CountsMismatch {
+        version: counts.version,
+        partner_count: status.pass_partner_count,
+        archived_partner_count: status.pass_archived_count,
+    };
+    if status.counts_mismatch.as_ref() != Some(&seen) || counts.version != status.pass_counts_version {
+        // First sighting (or the counters moved since): wait for the next pass to confirm.
+        status.counts_mismatch = Some(seen);
         report.conflicts += 1;
         return Ok(());
     }
+    status.counts_mismatch = None;
     tracing::warn!(
         stored = counts.partner_count,
         counted = status.pass_partner_count,
         "repairing partner counters"
     );
-    let update = Update::new(JOB, now)
+    let update = Update::maintenance()
         .allow_missing()
         .set("partnerCount", status.pass_partner_count)?
         .set("archivedPartnerCount", status.pass_archived_count)?

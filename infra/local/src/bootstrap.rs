@@ -4,7 +4,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction,
     GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType,
+    ScalarAttributeType, StreamSpecification, StreamViewType,
 };
 
 use crate::template::{TableSpec, Template};
@@ -108,13 +108,48 @@ async fn add_missing_indexes(client: &Client, spec: &TableSpec, name: &str) -> R
     Ok(added)
 }
 
+fn stream_specification(spec: &TableSpec) -> Result<Option<StreamSpecification>, BoxError> {
+    spec.stream_view_type
+        .as_deref()
+        .map(|view| {
+            Ok(StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(view))
+                .build()?)
+        })
+        .transpose()
+}
+
+/// Turns on the stream a newer template declares on a table kept from an older one.
+async fn enable_missing_stream(client: &Client, spec: &TableSpec, name: &str) -> Result<Option<String>, BoxError> {
+    let Some(stream) = stream_specification(spec)? else {
+        return Ok(None);
+    };
+    let described = client.describe_table().table_name(name).send().await?;
+    let enabled = described
+        .table
+        .and_then(|t| t.stream_specification)
+        .is_some_and(|s| s.stream_enabled);
+    if enabled {
+        return Ok(None);
+    }
+    client
+        .update_table()
+        .table_name(name)
+        .stream_specification(stream)
+        .send()
+        .await?;
+    Ok(Some(format!("{name} (stream)")))
+}
+
 async fn create_table(client: &Client, spec: &TableSpec, name: &str) -> Result<(), BoxError> {
     let mut request = client
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
         .key_schema(key(&spec.hash_key, KeyType::Hash)?)
-        .set_attribute_definitions(Some(attribute_definitions(spec)?));
+        .set_attribute_definitions(Some(attribute_definitions(spec)?))
+        .set_stream_specification(stream_specification(spec)?);
     for gsi in &spec.gsis {
         let index = GlobalSecondaryIndex::builder()
             .index_name(&gsi.name)
@@ -139,6 +174,7 @@ pub async fn create_missing_tables(client: &Client, template: &Template, env: &s
         let name = spec.name_for(env);
         if existing.contains(&name) {
             created.extend(add_missing_indexes(client, spec, &name).await?);
+            created.extend(enable_missing_stream(client, spec, &name).await?);
         } else {
             create_table(client, spec, &name).await?;
             created.push(name);

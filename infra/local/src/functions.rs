@@ -31,21 +31,29 @@ pub async fn dispatch(binary: &str, request: Request, ctx: &AppContext) -> Optio
 #[derive(Debug, Clone)]
 pub struct Functions {
     contexts: BTreeMap<String, AppContext>,
+    sdk_configs: BTreeMap<String, SdkConfig>,
 }
 
 impl Functions {
     /// A context for every function in `template`, its clients built from `sdk` and held to
     /// the function's role. Fails if a role cannot be read (so nothing runs unenforced).
     pub fn new(template: &Template, config: &Config, sdk: &SdkConfig) -> Result<Self, IamError> {
-        let contexts = template
+        let sdk_configs: BTreeMap<String, SdkConfig> = template
             .functions
             .iter()
-            .map(|f| {
-                let sdk = function_sdk_config(sdk, template, &f.binary, &config.env)?;
-                Ok((f.binary.clone(), AppContext::from_sdk_config(config.clone(), &sdk)))
-            })
+            .map(|f| Ok((f.binary.clone(), function_sdk_config(sdk, template, &f.binary, &config.env)?)))
             .collect::<Result<_, IamError>>()?;
-        Ok(Self { contexts })
+        let contexts = sdk_configs
+            .iter()
+            .map(|(binary, sdk)| (binary.clone(), AppContext::from_sdk_config(config.clone(), sdk)))
+            .collect();
+        Ok(Self { contexts, sdk_configs })
+    }
+
+    /// The SDK configuration of `binary`'s role (for clients other than DynamoDB's, such as the
+    /// stream reader Lambda's event source mapping runs under the function's role).
+    pub fn sdk_config(&self, binary: &str) -> Option<&SdkConfig> {
+        self.sdk_configs.get(binary)
     }
 
     /// The context of the function built from `binary`.
@@ -56,5 +64,18 @@ impl Functions {
     /// Calls `binary`'s handler with its own context; `None` for an unknown binary.
     pub async fn dispatch(&self, binary: &str, request: Request) -> Option<Response<Body>> {
         dispatch(binary, request, self.context(binary)?).await
+    }
+}
+
+/// Calls the stream handler of `binary` with a batch, as Lambda's event source mapping would;
+/// `None` for a binary that has none.
+pub async fn dispatch_stream(
+    binary: &str,
+    event: aws_lambda_events::event::dynamodb::Event,
+    ctx: &AppContext,
+) -> Option<aws_lambda_events::event::streams::DynamoDbEventResponse> {
+    match binary {
+        "stream" => Some(stream::handle(event, ctx).await),
+        _ => None,
     }
 }

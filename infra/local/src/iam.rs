@@ -287,10 +287,14 @@ fn reference(name: &str, template: &Template, stage: &Stage) -> Result<String, S
         .ok_or_else(|| format!("cannot resolve Ref {name} locally"))
 }
 
-/// `GetAtt X.Arn` of a table.
+/// `GetAtt X.Arn` of a table, or `X.StreamArn` (any stream of it: the label is a creation time).
 fn attribute(target: &str, template: &Template, stage: &Stage) -> Result<String, String> {
     match target.split_once('.') {
         Some((logical_id, "Arn")) => Ok(stage.table_arn(&reference(logical_id, template, stage)?)),
+        Some((logical_id, "StreamArn")) => Ok(format!(
+            "{}/stream/*",
+            stage.table_arn(&reference(logical_id, template, stage)?)
+        )),
         _ => Err(format!("cannot resolve GetAtt {target} locally")),
     }
 }
@@ -300,6 +304,9 @@ fn attribute(target: &str, template: &Template, stage: &Stage) -> Result<String,
 /// transactions each item's own action on its own table.
 pub fn requested_permissions(request: &HttpRequest, stage: &Stage) -> Result<Vec<(String, String)>, String> {
     let target = request.headers().get("x-amz-target").unwrap_or_default();
+    if let Some(operation) = target.strip_prefix("DynamoDBStreams_20120810.") {
+        return stream_permissions(operation, request, stage);
+    }
     let Some(operation) = target.strip_prefix("DynamoDB_20120810.") else {
         return Err(format!(
             "local IAM cannot read this request (X-Amz-Target {target:?}, {})",
@@ -353,6 +360,34 @@ pub fn requested_permissions(request: &HttpRequest, stage: &Stage) -> Result<Vec
         }
         _ => vec![(action(operation), table(body.get("TableName")))],
     })
+}
+
+/// The stream a DynamoDB Streams request reads: `StreamArn` in the body, or the ARN a shard
+/// iterator starts with (`<stream arn>|…`), re-homed to the stage's region and account (DynamoDB
+/// Local names its own).
+fn stream_permissions(operation: &str, request: &HttpRequest, stage: &Stage) -> Result<Vec<(String, String)>, String> {
+    let body: Map<String, Value> = request
+        .body()
+        .bytes()
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .ok_or_else(|| "local IAM could not read the DynamoDB Streams request body".to_string())?;
+    let arn = match operation {
+        "ListStreams" => return Ok(vec![(format!("dynamodb:{operation}"), "*".to_string())]),
+        "GetRecords" => body
+            .get("ShardIterator")
+            .and_then(Value::as_str)
+            .and_then(|it| it.split('|').next()),
+        _ => body.get("StreamArn").and_then(Value::as_str),
+    }
+    .ok_or_else(|| format!("local IAM cannot tell which stream {operation} reads"))?;
+    let table_and_stream = arn
+        .split_once(":table/")
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| format!("not a stream ARN: {arn}"))?;
+    Ok(vec![(
+        format!("dynamodb:{operation}"),
+        stage.table_arn(table_and_stream),
+    )])
 }
 
 /// AWS's answer to a call the role may not make.
@@ -578,6 +613,42 @@ mod tests {
             role.first_denied(&batch).map(|d| d.0),
             Some("dynamodb:BatchGetItem".to_string())
         );
+    }
+
+    #[test]
+    fn stream_reads_are_judged_on_the_stream_they_name() {
+        let t = template(
+            "        - Statement:
+            - Effect: Allow
+              Action: [dynamodb:DescribeStream, dynamodb:GetRecords]
+              Resource: !GetAtt MetaTable.StreamArn",
+        );
+        let role = RolePolicy::for_binary(&t, "fn", &stage()).unwrap();
+        // DynamoDB Local names its own region and account; the grant is on the stage's.
+        let local_arn = "arn:aws:dynamodb:ddblocal:000000000000:table/metadev/stream/2026-12-02T06:48:00.616";
+        let describe = request(
+            "DynamoDBStreams_20120810.DescribeStream",
+            serde_json::json!({"StreamArn": local_arn}),
+        );
+        assert_eq!(role.first_denied(&describe), None);
+        let records = request(
+            "DynamoDBStreams_20120810.GetRecords",
+            serde_json::json!({"ShardIterator": format!("{local_arn}|001|c2hhcmQ=")}),
+        );
+        assert_eq!(role.first_denied(&records), None);
+        let iterator = request(
+            "DynamoDBStreams_20120810.GetShardIterator",
+            serde_json::json!({"StreamArn": local_arn}),
+        );
+        assert_eq!(
+            role.first_denied(&iterator).map(|d| d.0),
+            Some("dynamodb:GetShardIterator".to_string())
+        );
+        let other_table = request(
+            "DynamoDBStreams_20120810.GetRecords",
+            serde_json::json!({"ShardIterator": "arn:aws:dynamodb:ddblocal:000000000000:table/otherdev/stream/x|001|AA"}),
+        );
+        assert!(role.first_denied(&other_table).is_some());
     }
 
     #[test]

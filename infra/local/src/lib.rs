@@ -6,4 +6,5 @@ pub mod bootstrap;
 pub mod functions;
 pub mod gateway;
 pub mod iam;
+pub mod streams;
 pub mod template;

@@ -7,6 +7,7 @@ use aws_config::BehaviorVersion;
 use local_stack::bootstrap::create_missing_tables;
 use local_stack::functions::Functions;
 use local_stack::gateway::{Gateway, serve};
+use local_stack::streams::StreamPoller;
 use local_stack::template::Template;
 use shared::AppContext;
 use shared::config::Config;
@@ -54,6 +55,9 @@ async fn main() -> Result<(), BoxError> {
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
             let rollup = functions.context("rollup").ok_or("template has no rollup function")?;
             spawn_rollup_schedule(rollup.clone());
+            // Lambda polls each stream about four times a second.
+            Arc::new(StreamPoller::new(&template, functions.clone(), &sdk, &config.env))
+                .spawn(std::time::Duration::from_millis(250));
             let gateway = Arc::new(Gateway::new(&template, functions)?);
             tracing::info!(url = %format!("http://127.0.0.1:{port}"), routes = template.routes.len(), "serving");
             serve(listener, gateway, async {

@@ -37,6 +37,8 @@ pub struct TableSpec {
     pub gsis: Vec<GsiSpec>,
     pub billing_mode: String,
     pub point_in_time_recovery: bool,
+    /// `StreamSpecification.StreamViewType`, when the table has a stream.
+    pub stream_view_type: Option<String>,
 }
 
 impl TableSpec {
@@ -72,6 +74,19 @@ pub struct FunctionSpec {
     pub binary: String,
     /// `Properties.Policies`, intrinsics still unresolved (see `iam`).
     pub policies: Vec<Value>,
+    /// Its `Type: DynamoDB` events: the table streams Lambda feeds it.
+    pub stream_sources: Vec<StreamSourceSpec>,
+}
+
+/// An event source mapping from a table's stream to a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSourceSpec {
+    /// Logical id of the table whose `StreamArn` the event names.
+    pub table_logical_id: String,
+    /// Records per invocation at most.
+    pub batch_size: usize,
+    /// Whether the function answers partial batch failures (`ReportBatchItemFailures`).
+    pub reports_item_failures: bool,
 }
 
 /// The HTTP API's CORS configuration.
@@ -163,12 +178,18 @@ impl Template {
                     let binary = resource["Metadata"]["BuildProperties"]["Binary"]
                         .as_str()
                         .ok_or_else(|| shape(format!("{logical_id}: no Metadata.BuildProperties.Binary")))?;
+                    let events = props["Events"].as_object().into_iter().flat_map(|e| e.values());
                     functions.push(FunctionSpec {
                         logical_id: logical_id.clone(),
                         binary: binary.to_string(),
                         policies: props["Policies"].as_array().cloned().unwrap_or_default(),
+                        stream_sources: events
+                            .clone()
+                            .filter(|e| e["Type"] == "DynamoDB")
+                            .map(|e| Self::stream_source(logical_id, &e["Properties"]))
+                            .collect::<Result<_, _>>()?,
                     });
-                    for event in props["Events"].as_object().into_iter().flat_map(|e| e.values()) {
+                    for event in events {
                         if event["Type"] != "HttpApi" {
                             continue;
                         }
@@ -199,6 +220,26 @@ impl Template {
             functions,
             cors,
             resources: resources.clone(),
+        })
+    }
+
+    fn stream_source(function: &str, props: &Value) -> Result<StreamSourceSpec, TemplateError> {
+        let stream = &props["Stream"];
+        let target = stream.get("!GetAtt").or_else(|| stream.get("Fn::GetAtt"));
+        let target = match target {
+            Some(Value::String(dotted)) => dotted.clone(),
+            Some(Value::Array(parts)) => parts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("."),
+            _ => String::new(),
+        };
+        let table = target
+            .strip_suffix(".StreamArn")
+            .ok_or_else(|| shape(format!("{function}: a DynamoDB event's Stream must be !GetAtt <Table>.StreamArn")))?;
+        Ok(StreamSourceSpec {
+            table_logical_id: table.to_string(),
+            batch_size: props["BatchSize"].as_u64().map_or(100, |n| n as usize),
+            reports_item_failures: str_list(props.get("FunctionResponseTypes"))
+                .iter()
+                .any(|t| t == "ReportBatchItemFailures"),
         })
     }
 
@@ -242,6 +283,9 @@ impl Template {
             gsis,
             billing_mode: props["BillingMode"].as_str().unwrap_or_default().to_string(),
             point_in_time_recovery: props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] == true,
+            stream_view_type: props["StreamSpecification"]["StreamViewType"]
+                .as_str()
+                .map(str::to_string),
         })
     }
 }
@@ -379,6 +423,34 @@ mod tests {
             }),
             "an alarm on the rollup's errors"
         );
+    }
+
+    /// Lambda retries a stream batch from the record the function names, and the processor's
+    /// exactly-once mark relies on retries starting at a batch's first record: no bisecting, no
+    /// parallel batches per shard, and the table streams both images.
+    #[test]
+    fn stream_mappings_report_item_failures_on_tables_with_both_images() {
+        let t = template();
+        let processor = t
+            .functions
+            .iter()
+            .find(|f| f.binary == "stream")
+            .expect("a stream processor");
+        assert!(!processor.stream_sources.is_empty());
+        for source in &processor.stream_sources {
+            assert!(source.reports_item_failures, "{source:?}");
+            let table = t
+                .tables
+                .iter()
+                .find(|s| s.logical_id == source.table_logical_id)
+                .expect("the stream's table");
+            assert_eq!(table.stream_view_type.as_deref(), Some("NEW_AND_OLD_IMAGES"));
+        }
+        let events = &t.resources[&processor.logical_id]["Properties"]["Events"];
+        for event in events.as_object().into_iter().flat_map(|e| e.values()) {
+            assert_eq!(event["Properties"]["BisectBatchOnFunctionError"], false);
+            assert_eq!(event["Properties"]["ParallelizationFactor"], 1);
+        }
     }
 
     #[test]

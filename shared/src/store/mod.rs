@@ -6,6 +6,7 @@ pub mod events;
 pub mod links;
 pub mod partners;
 pub mod records;
+pub mod stream;
 mod update;
 
 use std::collections::HashMap;

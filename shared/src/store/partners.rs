@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Deserialize;
 
-use super::{Store, StoreError, Update, put_new_item};
+use super::{Store, StoreError, Update};
 use crate::domain::event::PartnershipEvent;
 use crate::domain::link::PartnerEventLink;
 use crate::domain::metrics::LinkSummary;
@@ -14,9 +14,6 @@ use crate::tables::{ARCHIVED, ARCHIVED_PARTNERS, EVENT_TIER_CATALOG_ID, LINKS_BY
 /// Parallel segments of a whole-table scan: enough to keep DynamoDB's partitions (and
 /// DynamoDB Local's threads) busy without flooding a small table with requests.
 const SCAN_SEGMENTS: i32 = 4;
-
-const PARTNER_COUNT: &str = "partnerCount";
-const ARCHIVED_PARTNER_COUNT: &str = "archivedPartnerCount";
 
 /// The partner counters row.
 #[derive(Debug, Default, Deserialize)]
@@ -36,18 +33,13 @@ struct EventTierCatalog {
 }
 
 impl Store {
-    /// Writes a new partner and counts it; fails if the id is taken.
+    /// Writes a new partner; fails if the id is taken. One conditional put: the partner counters
+    /// follow from the partners stream (see `store::stream`).
     pub async fn create_partner(&self, partner: &Partner) -> Result<(), StoreError> {
-        let counted = Update::new(&partner.updated_by, partner.created_at)
-            .allow_missing()
-            .add(PARTNER_COUNT, 1)
-            .add(ARCHIVED_PARTNER_COUNT, i64::from(partner.archived))
-            .into_transact(&self.tables().meta, PARTNER_COUNTS_ID)?;
-        self.transact(vec![put_new_item(&self.tables().partners, partner)?, counted])
-            .await
+        self.put_new(&self.tables().partners, partner).await
     }
 
-    /// `(all partners, archived partners)`, from the counters partner writes keep.
+    /// `(all partners, archived partners)`, from the counters the stream processor keeps.
     pub async fn partner_counts(&self) -> Result<(i64, i64), StoreError> {
         let row: Option<PartnerCounts> = self.get(&self.tables().meta, PARTNER_COUNTS_ID).await?;
         Ok(row
@@ -84,26 +76,10 @@ impl Store {
             .await
     }
 
-    /// Applies `update` to a partner and returns the stored result; an archive or restore
-    /// (`archived_delta` ±1) moves the archived counter in the same transaction.
-    pub async fn update_partner(
-        &self,
-        id: &str,
-        update: Update,
-        archived_delta: i64,
-        actor: &str,
-        now_ms: i64,
-    ) -> Result<Partner, StoreError> {
-        if archived_delta == 0 {
-            return self.update(&self.tables().partners, id, &update).await;
-        }
-        let counted = Update::new(actor, now_ms)
-            .allow_missing()
-            .add(ARCHIVED_PARTNER_COUNT, archived_delta)
-            .into_transact(&self.tables().meta, PARTNER_COUNTS_ID)?;
-        self.transact(vec![update.into_transact(&self.tables().partners, id)?, counted])
-            .await?;
-        self.get_partner(id).await?.ok_or(StoreError::ConditionFailed)
+    /// Applies `update` to a partner and returns the stored result (an archive or restore moves
+    /// the archived counter through the partners stream).
+    pub async fn update_partner(&self, id: &str, update: Update) -> Result<Partner, StoreError> {
+        self.update(&self.tables().partners, id, &update).await
     }
 
     /// The tier ids of every event, from the catalog row event writes maintain.

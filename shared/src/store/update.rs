@@ -18,6 +18,7 @@ pub struct Update {
     set_deletes: Vec<(String, AttributeValue)>,
     equals: Vec<(String, AttributeValue)>,
     must_exist: bool,
+    must_be_absent: bool,
     expected_version: Option<u64>,
     actor: String,
     now_ms: i64,
@@ -43,6 +44,7 @@ impl Update {
             set_deletes: Vec::new(),
             equals: Vec::new(),
             must_exist: true,
+            must_be_absent: false,
             expected_version: None,
             actor: actor.into(),
             now_ms,
@@ -90,6 +92,13 @@ impl Update {
     /// Lets the update create the item when it does not exist yet (counter rows).
     pub fn allow_missing(mut self) -> Self {
         self.must_exist = false;
+        self
+    }
+
+    /// Applies only if the item does not exist yet (a first write that must not repeat).
+    pub fn expect_absent(mut self) -> Self {
+        self.must_exist = false;
+        self.must_be_absent = true;
         self
     }
 
@@ -192,6 +201,9 @@ impl Update {
         let mut conditions = Vec::new();
         if self.must_exist {
             conditions.push(format!("attribute_exists({})", path_of(&[ID.into()], &mut names)));
+        }
+        if self.must_be_absent {
+            conditions.push(format!("attribute_not_exists({})", path_of(&[ID.into()], &mut names)));
         }
         for (i, (attr, value)) in self.equals.iter().enumerate() {
             let placeholder = format!(":e{i}");
