@@ -468,3 +468,169 @@ async fn the_rollup_indexes_partners_archived_before_the_index_existed() {
     );
     assert_eq!(api.ctx.store.archived_partner_ids().await.unwrap().len(), 1);
 }
+
+/// The dashboard over the stream processor's aggregates answers exactly what a recount of the
+/// links answers, after creates, edits, deletes, a re-key, archives and backdated deals.
+#[tokio::test]
+async fn the_dashboard_from_aggregates_equals_a_recount_of_the_links() {
+    use shared::domain::aggregates::LinkFacts;
+    use shared::domain::dashboard::{DashboardParams, dashboard, data_from_links};
+    use shared::domain::link::PartnerEventLink;
+
+    let api = TestApi::new().await;
+    let year = Utc::now().format("%Y").to_string().parse::<i64>().unwrap();
+    let event = |name: &str, y: i64| json!({"name": name, "year": y, "sponsorshipGoal": 5000});
+    let e1 = post(&api, "/partnerships/events", event("Blueprint", year)).await["event"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e2 = post(&api, "/partnerships/events", event("Hello Hacks", year)).await["event"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e3 = post(&api, "/partnerships/events", event("Old Gala", year - 1)).await["event"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut partners = Vec::new();
+    for i in 0..5 {
+        partners.push(api.create_partner(json!({"company": format!("Co {i}")})).await["id"].as_str().unwrap().to_string());
+    }
+    let statuses = ["prospecting", "pitched", "confirmed", "paid", "declined", "my_custom"];
+    let mut links = Vec::new();
+    for (i, p) in partners.iter().enumerate() {
+        for (j, e) in [&e1, &e2, &e3].iter().enumerate() {
+            if (i + j) % 4 == 3 {
+                continue;
+            }
+            let mut body = json!({"eventId": e, "status": statuses[(i + 2 * j) % statuses.len()], "amount": 250 * (i + j + 1)});
+            if (i + j) % 3 == 0 {
+                body["followUpDate"] = json!(day(i as i64 * 9 - 20));
+            }
+            let created = post(&api, &format!("/partnerships/partners/{p}/events"), body).await;
+            links.push(created["link"]["id"].as_str().unwrap().to_string());
+        }
+    }
+    // Edits of every kind: status, amount, follow-up moved and cleared, a delete.
+    let patch = |id: &str, body: Value| {
+        let path = format!("/partnerships/partner-events/{id}");
+        let api = &api;
+        async move { assert_eq!(api.call("PATCH", &path, Some(body)).await.status, 200) }
+    };
+    patch(&links[0], json!({"status": "paid"})).await;
+    patch(&links[1], json!({"amount": 9999.99})).await;
+    patch(&links[2], json!({"followUpDate": day(3)})).await;
+    patch(&links[3], json!({"followUpDate": null})).await;
+    let deleted = api
+        .call("DELETE", &format!("/partnerships/partner-events/{}", links[4]), None)
+        .await;
+    assert_eq!(deleted.status, 200);
+    // A deal untouched for 40 days and one for 20 (written as an import would).
+    for (n, days) in [(5, 40), (6, 20)] {
+        let mut stored: PartnerEventLink = api.ctx.store.get_link(&links[n]).await.unwrap().unwrap();
+        let touched = (Utc::now() - Duration::days(days)).timestamp_millis();
+        stored.status = "pitched".into();
+        stored.follow_up_date = None;
+        stored.created_at = touched;
+        stored.updated_at = touched;
+        stored.version += 1;
+        let item = serde_dynamo::to_item(&stored).unwrap();
+        api.ctx
+            .store
+            .client()
+            .put_item()
+            .table_name(&api.ctx.config.tables.links)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    // A re-key (the year moves), an archived partner, an archived event.
+    let rekeyed = api
+        .call("PATCH", &format!("/partnerships/events/{e3}"), Some(json!({"year": year - 2})))
+        .await;
+    assert_eq!(rekeyed.status, 200);
+    let archive = |path: String| {
+        let api = &api;
+        async move { assert_eq!(api.call("PATCH", &path, Some(json!({"archived": true}))).await.status, 200) }
+    };
+    archive(format!("/partnerships/partners/{}", partners[1])).await;
+    archive(format!("/partnerships/events/{e2}")).await;
+    api.settle().await;
+
+    let all_links: Vec<PartnerEventLink> = api.ctx.store.all_links().await.unwrap();
+    let facts: Vec<LinkFacts> = all_links.iter().map(LinkFacts::from).collect();
+    let events = api.ctx.store.all_events().await.unwrap();
+    let all_partners = api.ctx.store.all_partners().await.unwrap();
+    let archived: std::collections::HashSet<&str> = all_partners
+        .iter()
+        .filter(|p| p.archived)
+        .map(|p| p.id.as_str())
+        .collect();
+    for query in [
+        "",
+        "year=all",
+        &format!("year={year}"),
+        &format!("year={}", year - 2),
+        &format!("eventId={e1}"),
+        &format!("eventId={e2}&includeArchived=true"),
+        "includeArchived=true&upcomingWindowDays=7&actionLimit=10",
+    ] {
+        let served = api.call("GET", &format!("/partnerships/dashboard?{query}"), None).await;
+        assert_eq!(served.status, 200);
+        let params = DashboardParams::parse(
+            &query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        let now = Utc::now();
+        let mut data = data_from_links(events.clone(), &facts, &params, now);
+        data.archived_partner_links = facts
+            .iter()
+            .filter(|l| archived.contains(l.partner_id.as_str()))
+            .cloned()
+            .collect();
+        let last_day = (now.date_naive() + Duration::days(params.upcoming_window_days))
+            .format("%Y-%m-%d")
+            .to_string();
+        data.follow_up_communications = api.ctx.store.open_follow_ups_until(&last_day).await.unwrap();
+        data.partners = all_partners.iter().map(|p| (p.id.clone(), p.clone())).collect();
+        (data.partner_count, data.archived_partner_count) = api.ctx.store.partner_counts().await.unwrap();
+        let mut recount = dashboard(&data, &params, now);
+        let mut served = served.body;
+        for answer in [&mut recount, &mut served] {
+            answer.as_object_mut().unwrap().remove("generatedAt");
+        }
+        assert_eq!(served, recount, "?{query}");
+    }
+}
+
+/// What the dashboard reads grows with the scope's events and the deals that need action, never
+/// with the links that need none.
+#[tokio::test]
+async fn the_dashboard_reads_no_link_that_needs_no_action() {
+    let api = TestApi::new().await;
+    let f = fixture(&api).await;
+    let items_read = |reply: &integration_tests::Reply| -> u64 {
+        reply.headers[shared::http::ITEMS_READ_HEADER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let before = api.call("GET", "/partnerships/dashboard", None).await;
+    for i in 0..30 {
+        let partner = api.create_partner(json!({"company": format!("Quiet {i}")})).await;
+        let path = format!("/partnerships/partners/{}/events", partner["id"].as_str().unwrap());
+        post(&api, &path, json!({"eventId": f.e_current, "status": "paid", "amount": 10})).await;
+    }
+    api.settle().await;
+    let after = api.call("GET", "/partnerships/dashboard", None).await;
+    assert_eq!(
+        after.body["totals"]["relationshipCount"].as_i64(),
+        before.body["totals"]["relationshipCount"].as_i64().map(|n| n + 30)
+    );
+    assert_eq!(items_read(&after), items_read(&before), "30 more links, no more items read");
+}

@@ -1,4 +1,4 @@
-//! The one source of truth for the six tables: base names, keys and GSIs. `template.yaml` must
+//! The one source of truth for the seven tables: base names, keys and GSIs. `template.yaml` must
 //! agree; a test in `infra/local` parses the template and fails if it does not.
 
 /// A global secondary index: string hash key, range key, projection ALL.
@@ -14,7 +14,7 @@ pub struct GsiDef {
     pub range_type: &'static str,
 }
 
-/// A table: `<base_name><ENV>`, string hash key `id`.
+/// A table: `<base_name><ENV>`, a string hash key (and, for the aggregates, a string range key).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableDef {
     /// Logical id of the table resource in `template.yaml`.
@@ -23,6 +23,8 @@ pub struct TableDef {
     pub base_name: &'static str,
     /// String hash key attribute.
     pub hash_key: &'static str,
+    /// String range key attribute, if any.
+    pub range_key: Option<&'static str>,
     /// Its GSIs.
     pub gsis: &'static [GsiDef],
 }
@@ -95,6 +97,7 @@ pub const PARTNERS: TableDef = TableDef {
     logical_id: "PartnersTable",
     base_name: "biztechPartners",
     hash_key: ID,
+    range_key: None,
     gsis: &[ARCHIVED_PARTNERS],
 };
 /// `biztechPartnershipEvents`.
@@ -102,6 +105,7 @@ pub const EVENTS: TableDef = TableDef {
     logical_id: "PartnershipEventsTable",
     base_name: "biztechPartnershipEvents",
     hash_key: ID,
+    range_key: None,
     gsis: &[],
 };
 /// `biztechPartnerEventLinks`.
@@ -109,6 +113,7 @@ pub const LINKS: TableDef = TableDef {
     logical_id: "PartnerEventLinksTable",
     base_name: "biztechPartnerEventLinks",
     hash_key: ID,
+    range_key: None,
     gsis: &[LINKS_BY_PARTNER, LINKS_BY_EVENT],
 };
 /// `biztechPartnerDocuments`.
@@ -116,6 +121,7 @@ pub const DOCUMENTS: TableDef = TableDef {
     logical_id: "PartnerDocumentsTable",
     base_name: "biztechPartnerDocuments",
     hash_key: ID,
+    range_key: None,
     gsis: &[PARTNER_QUERY, EVENT_REF_QUERY],
 };
 /// `biztechPartnerCommunications`.
@@ -123,6 +129,7 @@ pub const COMMUNICATIONS: TableDef = TableDef {
     logical_id: "PartnerCommunicationsTable",
     base_name: "biztechPartnerCommunications",
     hash_key: ID,
+    range_key: None,
     gsis: &[PARTNER_QUERY, EVENT_REF_QUERY, FOLLOW_UP_QUERY],
 };
 /// `biztechPartnershipsMeta`.
@@ -130,11 +137,36 @@ pub const META: TableDef = TableDef {
     logical_id: "PartnershipsMetaTable",
     base_name: "biztechPartnershipsMeta",
     hash_key: ID,
+    range_key: None,
     gsis: &[],
 };
 
-/// All six tables.
-pub const ALL: [TableDef; 6] = [PARTNERS, EVENTS, LINKS, DOCUMENTS, COMMUNICATIONS, META];
+/// `biztechPartnershipsAggregates`: what the stream processor derives from the links for the
+/// dashboard, partitioned by what one read needs (`pk`) and ordered within it (`sk`); see
+/// `store::aggregates` for the partitions.
+pub const AGGREGATES: TableDef = TableDef {
+    logical_id: "PartnershipsAggregatesTable",
+    base_name: "biztechPartnershipsAggregates",
+    hash_key: AGGREGATE_PK,
+    range_key: Some(AGGREGATE_SK),
+    gsis: &[],
+};
+
+/// Hash key of the aggregates table.
+pub const AGGREGATE_PK: &str = "pk";
+/// Range key of the aggregates table.
+pub const AGGREGATE_SK: &str = "sk";
+
+/// The aggregates table's own key, queried as an index is (a partition, a range bound).
+pub const AGGREGATE_KEY: GsiDef = GsiDef {
+    name: "",
+    hash_key: AGGREGATE_PK,
+    range_key: AGGREGATE_SK,
+    range_type: "S",
+};
+
+/// All seven tables.
+pub const ALL: [TableDef; 7] = [PARTNERS, EVENTS, LINKS, DOCUMENTS, COMMUNICATIONS, META, AGGREGATES];
 
 /// Meta row id holding the partner counters (`partnerCount`, `archivedPartnerCount`), kept by
 /// the stream processor from the partners table's stream (seconds behind a write, exact).
@@ -162,6 +194,7 @@ pub struct Tables {
     pub documents: String,
     pub communications: String,
     pub meta: String,
+    pub aggregates: String,
 }
 
 impl Tables {
@@ -175,6 +208,7 @@ impl Tables {
             documents: name(DOCUMENTS),
             communications: name(COMMUNICATIONS),
             meta: name(META),
+            aggregates: name(AGGREGATES),
         }
     }
 }

@@ -5,11 +5,16 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::domain::dashboard::{DashboardData, DashboardParams, Scope, dashboard as build_dashboard};
+use shared::domain::aggregates::{EventAggregate, LinkFacts};
+use shared::domain::dashboard::{
+    DashboardData, DashboardParams, PartnersInScope, Scope, dashboard as build_dashboard, due_bounds,
+};
 use shared::domain::export::{partner_rows, to_csv};
 use shared::domain::normalize::{ALUMNI_TAG, iso_millis};
 use shared::domain::sort::compare_partners;
 use shared::http::{authenticate, download, ok, query_params, route_key, serve};
+use shared::store::StoreError;
+use shared::store::aggregates::Partition;
 use shared::{ApiError, ApiResult, AppContext};
 
 /// Serves one API Gateway request, exactly as Lambda calls it.
@@ -26,39 +31,69 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     .await
 }
 
-/// Reads only what the scope needs: the (small) events table, the links of the scoped events,
-/// the open communication follow-ups due in the window, the archived partners' ids, the partners
-/// named on the action items, and the partner counters.
+/// Reads only what the scope needs, from the aggregates the stream processor keeps: the (small)
+/// events table, each scoped event's status totals, its due follow-ups and stale deals, the
+/// partner counters of the scope, the open communication follow-ups due in the window, the
+/// archived partners' links, and the partners named on the action items. Never the other links.
 async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
     let params = DashboardParams::parse(&query_params(request));
     ok(&dashboard_body(&params, Utc::now(), ctx).await?)
 }
 
 async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ctx: &AppContext) -> ApiResult<Value> {
-    let events = ctx.store.all_events().await?;
+    let store = &ctx.store;
+    let events = store.all_events().await?;
     let scope = Scope::of(&events, params);
-    let wanted = scope.event_ids();
-    let scoped_links = futures::future::try_join_all(
-        events
-            .iter()
-            .filter(|e| wanted.contains(&e.id))
-            .map(|e| ctx.store.links_of_event(&e.id)),
-    );
-    let last_day = (now.date_naive() + chrono::Duration::days(params.upcoming_window_days))
-        .format("%Y-%m-%d")
-        .to_string();
-    let (scoped_links, follow_ups, (partner_count, archived_partner_count), archived_partner_ids) = futures::try_join!(
-        scoped_links,
-        ctx.store.open_follow_ups_until(&last_day),
-        ctx.store.partner_counts(),
-        ctx.store.archived_partner_ids(),
-    )?;
+    let scoped: Vec<&str> = scope.scoped.iter().map(|e| e.id.as_str()).collect();
+    let (window_end, stale_from) = due_bounds(params, now);
+    let last_day = window_end.format("%Y-%m-%d").to_string();
+    let aggregates = futures::future::try_join_all(scope.event_ids().into_iter().map(|id| async move {
+        let aggregate = store.event_aggregate(&id).await?;
+        Ok::<_, StoreError>((id, aggregate))
+    }));
+    let due = futures::future::try_join_all(scoped.iter().map(|id| store.due_links(id, window_end)));
+    let stale = futures::future::try_join_all(scoped.iter().map(|id| store.stale_links(id, stale_from)));
+    let members = async {
+        Ok::<_, StoreError>(match scope.partners_in_scope(params) {
+            PartnersInScope::Members { year, include_archived } => {
+                let (all, visible) = store.member_counts(Partition::of(year)).await?;
+                Some(if include_archived { all } else { visible })
+            }
+            PartnersInScope::Event(_) | PartnersInScope::None => None,
+        })
+    };
+    let archived_links = async {
+        let ids = store.archived_partner_ids().await?;
+        let links = futures::future::try_join_all(ids.iter().map(|id| store.links_of(id))).await?;
+        Ok::<_, StoreError>(links.iter().flatten().map(LinkFacts::from).collect::<Vec<_>>())
+    };
+    let (aggregates, due, stale, members, archived_partner_links, follow_ups, (partner_count, archived_partner_count)) =
+        futures::try_join!(
+            aggregates,
+            due,
+            stale,
+            members,
+            archived_links,
+            store.open_follow_ups_until(&last_day),
+            store.partner_counts(),
+        )?;
+    let aggregates: HashMap<String, EventAggregate> = aggregates.into_iter().collect();
+    // One event in scope: its links are its partners (one link per partner and event).
+    let partners_in_scope = members.unwrap_or_else(|| match scope.partners_in_scope(params) {
+        PartnersInScope::Event(id) => aggregates
+            .get(&id)
+            .map_or(0, |a| a.by_status.values().map(|t| t.count).sum()),
+        _ => 0,
+    });
     let mut data = DashboardData {
         events,
-        links: scoped_links.into_iter().flatten().collect(),
+        aggregates,
+        due_links: due.into_iter().flatten().collect(),
+        stale_links: stale.into_iter().flatten().collect(),
+        archived_partner_links,
+        partners_in_scope,
         follow_up_communications: follow_ups,
         partners: HashMap::new(),
-        archived_partner_ids,
         partner_count,
         archived_partner_count,
     };
@@ -73,7 +108,7 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    data.partners = ctx.store.partner_cards(&partner_ids).await?;
+    data.partners = store.partner_cards(&partner_ids).await?;
     Ok(build_dashboard(&data, params, now))
 }
 

@@ -1,19 +1,31 @@
 //! The stream processor: one Lambda behind the event source mappings of the tables' DynamoDB
-//! Streams (`template.yaml`), keeping the aggregates that may lag a write by seconds — today the
-//! partner counters, from the partners stream.
+//! Streams (`template.yaml`), keeping what may lag a write by seconds:
+//! - from the partners stream, the partner counters;
+//! - from the links stream, the dashboard's aggregates (`domain::aggregates`): status totals and
+//!   last activity per event, the due and stale rows, the partners per year;
+//! - from the events stream, the visible-partner counters when an event is archived or restored.
 //!
-//! A batch holds one shard's records in order. Its effect is computed in memory and written in
-//! one transaction together with the batch's mark (`store::stream`), so a retried batch is never
-//! applied twice. A failure reports the batch's first unapplied record, as partial-batch
-//! responses (`ReportBatchItemFailures`) require, and Lambda retries from there. A record whose
-//! image cannot be read is counted as what it can be read as, never a poison pill.
+//! A batch holds one shard's records in order. Counter moves are written in transactions with
+//! the batch's mark (`store::stream`), so a retried batch never moves a counter twice; rows and
+//! member sets are written by key and compared before they are counted, so writing them again is
+//! harmless. A failure reports the batch's first record, as partial-batch responses
+//! (`ReportBatchItemFailures`) require, and Lambda retries from there. A record whose image
+//! cannot be read is logged and read as defaults, never a poison pill.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use serde::Deserialize;
 use shared::AppContext;
+use shared::domain::aggregates::{LinkEffects, LinkFacts, Membership, link_effects, member_counter_delta, summed_status_deltas};
 use shared::domain::changes::{Change, PartnerPresence, partner_counts_delta, sequence_after};
-use shared::store::StoreError;
+use shared::store::aggregates::{Partition, due_pk, stale_pk};
 use shared::store::stream::Batch;
+use shared::store::{StoreError, WRITE_ATTEMPTS, backoff};
+
+/// Events whose status totals one transaction moves at most (100 items less the mark).
+const EVENTS_PER_TRANSACTION: usize = 90;
 
 /// Applies one batch and answers which record to retry from, if any.
 pub async fn handle(event: Event, ctx: &AppContext) -> DynamoDbEventResponse {
@@ -52,38 +64,237 @@ fn change<T: serde::de::DeserializeOwned + Default>(record: &EventRecord) -> Cha
     }
 }
 
+fn sequence(record: &EventRecord) -> String {
+    record.change.sequence_number.clone().unwrap_or_default()
+}
+
 async fn apply(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreError> {
-    let (Some(first), Some(last)) = (records.first(), records.last()) else {
+    let Some(first) = records.first() else {
         return Ok(());
     };
-    let Some(through) = last.change.sequence_number.clone() else {
-        return Ok(());
-    };
-    let mark = ctx.store.batch_mark(&first.event_id).await?;
-    // What an earlier attempt of this batch applied is skipped.
-    let pending: Vec<&EventRecord> = records
+    let tables = ctx.store.tables();
+    match table_of(first) {
+        Some(t) if t == tables.partners => apply_partners(records, ctx).await,
+        Some(t) if t == tables.links => apply_links(records, ctx).await,
+        Some(t) if t == tables.events => apply_events(records, ctx).await,
+        other => {
+            tracing::warn!(table = ?other, "records of a table this processor does not follow; skipped");
+            Ok(())
+        }
+    }
+}
+
+/// The records a previous attempt of this batch did not count yet, and the mark it left.
+async fn uncounted<'a>(records: &'a [EventRecord], ctx: &AppContext) -> Result<(Vec<&'a EventRecord>, Batch), StoreError> {
+    let first = records.first().map(|r| r.event_id.clone()).unwrap_or_default();
+    let mark = ctx.store.batch_mark(&first).await?;
+    let pending = records
         .iter()
         .filter(|r| match (&mark.applied_through, &r.change.sequence_number) {
             (Some(done), Some(seq)) => sequence_after(seq, done),
             _ => true,
         })
         .collect();
-    let partners_table = ctx.store.tables().partners.as_str();
-    let partner_changes: Vec<Change<PartnerPresence>> = pending
-        .iter()
-        .filter(|r| table_of(r) == Some(partners_table))
-        .map(|r| change(r))
-        .collect();
-    let delta = partner_counts_delta(&partner_changes);
+    Ok((
+        pending,
+        Batch {
+            first_event_id: first,
+            previous: mark.applied_through,
+            through: String::new(),
+        },
+    ))
+}
+
+async fn apply_partners(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreError> {
+    let (pending, mut batch) = uncounted(records, ctx).await?;
+    let changes: Vec<Change<PartnerPresence>> = pending.iter().map(|r| change(r)).collect();
+    let delta = partner_counts_delta(&changes);
+    let Some(last) = pending.last() else {
+        return Ok(());
+    };
     if delta.is_zero() {
         return Ok(());
     }
-    let batch = Batch {
-        first_event_id: first.event_id.clone(),
-        previous: mark.applied_through,
-        through,
-    };
-    ctx.store
-        .apply_partner_counts(delta, &batch, chrono::Utc::now().timestamp())
-        .await
+    batch.through = sequence(last);
+    let item = ctx.store.partner_counts_update(delta)?;
+    ctx.store.apply_once(&batch, vec![item], now_seconds()).await
+}
+
+fn now_seconds() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn link_change(record: &EventRecord) -> Change<LinkFacts> {
+    change(record)
+}
+
+async fn apply_links(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreError> {
+    let effects: Vec<LinkEffects> = records
+        .iter()
+        .map(|r| {
+            let c = link_change(r);
+            link_effects(c.old.as_ref(), c.new.as_ref())
+        })
+        .collect();
+    // Rows and member sets: final state per key, for every record (writing them again is harmless).
+    let mut rows: BTreeMap<(String, String), Option<LinkFacts>> = BTreeMap::new();
+    let mut activity: BTreeMap<String, i64> = BTreeMap::new();
+    let mut members: BTreeMap<(Partition, String), Vec<(String, bool)>> = BTreeMap::new();
+    for e in &effects {
+        for (removed, pk) in [(&e.due_remove, due_pk as fn(&str) -> String), (&e.stale_remove, stale_pk)] {
+            if let Some(key) = removed {
+                rows.insert((pk(&key.event_id), key.sort.clone()), None);
+            }
+        }
+        for (put, pk) in [(&e.due_put, due_pk as fn(&str) -> String), (&e.stale_put, stale_pk)] {
+            if let Some((key, facts)) = put {
+                rows.insert((pk(&key.event_id), key.sort.clone()), Some(facts.clone()));
+            }
+        }
+        if let Some((event_id, at)) = &e.activity {
+            let newest = activity.entry(event_id.clone()).or_default();
+            *newest = (*newest).max(*at);
+        }
+        let member_ops = e
+            .memberships_removed
+            .iter()
+            .map(|m| (m, false))
+            .chain(e.memberships_added.iter().map(|m| (m, true)));
+        for (Membership { year, partner_id, event_id }, added) in member_ops {
+            members
+                .entry((Partition::of(*year), partner_id.clone()))
+                .or_default()
+                .push((event_id.clone(), added));
+        }
+    }
+    count_status_totals(records, ctx).await?;
+    ctx.store.write_rows(rows).await?;
+    for (event_id, at) in activity {
+        ctx.store.record_activity(&event_id, at).await?;
+    }
+    for ((partition, partner_id), ops) in members {
+        save_member(ctx, partition, &partner_id, &ops).await?;
+    }
+    Ok(())
+}
+
+/// Moves the per-event status totals by the records not counted yet, in transactions of at most
+/// [`EVENTS_PER_TRANSACTION`] events, each advancing the batch's mark.
+async fn count_status_totals(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreError> {
+    let (pending, mut batch) = uncounted(records, ctx).await?;
+    let mut start = 0;
+    while start < pending.len() {
+        let mut events: BTreeSet<String> = BTreeSet::new();
+        let mut deltas = Vec::new();
+        let mut end = start;
+        while end < pending.len() {
+            let c = link_change(pending[end]);
+            let record_deltas = link_effects(c.old.as_ref(), c.new.as_ref()).status_deltas;
+            let mut grown = events.clone();
+            grown.extend(record_deltas.iter().map(|d| d.event_id.clone()));
+            if grown.len() > EVENTS_PER_TRANSACTION && end > start {
+                break;
+            }
+            events = grown;
+            deltas.extend(record_deltas);
+            end += 1;
+        }
+        let items = ctx.store.status_total_updates(&summed_status_deltas(&deltas))?;
+        if !items.is_empty() {
+            batch.through = sequence(pending[end - 1]);
+            ctx.store.apply_once(&batch, items, now_seconds()).await?;
+            batch.previous = Some(batch.through.clone());
+        }
+        start = end;
+    }
+    Ok(())
+}
+
+/// Applies a partner's membership changes in one partition (adds and removes in record order)
+/// and moves the partition's counters if the partner starts or stops counting. Optimistic: the
+/// row's version and the archived flags read are conditions of the write.
+async fn save_member(ctx: &AppContext, partition: Partition, partner_id: &str, ops: &[(String, bool)]) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        let before = ctx.store.member_row(partition, partner_id).await?;
+        let mut after = before.events.clone();
+        for (event_id, added) in ops {
+            if *added {
+                after.insert(event_id.clone());
+            } else {
+                after.remove(event_id);
+            }
+        }
+        if after == before.events {
+            return Ok(());
+        }
+        let involved: Vec<String> = before.events.union(&after).cloned().collect();
+        let archived = archived_among(ctx, &involved).await?;
+        let counted = member_counter_delta(&before.events, &after, &archived);
+        let checks: Vec<(String, bool)> = involved.iter().map(|e| (e.clone(), archived.contains(e))).collect();
+        match ctx
+            .store
+            .save_member_row(partition, partner_id, &before, &after, counted, &checks)
+            .await
+        {
+            Ok(()) => return Ok(()),
+            Err(e) if e.should_retry() && attempt < WRITE_ATTEMPTS => {
+                attempt += 1;
+                backoff(attempt).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Archivable {
+    id: String,
+    archived: bool,
+    year: i32,
+}
+
+async fn archived_among(ctx: &AppContext, ids: &[String]) -> Result<BTreeSet<String>, StoreError> {
+    let events: Vec<Archivable> = ctx
+        .store
+        .batch_get_fields(&ctx.store.tables().events, ids, &["id", "archived", "year"])
+        .await?;
+    Ok(events.into_iter().filter(|e| e.archived).map(|e| e.id).collect())
+}
+
+/// An event archived or restored changes which partners are visible in its year and overall:
+/// those two partitions' visible counters are recounted.
+async fn apply_events(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreError> {
+    let mut partitions = BTreeSet::new();
+    for record in records {
+        let c: Change<Archivable> = change(record);
+        let flipped = match (&c.old, &c.new) {
+            (Some(old), Some(new)) => old.archived != new.archived,
+            _ => false,
+        };
+        if let (true, Some(new)) = (flipped, &c.new) {
+            partitions.insert(Partition::Year(new.year));
+            partitions.insert(Partition::AllYears);
+        }
+    }
+    if partitions.is_empty() {
+        return Ok(());
+    }
+    for partition in partitions {
+        let mut attempt = 0;
+        loop {
+            let all: Vec<Archivable> = ctx.store.scan_all(&ctx.store.tables().events).await?;
+            let archived: BTreeSet<String> = all.into_iter().filter(|e| e.archived).map(|e| e.id).collect();
+            match ctx.store.recount_visible_members(partition, &archived).await {
+                Ok(()) => break,
+                Err(e) if e.should_retry() && attempt < WRITE_ATTEMPTS => {
+                    attempt += 1;
+                    backoff(attempt).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }

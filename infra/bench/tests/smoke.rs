@@ -8,6 +8,7 @@ use bench::dataset::{Shape, seed};
 use local_stack::bootstrap::create_missing_tables;
 use local_stack::functions::Functions;
 use local_stack::gateway::{Gateway, serve};
+use local_stack::streams::StreamPoller;
 use local_stack::template::Template;
 use shared::config::{AdminPolicy, Config};
 
@@ -24,6 +25,7 @@ async fn harness_seeds_and_probes_every_route() {
     create_missing_tables(&client, &template, &env).await.unwrap();
     let config = Config::build(&env, "", AdminPolicy::from_parts("", "example.org", "")).unwrap();
     let functions = Functions::new(&template, &config, &sdk).unwrap();
+    let streams = StreamPoller::new(&template, functions.clone(), &sdk, &env);
     let gateway = Arc::new(Gateway::new(&template, functions).unwrap());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -60,6 +62,8 @@ async fn harness_seeds_and_probes_every_route() {
         Some(12 + 18 + 1),
         "the directory reads every partner, every link and the tier catalog, nothing cached"
     );
+    // The dashboard reads what the stream processor derived from the links.
+    streams.drain().await.unwrap();
     let dashboard = api.expect("GET", "/partnerships/dashboard", None).await.unwrap();
     assert_eq!(dashboard.body["totals"]["relationshipCount"], 18);
     let _ = stop.send(());

@@ -147,7 +147,11 @@ async fn create_table(client: &Client, spec: &TableSpec, name: &str) -> Result<(
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key(&spec.hash_key, KeyType::Hash)?)
+        .set_key_schema(Some(
+            std::iter::once(key(&spec.hash_key, KeyType::Hash))
+                .chain(spec.range_key.iter().map(|r| key(r, KeyType::Range)))
+                .collect::<Result<Vec<_>, _>>()?,
+        ))
         .set_attribute_definitions(Some(attribute_definitions(spec)?))
         .set_stream_specification(stream_specification(spec)?);
     for gsi in &spec.gsis {

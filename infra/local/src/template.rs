@@ -32,6 +32,7 @@ pub struct TableSpec {
     /// `TableName`, with `${Env}` still in it.
     pub name_template: String,
     pub hash_key: String,
+    pub range_key: Option<String>,
     /// Attribute name → `S` / `N` / `B`.
     pub attribute_types: Vec<(String, String)>,
     pub gsis: Vec<GsiSpec>,
@@ -269,6 +270,7 @@ impl Template {
             logical_id: logical_id.to_string(),
             name_template: name_template.to_string(),
             hash_key: key_of(&props["KeySchema"], "HASH").ok_or_else(|| shape(format!("{logical_id}: no HASH key")))?,
+            range_key: key_of(&props["KeySchema"], "RANGE"),
             attribute_types: props["AttributeDefinitions"]
                 .as_array()
                 .into_iter()
@@ -310,7 +312,7 @@ mod tests {
         assert_eq!(
             t.tables.len(),
             ALL.len(),
-            "the template must define exactly the six tables"
+            "the template must define exactly the seven tables"
         );
         for def in ALL {
             let spec = t
@@ -320,6 +322,7 @@ mod tests {
                 .unwrap_or_else(|| panic!("{} missing", def.logical_id));
             assert_eq!(spec.name_template, format!("{}${{Env}}", def.base_name));
             assert_eq!(spec.hash_key, def.hash_key);
+            assert_eq!(spec.range_key.as_deref(), def.range_key);
             assert_eq!(spec.billing_mode, "PAY_PER_REQUEST", "{}", def.logical_id);
             assert!(
                 spec.point_in_time_recovery,
@@ -349,6 +352,7 @@ mod tests {
             assert_eq!(
                 spec.attribute_types.len(),
                 std::iter::once(def.hash_key)
+                    .chain(def.range_key)
                     .chain(def.gsis.iter().flat_map(|g| [g.hash_key, g.range_key]))
                     .collect::<std::collections::BTreeSet<_>>()
                     .len(),

@@ -8,26 +8,16 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 
+use super::aggregates::{EventAggregate, LinkFacts, parse_date, stale_eligible};
 use super::event::{PartnershipEvent, compare_events};
-use super::link::PartnerEventLink;
 use super::money::{from_cents, sum_cents, to_cents};
-use super::normalize::{
-    is_calendar_date, is_lost_status, is_secured_status, slug_label, stored_status, text, truncate_chars,
-};
+use super::normalize::{is_lost_status, is_secured_status, slug_label, stored_status, text};
 use super::partner::Partner;
 use super::records::Communication;
 
 /// Days without activity after which an open deal is stale, and after which it is overdue.
 const STALE_DAYS: i64 = 14;
 const STALE_OVERDUE_DAYS: i64 = 30;
-
-/// Statuses that can go stale (custom statuses never do).
-fn stale_eligible(status: &str) -> bool {
-    matches!(
-        status,
-        "prospecting" | "pitched" | "reached_out" | "shortlist" | "in_conversation" | "followed_up" | "confirmed"
-    )
-}
 
 /// Deals that are over: their follow-ups no longer need doing.
 pub fn is_closed_status(status: &str) -> bool {
@@ -96,15 +86,6 @@ fn midnight_ms(date: NaiveDate) -> i64 {
     date.and_hms_opt(0, 0, 0)
         .map(|t| t.and_utc().timestamp_millis())
         .unwrap_or(0)
-}
-
-fn parse_date(text: Option<&str>) -> Option<NaiveDate> {
-    let text = text?;
-    let cut = truncate_chars(text, 10);
-    if !is_calendar_date(cut) {
-        return None;
-    }
-    NaiveDate::parse_from_str(cut, "%Y-%m-%d").ok()
 }
 
 /// The fraction of `year` elapsed at `today` (0 before Jan 1, 1 after Dec 31 23:59:59.999Z).
@@ -202,18 +183,43 @@ struct Sums {
 }
 
 impl Sums {
-    fn add(&mut self, link: &PartnerEventLink) {
-        let status = stored_status(Some(&link.status));
-        let cents = link.amount.map(to_cents).unwrap_or(0);
-        self.count += 1;
-        self.confirmed += i64::from(status == "confirmed");
-        self.paid += i64::from(status == "paid");
-        self.committed = self.committed.saturating_add(cents);
-        if is_secured_status(&status) {
-            self.secured = self.secured.saturating_add(cents);
-            self.secured_count += 1;
-        } else if is_lost_status(&status) {
-            self.lost = self.lost.saturating_add(cents);
+    fn add(&mut self, link: &LinkFacts) {
+        let mut one = EventAggregate::default();
+        one.by_status.insert(
+            link.normalized_status(),
+            super::aggregates::StatusTotals {
+                count: 1,
+                cents: link.cents(),
+            },
+        );
+        self.add_aggregate(&one);
+    }
+
+    fn add_aggregate(&mut self, aggregate: &EventAggregate) {
+        for (status, totals) in &aggregate.by_status {
+            let status = stored_status(Some(status));
+            self.count += totals.count;
+            self.confirmed += if status == "confirmed" { totals.count } else { 0 };
+            self.paid += if status == "paid" { totals.count } else { 0 };
+            self.committed = self.committed.saturating_add(totals.cents);
+            if is_secured_status(&status) {
+                self.secured = self.secured.saturating_add(totals.cents);
+                self.secured_count += totals.count;
+            } else if is_lost_status(&status) {
+                self.lost = self.lost.saturating_add(totals.cents);
+            }
+        }
+    }
+
+    fn minus(&self, other: &Self) -> Self {
+        Self {
+            count: self.count - other.count,
+            confirmed: self.confirmed - other.confirmed,
+            paid: self.paid - other.paid,
+            secured_count: self.secured_count - other.secured_count,
+            committed: self.committed.saturating_sub(other.committed),
+            secured: self.secured.saturating_sub(other.secured),
+            lost: self.lost.saturating_sub(other.lost),
         }
     }
 
@@ -236,22 +242,89 @@ impl Sums {
     }
 }
 
-/// What the dashboard reads, already narrowed to the scope by the caller.
+/// What the dashboard reads, already narrowed to the scope by the caller: aggregates kept by
+/// the stream processor, never every link in scope.
 #[derive(Debug, Default)]
 pub struct DashboardData {
     /// Every event (the scope universe; a small table).
     pub events: Vec<PartnershipEvent>,
-    /// The links of the events in scope and of the selected year's events.
-    pub links: Vec<PartnerEventLink>,
+    /// Status totals and last link activity of the scoped events and the selected year's.
+    pub aggregates: HashMap<String, EventAggregate>,
+    /// Links of the scoped events with a follow-up on or before the window's end.
+    pub due_links: Vec<LinkFacts>,
+    /// Stale candidates of the scoped events untouched for [`STALE_DAYS`] or more.
+    pub stale_links: Vec<LinkFacts>,
+    /// Every link of the archived partners (the `activePartners` figures leave them out).
+    pub archived_partner_links: Vec<LinkFacts>,
+    /// Distinct partners with a link in a scoped event (`totals.partnersInScope`).
+    pub partners_in_scope: i64,
     /// Open communication follow-ups due by the end of the window.
     pub follow_up_communications: Vec<Communication>,
-    /// Partners referenced by those links and communications.
+    /// Partners named on the action items.
     pub partners: HashMap<String, Partner>,
-    /// Ids of the archived partners (the sparse index), for the `activePartners` figures.
-    pub archived_partner_ids: std::collections::HashSet<String>,
     /// All partners / archived partners (the meta counters).
     pub partner_count: i64,
     pub archived_partner_count: i64,
+}
+
+/// Where `totals.partnersInScope` comes from, decided by the scope alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartnersInScope {
+    /// Nothing in scope.
+    None,
+    /// One event: its links, one per partner.
+    Event(String),
+    /// The partners with a link in a year's events (`None` = every year), counting archived
+    /// events' links only when `include_archived`.
+    Members { year: Option<i32>, include_archived: bool },
+}
+
+/// The first day whose follow-ups fall outside the window, and the last touch (epoch ms) that
+/// makes a deal stale at `now`.
+pub fn due_bounds(params: &DashboardParams, now: DateTime<Utc>) -> (NaiveDate, i64) {
+    let today = now.date_naive();
+    let window_end = today + chrono::Duration::days(params.upcoming_window_days);
+    let stale_from = midnight_ms(today - chrono::Duration::days(STALE_DAYS - 1)) - 1;
+    (window_end, stale_from)
+}
+
+/// The dashboard's data computed from the links themselves: what the stream processor's
+/// aggregates add up to. Tests state the dashboard's rules with it; the caller adds the
+/// archived partners' links, the communications, the partners and the counters.
+pub fn data_from_links(
+    events: Vec<PartnershipEvent>,
+    links: &[LinkFacts],
+    params: &DashboardParams,
+    now: DateTime<Utc>,
+) -> DashboardData {
+    let scope = Scope::of(&events, params);
+    let scoped: BTreeSet<&str> = scope.scoped.iter().map(|e| e.id.as_str()).collect();
+    let (window_end, stale_from) = due_bounds(params, now);
+    let mut by_event: HashMap<&str, Vec<&LinkFacts>> = HashMap::new();
+    for link in links {
+        by_event.entry(link.event_id.as_str()).or_default().push(link);
+    }
+    let aggregates = by_event
+        .iter()
+        .map(|(id, links)| (id.to_string(), EventAggregate::of_links(links.iter().copied())))
+        .collect();
+    let in_scope: Vec<&LinkFacts> = links.iter().filter(|l| scoped.contains(l.event_id.as_str())).collect();
+    DashboardData {
+        aggregates,
+        due_links: in_scope
+            .iter()
+            .filter(|l| l.due().is_some_and(|d| d <= window_end))
+            .map(|l| (*l).clone())
+            .collect(),
+        stale_links: in_scope
+            .iter()
+            .filter(|l| l.stale_candidate() && l.touched() <= stale_from)
+            .map(|l| (*l).clone())
+            .collect(),
+        partners_in_scope: in_scope.iter().map(|l| &l.partner_id).collect::<BTreeSet<_>>().len() as i64,
+        events,
+        ..Default::default()
+    }
 }
 
 /// Which events the dashboard covers, decided from the events alone (§6.2), so the caller can
@@ -304,22 +377,26 @@ impl Scope {
         }
     }
 
-    /// Ids of every event whose links the dashboard needs.
+    /// Ids of every event whose aggregates the dashboard needs.
     pub fn event_ids(&self) -> BTreeSet<String> {
         self.scoped.iter().chain(&self.annual).map(|e| e.id.clone()).collect()
+    }
+
+    /// How to count the distinct partners of the scope (one event, a year, or every year).
+    pub fn partners_in_scope(&self, params: &DashboardParams) -> PartnersInScope {
+        match (&params.event_id, self.scoped.as_slice()) {
+            (_, []) => PartnersInScope::None,
+            (Some(_), [event]) => PartnersInScope::Event(event.id.clone()),
+            _ => PartnersInScope::Members {
+                year: params.year,
+                include_archived: params.include_archived,
+            },
+        }
     }
 }
 
 fn days_between(from: NaiveDate, to: NaiveDate) -> i64 {
     (to - from).num_days()
-}
-
-fn link_touched(link: &PartnerEventLink) -> i64 {
-    if link.updated_at != 0 {
-        link.updated_at
-    } else {
-        link.created_at
-    }
 }
 
 /// One entry of the action queue, with its sort keys.
@@ -367,31 +444,31 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
     let events_by_id: HashMap<&str, &PartnershipEvent> = data.events.iter().map(|e| (e.id.as_str(), e)).collect();
     let scoped_ids: BTreeSet<&str> = scope.scoped.iter().map(|e| e.id.as_str()).collect();
     let annual_ids: BTreeSet<&str> = scope.annual.iter().map(|e| e.id.as_str()).collect();
-    let scoped_links: Vec<&PartnerEventLink> = data
-        .links
-        .iter()
-        .filter(|l| scoped_ids.contains(l.event_id.as_str()))
-        .collect();
-    let archived_partner =
-        |id: &str| data.archived_partner_ids.contains(id) || data.partners.get(id).is_some_and(|p| p.archived);
+    let in_scope = |link: &&LinkFacts| scoped_ids.contains(link.event_id.as_str());
+    let no_aggregate = EventAggregate::default();
+    let aggregate_of = |id: &str| data.aggregates.get(id).unwrap_or(&no_aggregate);
 
-    // totals and pipeline over the scoped links
+    // totals and pipeline over the scoped events' aggregates
     let mut totals = Sums::default();
-    let mut active = Sums::default();
     let mut by_status: BTreeMap<String, (i64, i64)> = BTreeMap::new();
-    let mut partners_in_scope = BTreeSet::new();
-    let mut active_partners_in_scope = BTreeSet::new();
-    for link in &scoped_links {
-        totals.add(link);
-        partners_in_scope.insert(link.partner_id.as_str());
-        if !archived_partner(&link.partner_id) {
-            active.add(link);
-            active_partners_in_scope.insert(link.partner_id.as_str());
+    for event in &scope.scoped {
+        let aggregate = aggregate_of(&event.id);
+        totals.add_aggregate(aggregate);
+        for (status, t) in &aggregate.by_status {
+            let entry = by_status.entry(stored_status(Some(status))).or_default();
+            entry.0 += t.count;
+            entry.1 = entry.1.saturating_add(t.cents);
         }
-        let entry = by_status.entry(stored_status(Some(&link.status))).or_default();
-        entry.0 += 1;
-        entry.1 = entry.1.saturating_add(link.amount.map(to_cents).unwrap_or(0));
     }
+    // The same figures without the archived partners' links (a minority, read as links).
+    let mut archived_sums = Sums::default();
+    let mut archived_partners_in_scope = BTreeSet::new();
+    for link in data.archived_partner_links.iter().filter(in_scope) {
+        archived_sums.add(link);
+        archived_partners_in_scope.insert(link.partner_id.as_str());
+    }
+    let active = totals.minus(&archived_sums);
+    let active_partners_in_scope = (data.partners_in_scope - archived_partners_in_scope.len() as i64).max(0);
     let mut pipeline_rows: Vec<(String, String, i64, i64)> = by_status
         .into_iter()
         .filter(|(_, (count, cents))| *count > 0 || *cents > 0)
@@ -433,10 +510,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
         Some(year) => {
             let goal = sum_cents(scope.annual.iter().filter_map(|e| e.sponsorship_goal).map(to_cents));
             let mut sums = Sums::default();
-            data.links
-                .iter()
-                .filter(|l| annual_ids.contains(l.event_id.as_str()))
-                .for_each(|l| sums.add(l));
+            annual_ids.iter().for_each(|id| sums.add_aggregate(aggregate_of(id)));
             let mut block = Map::new();
             block.insert("year".into(), json!(year));
             block.extend(sums.money(goal));
@@ -450,15 +524,14 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
         .scoped
         .iter()
         .map(|event| {
-            let links: Vec<&&PartnerEventLink> = scoped_links.iter().filter(|l| l.event_id == event.id).collect();
+            let aggregate = aggregate_of(&event.id);
             let mut sums = Sums::default();
+            sums.add_aggregate(aggregate);
             let (mut upcoming, mut overdue, mut open_upcoming, mut open_overdue) = (0, 0, 0, 0);
-            let mut last_activity = event.updated_at;
-            for link in &links {
-                sums.add(link);
-                last_activity = last_activity.max(link_touched(link));
-                if let Some(due) = parse_date(link.follow_up_date.as_deref()) {
-                    let closed = is_closed_status(&stored_status(Some(&link.status)));
+            let last_activity = event.updated_at.max(aggregate.last_link_activity_at);
+            for link in data.due_links.iter().filter(|l| l.event_id == event.id) {
+                if let Some(due) = link.due() {
+                    let closed = is_closed_status(&link.normalized_status());
                     if due < today {
                         overdue += 1;
                         open_overdue += i64::from(!closed);
@@ -509,7 +582,8 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
     // the action queue
     let mut items: Vec<ActionItem> = Vec::new();
     let (mut open_upcoming, mut open_overdue) = (0, 0);
-    for link in &scoped_links {
+    // Each queue candidate is a due or a stale row, never both (a stale one has no date).
+    for link in data.due_links.iter().chain(&data.stale_links).filter(in_scope) {
         let event = events_by_id.get(link.event_id.as_str());
         let event_name = event
             .map(|e| e.name.clone())
@@ -526,12 +600,12 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
             "eventId": link.event_id, "eventIdYear": link.event_id_year, "eventName": event_name, "eventYear": link.event_year,
             "status": status, "statusLabel": slug_label(&status),
             "amount": link.amount.filter(|a| a.is_finite()).unwrap_or(0.0),
-            "updatedAt": link_touched(link),
+            "updatedAt": link.touched(),
         })
         .as_object()
         .cloned()
         .unwrap_or_default();
-        match parse_date(link.follow_up_date.as_deref()) {
+        match link.due() {
             Some(due) if due <= window_end => {
                 let days = days_between(today, due);
                 let overdue = due < today;
@@ -562,13 +636,13 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
                     overdue,
                     priority,
                     due: Some(due.format("%Y-%m-%d").to_string()),
-                    updated_at: link_touched(link),
+                    updated_at: link.touched(),
                 });
             }
             // A follow-up beyond the window produces nothing and is not stale either.
             Some(_) => {}
             None => {
-                let touched = DateTime::<Utc>::from_timestamp_millis(link_touched(link)).map(|t| t.date_naive());
+                let touched = DateTime::<Utc>::from_timestamp_millis(link.touched()).map(|t| t.date_naive());
                 let Some(touched) = touched else { continue };
                 let stale_days = days_between(touched, today);
                 if !stale_eligible(&status) || stale_days < STALE_DAYS {
@@ -595,7 +669,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
                     overdue,
                     priority,
                     due: None,
-                    updated_at: link_touched(link),
+                    updated_at: link.touched(),
                 });
             }
         }
@@ -691,7 +765,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
             "partnerCount": data.partner_count,
             "activePartnerCount": data.partner_count - data.archived_partner_count,
             "archivedPartnerCount": data.archived_partner_count,
-            "partnersInScope": partners_in_scope.len(),
+            "partnersInScope": data.partners_in_scope,
             "relationshipCount": totals.count,
             "securedRelationshipCount": totals.secured_count,
             "pipelineAmount": from_cents(totals.committed),
@@ -705,7 +779,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
             "openUpcomingFollowUps": open_upcoming,
             "openOverdueFollowUps": open_overdue,
             "activePartners": {
-                "partnersInScope": active_partners_in_scope.len(),
+                "partnersInScope": active_partners_in_scope,
                 "relationshipCount": active.count,
                 "pipelineAmount": from_cents(active.committed),
                 "securedAmount": from_cents(active.secured),
@@ -727,6 +801,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
 
 #[cfg(test)]
 mod tests {
+    use super::super::link::PartnerEventLink;
     use super::*;
 
     const DAY_MS: i64 = 86_400_000;
@@ -865,7 +940,33 @@ mod tests {
         }
     }
 
-    fn data() -> DashboardData {
+    /// The dashboard's inputs as links and records.
+    struct Links {
+        events: Vec<PartnershipEvent>,
+        links: Vec<PartnerEventLink>,
+        follow_up_communications: Vec<Communication>,
+        partners: HashMap<String, Partner>,
+        partner_count: i64,
+        archived_partner_count: i64,
+    }
+
+    /// The report over `d`'s links turned into the aggregates the stream processor keeps.
+    fn report_of(d: &Links, params: &DashboardParams, now: DateTime<Utc>) -> Value {
+        let facts: Vec<LinkFacts> = d.links.iter().map(LinkFacts::from).collect();
+        let mut data = data_from_links(d.events.clone(), &facts, params, now);
+        data.archived_partner_links = facts
+            .iter()
+            .filter(|l| d.partners.get(&l.partner_id).is_some_and(|p| p.archived))
+            .cloned()
+            .collect();
+        data.follow_up_communications = d.follow_up_communications.clone();
+        data.partners = d.partners.clone();
+        data.partner_count = d.partner_count;
+        data.archived_partner_count = d.archived_partner_count;
+        dashboard(&data, params, now)
+    }
+
+    fn data() -> Links {
         let e1 = event("e1", 2026, Some(10_000.0), false);
         let e2 = event("e2", 2026, None, false);
         let old = event("old", 2025, Some(1000.0), false);
@@ -918,12 +1019,11 @@ mod tests {
             follow_up_done: true,
             ..comm.clone()
         };
-        DashboardData {
+        Links {
             events: vec![e1, e2, old, gone],
             links,
             follow_up_communications: vec![comm, done],
             partners,
-            archived_partner_ids: Default::default(),
             partner_count: 4,
             archived_partner_count: 1,
         }
@@ -953,7 +1053,7 @@ mod tests {
     fn dashboard_numbers_match_hand_computation() {
         let d = data();
         // No parameters: every non-archived event is in scope, `annual` covers the latest year.
-        let report = dashboard(&d, &params(&[]), at("2026-01-06"));
+        let report = report_of(&d, &params(&[]), at("2026-01-06"));
         assert_eq!(report["scope"]["selectedYear"], 2026);
         assert_eq!(report["scope"]["scopedEventCount"], 3);
         let totals = &report["totals"];
@@ -1118,7 +1218,7 @@ mod tests {
     #[test]
     fn communications_without_an_event_leave_an_event_or_year_scope() {
         let d = data();
-        let report = dashboard(&d, &params(&[("year", "2026")]), at("2026-01-06"));
+        let report = report_of(&d, &params(&[("year", "2026")]), at("2026-01-06"));
         let ids: Vec<&str> = report["actionItems"]
             .as_array()
             .unwrap()
@@ -1133,7 +1233,7 @@ mod tests {
     #[test]
     fn the_action_limit_cuts_after_sorting() {
         let d = data();
-        let report = dashboard(
+        let report = report_of(
             &d,
             &params(&[("year", "2026"), ("actionLimit", "10")]),
             at("2026-01-06"),
@@ -1151,7 +1251,7 @@ mod tests {
                 ms("2026-01-01"),
             ));
         }
-        let report = dashboard(
+        let report = report_of(
             &many,
             &params(&[("year", "2026"), ("actionLimit", "10")]),
             at("2026-01-06"),

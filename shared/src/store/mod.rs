@@ -6,6 +6,7 @@ pub mod events;
 pub mod links;
 pub mod partners;
 pub mod records;
+pub mod aggregates;
 pub mod stream;
 mod update;
 
@@ -103,7 +104,7 @@ impl StoreError {
 }
 
 /// Classifies an SDK error by its service error code.
-fn classify<E, R>(err: SdkError<E, R>) -> StoreError
+pub(crate) fn classify<E, R>(err: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
@@ -255,7 +256,8 @@ impl Store {
                 .client
                 .query()
                 .table_name(query.table)
-                .index_name(query.index.name)
+                // The table's own key (an unnamed "index") is queried without an index name.
+                .set_index_name((!query.index.name.is_empty()).then(|| query.index.name.to_string()))
                 .key_condition_expression(key_condition)
                 .expression_attribute_names("#h", query.index.hash_key)
                 .expression_attribute_values(":h", AttributeValue::S(query.hash.to_string()))

@@ -6,6 +6,7 @@
 //! which sequence number that batch was applied; a retry skips what the mark covers. The mark
 //! expires after the stream's 24 h retention (`expiresAt`, the meta table's TTL attribute).
 
+use aws_sdk_dynamodb::types::TransactWriteItem;
 use serde::Deserialize;
 
 use super::{Store, StoreError, Update};
@@ -47,12 +48,13 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// Moves the partner counters by `delta` and marks `batch` applied, in one transaction; a
-    /// cancelled transaction means another attempt moved the mark first (nothing is applied).
-    pub async fn apply_partner_counts(
+    /// Applies `items` (counter moves) and marks `batch` applied through its last record, in
+    /// one transaction; a cancelled transaction means another attempt moved the mark first
+    /// (nothing is applied, the caller reads the mark again).
+    pub async fn apply_once(
         &self,
-        delta: PartnerCountsDelta,
         batch: &Batch,
+        mut items: Vec<TransactWriteItem>,
         now_seconds: i64,
     ) -> Result<(), StoreError> {
         let mark = Update::maintenance()
@@ -63,14 +65,16 @@ impl Store {
             Some(previous) => mark.expect_equal("appliedThrough", previous)?,
             None => mark.expect_absent(),
         };
-        let counters = Update::maintenance()
+        items.insert(0, mark.into_transact(&self.tables().meta, &mark_id(&batch.first_event_id))?);
+        self.transact(items).await
+    }
+
+    /// The transaction item moving the partner counters by `delta`.
+    pub fn partner_counts_update(&self, delta: PartnerCountsDelta) -> Result<TransactWriteItem, StoreError> {
+        Update::maintenance()
             .allow_missing()
             .add("partnerCount", delta.partners)
-            .add("archivedPartnerCount", delta.archived);
-        self.transact(vec![
-            mark.into_transact(&self.tables().meta, &mark_id(&batch.first_event_id))?,
-            counters.into_transact(&self.tables().meta, PARTNER_COUNTS_ID)?,
-        ])
-        .await
+            .add("archivedPartnerCount", delta.archived)
+            .into_transact(&self.tables().meta, PARTNER_COUNTS_ID)
     }
 }

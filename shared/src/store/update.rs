@@ -232,10 +232,20 @@ impl Update {
 
     /// The same update as one item of a transaction.
     pub fn into_transact(self, table: &str, id: &str) -> Result<TransactWriteItem, StoreError> {
+        self.into_transact_at(table, HashMap::from([(ID.to_string(), AttributeValue::S(id.to_string()))]))
+    }
+
+    /// As [`Update::into_transact`], on an item of a table keyed otherwise (the aggregates).
+    /// Its existence check is on the hash key `id`, so use it with [`Update::allow_missing`].
+    pub fn into_transact_at(
+        self,
+        table: &str,
+        key: HashMap<String, AttributeValue>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let expr = self.expression()?;
         let update = TransactUpdate::builder()
             .table_name(table)
-            .key(ID, AttributeValue::S(id.to_string()))
+            .set_key(Some(key))
             .update_expression(expr.update)
             .set_condition_expression(expr.condition)
             .set_expression_attribute_names(Some(expr.names))

@@ -1,0 +1,422 @@
+//! What the dashboard reads instead of every link in scope, and what each link change does to
+//! it. The stream processor applies [`link_effects`] to the aggregates table; the same rules
+//! build the aggregates from a set of links ([`EventAggregate::of_links`]), which is how the tests
+//! state that the incremental aggregates equal a recount.
+//!
+//! - per event, counts and cents per status and the newest link activity;
+//! - per event, the links with a follow-up date (by date) and the stale candidates (by their last
+//!   touch): the action queue reads only those, never the event's other links;
+//! - per year (and over all years), which partners have a link in which events, with counters of
+//!   the partners that have one at all and one in an event that is not archived.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::link::PartnerEventLink;
+use super::money::to_cents;
+use super::normalize::{is_calendar_date, stored_status, truncate_chars};
+
+/// Statuses that can go stale (custom statuses never do).
+pub fn stale_eligible(status: &str) -> bool {
+    matches!(
+        status,
+        "prospecting" | "pitched" | "reached_out" | "shortlist" | "in_conversation" | "followed_up" | "confirmed"
+    )
+}
+
+/// A `YYYY-MM-DD` date as the dashboard reads one: the first 10 characters, a real calendar day.
+pub fn parse_date(text: Option<&str>) -> Option<NaiveDate> {
+    let cut = truncate_chars(text?, 10);
+    if !is_calendar_date(cut) {
+        return None;
+    }
+    NaiveDate::parse_from_str(cut, "%Y-%m-%d").ok()
+}
+
+/// What the dashboard needs of one link: the projection kept on the due and stale rows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LinkFacts {
+    pub id: String,
+    pub partner_id: String,
+    pub event_id: String,
+    pub event_year: i32,
+    pub event_id_year: String,
+    pub event_name: String,
+    pub status: String,
+    pub amount: Option<f64>,
+    pub follow_up_date: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<&PartnerEventLink> for LinkFacts {
+    fn from(link: &PartnerEventLink) -> Self {
+        Self {
+            id: link.id.clone(),
+            partner_id: link.partner_id.clone(),
+            event_id: link.event_id.clone(),
+            event_year: link.event_year,
+            event_id_year: link.event_id_year.clone(),
+            event_name: link.event_name.clone(),
+            status: link.status.clone(),
+            amount: link.amount,
+            follow_up_date: link.follow_up_date.clone(),
+            created_at: link.created_at,
+            updated_at: link.updated_at,
+        }
+    }
+}
+
+impl LinkFacts {
+    /// `updatedAt || createdAt`.
+    pub fn touched(&self) -> i64 {
+        if self.updated_at != 0 {
+            self.updated_at
+        } else {
+            self.created_at
+        }
+    }
+
+    /// The status re-normalized on read (§3.3).
+    pub fn normalized_status(&self) -> String {
+        stored_status(Some(&self.status))
+    }
+
+    /// The amount in cents (0 when none).
+    pub fn cents(&self) -> i64 {
+        self.amount.filter(|a| a.is_finite()).map(to_cents).unwrap_or(0)
+    }
+
+    /// The follow-up date, when it is a real day.
+    pub fn due(&self) -> Option<NaiveDate> {
+        parse_date(self.follow_up_date.as_deref())
+    }
+
+    /// Whether the link can go stale: no follow-up date and a status that goes stale.
+    pub fn stale_candidate(&self) -> bool {
+        self.due().is_none() && stale_eligible(&self.normalized_status())
+    }
+
+    /// Sort key of its due row: the date, then the link id.
+    pub fn due_key(&self) -> Option<String> {
+        self.due().map(|d| format!("{}#{}", d.format("%Y-%m-%d"), self.id))
+    }
+
+    /// Sort key of its stale-candidate row: the last touch (15 digits, so keys order as
+    /// numbers), then the link id.
+    pub fn stale_key(&self) -> Option<String> {
+        self.stale_candidate()
+            .then(|| format!("{:015}#{}", self.touched().max(0), self.id))
+    }
+}
+
+/// One status's count and cents on an event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusTotals {
+    pub count: i64,
+    pub cents: i64,
+}
+
+/// An event's link aggregate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventAggregate {
+    /// Per normalized status.
+    pub by_status: BTreeMap<String, StatusTotals>,
+    /// The newest `updatedAt || createdAt` of any link written to the event.
+    pub last_link_activity_at: i64,
+}
+
+impl EventAggregate {
+    /// The aggregate of `links` (one event's), as the processor's increments must add up to.
+    pub fn of_links<'a>(links: impl IntoIterator<Item = &'a LinkFacts>) -> Self {
+        let mut aggregate = Self::default();
+        for link in links {
+            let totals = aggregate.by_status.entry(link.normalized_status()).or_default();
+            totals.count += 1;
+            totals.cents = totals.cents.saturating_add(link.cents());
+            aggregate.last_link_activity_at = aggregate.last_link_activity_at.max(link.touched());
+        }
+        aggregate
+    }
+}
+
+/// A row of a per-event partition (due follow-ups or stale candidates).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowKey {
+    pub event_id: String,
+    pub sort: String,
+}
+
+/// A partner's link to an event, counted per year and over all years.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Membership {
+    /// `Some(year)`, or `None` for the all-years partition.
+    pub year: Option<i32>,
+    pub partner_id: String,
+    pub event_id: String,
+}
+
+/// A status total moved on an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusDelta {
+    pub event_id: String,
+    pub status: String,
+    pub count: i64,
+    pub cents: i64,
+}
+
+/// Everything one link change does to the aggregates.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LinkEffects {
+    pub status_deltas: Vec<StatusDelta>,
+    /// `(event, touched)` of the new image.
+    pub activity: Option<(String, i64)>,
+    pub due_remove: Option<RowKey>,
+    pub due_put: Option<(RowKey, LinkFacts)>,
+    pub stale_remove: Option<RowKey>,
+    pub stale_put: Option<(RowKey, LinkFacts)>,
+    pub memberships_removed: Vec<Membership>,
+    pub memberships_added: Vec<Membership>,
+}
+
+fn memberships(link: &LinkFacts) -> BTreeSet<Membership> {
+    let member = |year: Option<i32>| Membership {
+        year,
+        partner_id: link.partner_id.clone(),
+        event_id: link.event_id.clone(),
+    };
+    let mut set = BTreeSet::from([member(None)]);
+    if link.event_year != 0 {
+        set.insert(member(Some(link.event_year)));
+    }
+    set
+}
+
+/// What replacing `old` by `new` (either absent: a create or a delete) does to the aggregates.
+pub fn link_effects(old: Option<&LinkFacts>, new: Option<&LinkFacts>) -> LinkEffects {
+    let mut effects = LinkEffects::default();
+    for (link, sign) in [(old, -1), (new, 1)] {
+        if let Some(link) = link {
+            effects.status_deltas.push(StatusDelta {
+                event_id: link.event_id.clone(),
+                status: link.normalized_status(),
+                count: sign,
+                cents: sign * link.cents(),
+            });
+        }
+    }
+    // A change that moves no total (a note edited) leaves the status rows alone.
+    if let [a, b] = effects.status_deltas.as_slice()
+        && a.event_id == b.event_id
+        && a.status == b.status
+        && a.cents + b.cents == 0
+    {
+        effects.status_deltas.clear();
+    }
+    effects.activity = new.map(|l| (l.event_id.clone(), l.touched()));
+    let row = |link: &LinkFacts, key: Option<String>| {
+        key.map(|sort| RowKey {
+            event_id: link.event_id.clone(),
+            sort,
+        })
+    };
+    let old_due = old.and_then(|l| row(l, l.due_key()));
+    let new_due = new.and_then(|l| row(l, l.due_key()).map(|k| (k, l.clone())));
+    effects.due_remove = old_due.filter(|k| new_due.as_ref().is_none_or(|(n, _)| n != k));
+    effects.due_put = new_due;
+    let old_stale = old.and_then(|l| row(l, l.stale_key()));
+    let new_stale = new.and_then(|l| row(l, l.stale_key()).map(|k| (k, l.clone())));
+    effects.stale_remove = old_stale.filter(|k| new_stale.as_ref().is_none_or(|(n, _)| n != k));
+    effects.stale_put = new_stale;
+    let before = old.map(memberships).unwrap_or_default();
+    let after = new.map(memberships).unwrap_or_default();
+    effects.memberships_removed = before.difference(&after).cloned().collect();
+    effects.memberships_added = after.difference(&before).cloned().collect();
+    effects
+}
+
+/// The status deltas of a batch, summed per event and status (zero sums dropped).
+pub fn summed_status_deltas<'a>(deltas: impl IntoIterator<Item = &'a StatusDelta>) -> Vec<StatusDelta> {
+    let mut sums: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    for d in deltas {
+        let entry = sums.entry((d.event_id.clone(), d.status.clone())).or_default();
+        entry.0 += d.count;
+        entry.1 = entry.1.saturating_add(d.cents);
+    }
+    sums.into_iter()
+        .filter(|(_, (count, cents))| *count != 0 || *cents != 0)
+        .map(|((event_id, status), (count, cents))| StatusDelta {
+            event_id,
+            status,
+            count,
+            cents,
+        })
+        .collect()
+}
+
+/// A partner's membership row: the events it has a link to in one partition.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberRow {
+    pub events: BTreeSet<String>,
+    pub version: u64,
+}
+
+/// How one partition's partner counters move when a member row goes from `before` to `after`.
+/// `archived` says which events are archived (a partner counts as visible while one of its
+/// events is not).
+pub fn member_counter_delta(
+    before: &BTreeSet<String>,
+    after: &BTreeSet<String>,
+    archived: &BTreeSet<String>,
+) -> (i64, i64) {
+    let counted = |events: &BTreeSet<String>| {
+        (
+            i64::from(!events.is_empty()),
+            i64::from(events.iter().any(|e| !archived.contains(e))),
+        )
+    };
+    let (all_before, visible_before) = counted(before);
+    let (all_after, visible_after) = counted(after);
+    (all_after - all_before, visible_after - visible_before)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn link(status: &str, amount: Option<f64>, follow_up: Option<&str>, touched: i64) -> LinkFacts {
+        LinkFacts {
+            id: "p1::e1".into(),
+            partner_id: "p1".into(),
+            event_id: "e1".into(),
+            event_year: 2026,
+            event_id_year: "e1#2026".into(),
+            event_name: "Blueprint".into(),
+            status: status.into(),
+            amount,
+            follow_up_date: follow_up.map(str::to_string),
+            created_at: 1,
+            updated_at: touched,
+        }
+    }
+
+    #[test]
+    fn a_create_adds_its_status_activity_rows_and_memberships() {
+        let new = link("pitched", Some(100.0), Some("2026-12-05"), 50);
+        let effects = link_effects(None, Some(&new));
+        assert_eq!(
+            effects.status_deltas,
+            vec![StatusDelta {
+                event_id: "e1".into(),
+                status: "pitched".into(),
+                count: 1,
+                cents: 10_000
+            }]
+        );
+        assert_eq!(effects.activity, Some(("e1".into(), 50)));
+        assert_eq!(effects.due_put.as_ref().map(|(k, _)| k.sort.as_str()), Some("2026-12-05#p1::e1"));
+        assert!(effects.stale_put.is_none(), "a dated follow-up is not a stale candidate");
+        assert_eq!(effects.memberships_added.len(), 2, "the year and all years");
+        assert!(effects.memberships_removed.is_empty());
+    }
+
+    #[test]
+    fn a_status_change_moves_the_totals_between_statuses() {
+        let old = link("pitched", Some(100.0), None, 10);
+        let new = link("paid", Some(100.0), None, 20);
+        let effects = link_effects(Some(&old), Some(&new));
+        assert_eq!(effects.status_deltas.len(), 2);
+        assert_eq!(effects.status_deltas[0].count, -1);
+        assert_eq!(effects.status_deltas[1].status, "paid");
+        assert_eq!(effects.stale_remove.map(|k| k.sort), Some(format!("{:015}#p1::e1", 10)));
+        assert!(effects.stale_put.is_none(), "paid deals do not go stale");
+        assert!(effects.memberships_added.is_empty() && effects.memberships_removed.is_empty());
+    }
+
+    #[test]
+    fn an_edit_that_moves_no_total_writes_no_status_row() {
+        let old = link("pitched", Some(100.0), None, 10);
+        let new = LinkFacts {
+            updated_at: 30,
+            ..old.clone()
+        };
+        let effects = link_effects(Some(&old), Some(&new));
+        assert!(effects.status_deltas.is_empty());
+        assert!(effects.stale_remove.is_some() && effects.stale_put.is_some(), "the touch moved");
+    }
+
+    #[test]
+    fn moving_a_follow_up_replaces_its_row_and_keeping_it_rewrites_in_place() {
+        let old = link("pitched", None, Some("2026-12-05"), 10);
+        let moved = link("pitched", None, Some("2026-12-09"), 20);
+        let effects = link_effects(Some(&old), Some(&moved));
+        assert_eq!(effects.due_remove.map(|k| k.sort), Some("2026-12-05#p1::e1".to_string()));
+        let same_day = link("shortlist", None, Some("2026-12-05"), 20);
+        let effects = link_effects(Some(&old), Some(&same_day));
+        assert!(effects.due_remove.is_none(), "same key: the put replaces it");
+        assert_eq!(effects.due_put.map(|(_, f)| f.status), Some("shortlist".to_string()));
+    }
+
+    #[test]
+    fn a_delete_undoes_the_create() {
+        let old = link("confirmed", Some(40.0), None, 10);
+        let effects = link_effects(Some(&old), None);
+        assert_eq!(effects.status_deltas[0].count, -1);
+        assert_eq!(effects.status_deltas[0].cents, -4_000);
+        assert!(effects.activity.is_none());
+        assert!(effects.stale_remove.is_some());
+        assert_eq!(effects.memberships_removed.len(), 2);
+    }
+
+    #[test]
+    fn a_year_change_moves_the_year_membership_only() {
+        let old = link("pitched", None, None, 10);
+        let new = LinkFacts {
+            event_year: 2027,
+            ..old.clone()
+        };
+        let effects = link_effects(Some(&old), Some(&new));
+        assert_eq!(effects.memberships_removed.iter().map(|m| m.year).collect::<Vec<_>>(), vec![Some(2026)]);
+        assert_eq!(effects.memberships_added.iter().map(|m| m.year).collect::<Vec<_>>(), vec![Some(2027)]);
+    }
+
+    #[test]
+    fn batch_deltas_sum_and_cancel() {
+        let a = link("pitched", Some(10.0), None, 1);
+        let b = link("paid", Some(10.0), None, 2);
+        let deltas: Vec<StatusDelta> = [link_effects(None, Some(&a)), link_effects(Some(&a), Some(&b))]
+            .into_iter()
+            .flat_map(|e| e.status_deltas)
+            .collect();
+        let summed = summed_status_deltas(&deltas);
+        assert_eq!(summed.len(), 1, "pitched +1 −1 cancels");
+        assert_eq!((summed[0].status.as_str(), summed[0].count), ("paid", 1));
+    }
+
+    #[test]
+    fn member_counters_count_partners_not_links() {
+        let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let archived = set(&["old"]);
+        assert_eq!(member_counter_delta(&set(&[]), &set(&["e1"]), &archived), (1, 1));
+        assert_eq!(member_counter_delta(&set(&["e1"]), &set(&["e1", "e2"]), &archived), (0, 0));
+        assert_eq!(member_counter_delta(&set(&[]), &set(&["old"]), &archived), (1, 0));
+        assert_eq!(member_counter_delta(&set(&["old"]), &set(&["old", "e1"]), &archived), (0, 1));
+        assert_eq!(member_counter_delta(&set(&["e1"]), &set(&[]), &archived), (-1, -1));
+    }
+
+    #[test]
+    fn the_aggregate_of_links_sums_per_status() {
+        let links = [
+            link("pitched", Some(10.0), None, 5),
+            link("pitched", Some(2.5), None, 9),
+            link("paid", None, None, 7),
+        ];
+        let aggregate = EventAggregate::of_links(&links);
+        assert_eq!(aggregate.by_status["pitched"], StatusTotals { count: 2, cents: 1_250 });
+        assert_eq!(aggregate.by_status["paid"], StatusTotals { count: 1, cents: 0 });
+        assert_eq!(aggregate.last_link_activity_at, 9);
+    }
+}

@@ -1,0 +1,446 @@
+//! The aggregates table (`domain::aggregates` says what each row means). Partitions:
+//! - `event#<eventId>` / `summary`: `n#<status>` and `c#<status>` (links and cents per status),
+//!   `lastActivityAt`;
+//! - `due#<eventId>` / `<date>#<linkId>`: the links with a follow-up date, by date;
+//! - `stale#<eventId>` / `<touched ms>#<linkId>`: the stale candidates, by last touch;
+//! - `members#<year>` and `members#all` / `<partnerId>`: `events`, the partner's events there;
+//!   `/ #count`: `partners` (with any) and `visiblePartners` (with one not archived).
+//!
+//! Counters (status totals, member counts) are moved exactly once per stream record (the batch
+//! mark of `store::stream`, or a condition on the member row's version); the rows of links are
+//! put and deleted by key, so a replay writes the same state again.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, TransactWriteItem, WriteRequest};
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::{IndexQuery, Item, Store, StoreError, Update, classify, meter_read_units, meter_write_units};
+use crate::domain::aggregates::{EventAggregate, LinkFacts, MemberRow, StatusDelta, StatusTotals};
+use crate::tables::{AGGREGATE_KEY, AGGREGATE_PK, AGGREGATE_SK};
+
+const SUMMARY: &str = "summary";
+const COUNT: &str = "#count";
+const LAST_ACTIVITY: &str = "lastActivityAt";
+/// BatchWriteItem's limit.
+const BATCH_WRITE_MAX: usize = 25;
+const BATCH_WRITE_RETRIES: u32 = 8;
+
+/// Which partners-per-scope partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Partition {
+    Year(i32),
+    AllYears,
+}
+
+impl Partition {
+    /// From a membership's year (`None` = all years).
+    pub fn of(year: Option<i32>) -> Self {
+        year.map_or(Self::AllYears, Self::Year)
+    }
+
+    fn pk(self) -> String {
+        match self {
+            Self::Year(year) => format!("members#{year}"),
+            Self::AllYears => "members#all".into(),
+        }
+    }
+}
+
+/// A row's key.
+fn key(pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (AGGREGATE_PK.to_string(), AttributeValue::S(pk.to_string())),
+        (AGGREGATE_SK.to_string(), AttributeValue::S(sk.to_string())),
+    ])
+}
+
+fn summary_pk(event_id: &str) -> String {
+    format!("event#{event_id}")
+}
+
+/// The partition of an event's due follow-ups.
+pub fn due_pk(event_id: &str) -> String {
+    format!("due#{event_id}")
+}
+
+/// The partition of an event's stale candidates.
+pub fn stale_pk(event_id: &str) -> String {
+    format!("stale#{event_id}")
+}
+
+/// The member counters row.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct MemberCounts {
+    #[serde(deserialize_with = "crate::domain::money::saturating_i64")]
+    partners: i64,
+    #[serde(deserialize_with = "crate::domain::money::saturating_i64")]
+    visible_partners: i64,
+    version: u64,
+}
+
+/// A member row as stored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct StoredMember {
+    events: BTreeSet<String>,
+    version: u64,
+}
+
+/// What a link row holds: its facts, under its key.
+fn row_item(pk: &str, sk: &str, facts: &LinkFacts) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(facts)?;
+    item.extend(key(pk, sk));
+    Ok(item)
+}
+
+impl Store {
+    async fn get_row<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+        consistent: bool,
+    ) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client()
+            .get_item()
+            .table_name(&self.tables().aggregates)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(consistent)
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(classify)?;
+        super::meter_count(i32::from(out.item.is_some()));
+        meter_read_units(out.consumed_capacity.as_slice());
+        Ok(out.item.map(serde_dynamo::from_item).transpose()?)
+    }
+
+    /// Transaction items moving each event's status totals by `deltas` (maintenance writes).
+    pub fn status_total_updates(&self, deltas: &[StatusDelta]) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut by_event: BTreeMap<&str, Update> = BTreeMap::new();
+        for delta in deltas {
+            let update = by_event
+                .remove(delta.event_id.as_str())
+                .unwrap_or_else(|| Update::maintenance().allow_missing())
+                .add(&format!("n#{}", delta.status), delta.count)
+                .add(&format!("c#{}", delta.status), delta.cents);
+            by_event.insert(&delta.event_id, update);
+        }
+        by_event
+            .into_iter()
+            .map(|(event_id, update)| {
+                update.into_transact_at(&self.tables().aggregates, key(&summary_pk(event_id), SUMMARY))
+            })
+            .collect()
+    }
+
+    /// Raises an event's last link activity to `at` (a maximum: replays and reordering are
+    /// harmless, and an older value never overwrites a newer one).
+    pub async fn record_activity(&self, event_id: &str, at: i64) -> Result<(), StoreError> {
+        let out = self
+            .client()
+            .update_item()
+            .table_name(&self.tables().aggregates)
+            .set_key(Some(key(&summary_pk(event_id), SUMMARY)))
+            .update_expression("SET #at = :at")
+            .condition_expression("attribute_not_exists(#at) OR #at < :at")
+            .expression_attribute_names("#at", LAST_ACTIVITY)
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                meter_write_units(out.consumed_capacity.as_slice());
+                Ok(())
+            }
+            Err(e) => match classify(e) {
+                StoreError::ConditionFailed => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    /// Puts or deletes link rows (`Some` facts = put), the last state per key winning.
+    pub async fn write_rows(&self, rows: BTreeMap<(String, String), Option<LinkFacts>>) -> Result<(), StoreError> {
+        let requests: Vec<WriteRequest> = rows
+            .into_iter()
+            .map(|((pk, sk), facts)| {
+                Ok(match facts {
+                    Some(facts) => WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(row_item(&pk, &sk, &facts)?))
+                                .build()
+                                .map_err(|e| StoreError::Sdk(Box::new(e)))?,
+                        )
+                        .build(),
+                    None => WriteRequest::builder()
+                        .delete_request(
+                            DeleteRequest::builder()
+                                .set_key(Some(key(&pk, &sk)))
+                                .build()
+                                .map_err(|e| StoreError::Sdk(Box::new(e)))?,
+                        )
+                        .build(),
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        let table = self.tables().aggregates.clone();
+        for chunk in requests.chunks(BATCH_WRITE_MAX) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                let out = self
+                    .client()
+                    .batch_write_item()
+                    .request_items(&table, pending)
+                    .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                meter_write_units(out.consumed_capacity.as_deref().unwrap_or_default());
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&table))
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > BATCH_WRITE_RETRIES {
+                        return Err(StoreError::BatchIncomplete);
+                    }
+                    super::backoff(attempt).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A partner's member row in `partition` (strongly consistent: the processor decides on it).
+    pub async fn member_row(&self, partition: Partition, partner_id: &str) -> Result<MemberRow, StoreError> {
+        let stored: Option<StoredMember> = self.get_row(&partition.pk(), partner_id, true).await?;
+        Ok(stored
+            .map(|m| MemberRow {
+                events: m.events,
+                version: m.version,
+            })
+            .unwrap_or_default())
+    }
+
+    /// Replaces `before` (read at its version) by `events`, moving the partition's counters by
+    /// `counted` in the same transaction, and requiring each event of `checks` to still be
+    /// archived or not as the counters assumed. Fails with a condition failure when anything
+    /// moved meanwhile (the caller reads again).
+    pub async fn save_member_row(
+        &self,
+        partition: Partition,
+        partner_id: &str,
+        before: &MemberRow,
+        events: &BTreeSet<String>,
+        counted: (i64, i64),
+        checks: &[(String, bool)],
+    ) -> Result<(), StoreError> {
+        let table = self.tables().aggregates.clone();
+        let pk = partition.pk();
+        let guard = if before.version == 0 {
+            ("attribute_not_exists(#v)", None)
+        } else {
+            ("#v = :expected", Some(AttributeValue::N(before.version.to_string())))
+        };
+        let row = if events.is_empty() {
+            let delete = aws_sdk_dynamodb::types::Delete::builder()
+                .table_name(&table)
+                .set_key(Some(key(&pk, partner_id)))
+                .condition_expression(guard.0)
+                .expression_attribute_names("#v", "version")
+                .set_expression_attribute_values(guard.1.map(|v| HashMap::from([(":expected".to_string(), v)])))
+                .build()
+                .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+            TransactWriteItem::builder().delete(delete).build()
+        } else {
+            let mut item = key(&pk, partner_id);
+            item.insert("events".into(), AttributeValue::Ss(events.iter().cloned().collect()));
+            item.insert("version".into(), AttributeValue::N((before.version + 1).to_string()));
+            let put = aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&table)
+                .set_item(Some(item))
+                .condition_expression(guard.0)
+                .expression_attribute_names("#v", "version")
+                .set_expression_attribute_values(guard.1.map(|v| HashMap::from([(":expected".to_string(), v)])))
+                .build()
+                .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+            TransactWriteItem::builder().put(put).build()
+        };
+        if counted == (0, 0) {
+            // Only the row changes: one conditional write, no transaction.
+            return self.transact_or_single(vec![row]).await;
+        }
+        let mut items = vec![
+            row,
+            Update::maintenance()
+                .allow_missing()
+                .add("partners", counted.0)
+                .add("visiblePartners", counted.1)
+                .into_transact_at(&table, key(&pk, COUNT))?,
+        ];
+        for (event_id, archived) in checks {
+            let condition = if *archived {
+                "#a = :yes"
+            } else {
+                "attribute_not_exists(#a) OR #a <> :yes"
+            };
+            let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+                .table_name(&self.tables().events)
+                .key(crate::tables::ID, AttributeValue::S(event_id.clone()))
+                .condition_expression(condition)
+                .expression_attribute_names("#a", "archived")
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .build()
+                .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        self.transact(items).await
+    }
+
+    /// Sets a partition's visible-partner counter to a recount, if the counters did not move
+    /// since `version` (an event archived or restored changes which partners are visible).
+    pub async fn recount_visible_members(
+        &self,
+        partition: Partition,
+        archived: &BTreeSet<String>,
+    ) -> Result<(), StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            sk: String,
+            #[serde(default)]
+            events: BTreeSet<String>,
+        }
+        let pk = partition.pk();
+        let counts: MemberCounts = self.get_row(&pk, COUNT, true).await?.unwrap_or_default();
+        let rows: Vec<Row> = self
+            .query(IndexQuery::new(&self.tables().aggregates, AGGREGATE_KEY, &pk))
+            .await?
+            .0;
+        let visible = rows
+            .iter()
+            .filter(|r| r.sk != COUNT && r.events.iter().any(|e| !archived.contains(e)))
+            .count() as i64;
+        if visible == counts.visible_partners {
+            return Ok(());
+        }
+        let update = Update::maintenance()
+            .allow_missing()
+            .set("visiblePartners", visible)?
+            .expect_version(counts.version)
+            .into_transact_at(&self.tables().aggregates, key(&pk, COUNT))?;
+        self.transact_or_single(vec![update]).await
+    }
+
+    /// A one-item "transaction" as a plain conditional write (half the write units).
+    async fn transact_or_single(&self, mut items: Vec<TransactWriteItem>) -> Result<(), StoreError> {
+        if items.len() != 1 {
+            return self.transact(items).await;
+        }
+        let item = items.remove(0);
+        let table = self.tables().aggregates.clone();
+        let consumed = if let Some(put) = item.put {
+            self.client()
+                .put_item()
+                .table_name(&table)
+                .set_item(Some(put.item))
+                .set_condition_expression(put.condition_expression)
+                .set_expression_attribute_names(put.expression_attribute_names)
+                .set_expression_attribute_values(put.expression_attribute_values)
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(classify)?
+                .consumed_capacity
+        } else if let Some(delete) = item.delete {
+            self.client()
+                .delete_item()
+                .table_name(&table)
+                .set_key(Some(delete.key))
+                .set_condition_expression(delete.condition_expression)
+                .set_expression_attribute_names(delete.expression_attribute_names)
+                .set_expression_attribute_values(delete.expression_attribute_values)
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(classify)?
+                .consumed_capacity
+        } else if let Some(update) = item.update {
+            self.client()
+                .update_item()
+                .table_name(&table)
+                .set_key(Some(update.key))
+                .update_expression(update.update_expression)
+                .set_condition_expression(update.condition_expression)
+                .set_expression_attribute_names(update.expression_attribute_names)
+                .set_expression_attribute_values(update.expression_attribute_values)
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(classify)?
+                .consumed_capacity
+        } else {
+            return Err(StoreError::ConditionFailed);
+        };
+        meter_write_units(consumed.as_slice());
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ reads (the dashboard)
+
+    /// An event's aggregate (eventually consistent: the processor is seconds behind anyway).
+    pub async fn event_aggregate(&self, event_id: &str) -> Result<EventAggregate, StoreError> {
+        let row: Option<HashMap<String, serde_json::Value>> =
+            self.get_row(&summary_pk(event_id), SUMMARY, false).await?;
+        let mut aggregate = EventAggregate::default();
+        for (attr, value) in row.unwrap_or_default() {
+            let number = value.as_i64().or_else(|| value.as_f64().map(|f| f as i64)).unwrap_or(0);
+            if let Some(status) = attr.strip_prefix("n#") {
+                aggregate.by_status.entry(status.to_string()).or_default().count = number;
+            } else if let Some(status) = attr.strip_prefix("c#") {
+                aggregate.by_status.entry(status.to_string()).or_default().cents = number;
+            } else if attr == LAST_ACTIVITY {
+                aggregate.last_link_activity_at = number;
+            }
+        }
+        aggregate.by_status.retain(|_, t| *t != StatusTotals::default());
+        Ok(aggregate)
+    }
+
+    /// An event's links with a follow-up on or before `until`, by date.
+    pub async fn due_links(&self, event_id: &str, until: NaiveDate) -> Result<Vec<LinkFacts>, StoreError> {
+        let bound = format!("{}#{}", until.format("%Y-%m-%d"), char::MAX);
+        self.link_rows(&due_pk(event_id), &bound).await
+    }
+
+    /// An event's stale candidates last touched at or before `touched_at_most` (epoch ms).
+    pub async fn stale_links(&self, event_id: &str, touched_at_most: i64) -> Result<Vec<LinkFacts>, StoreError> {
+        let bound = format!("{:015}#{}", touched_at_most.max(0), char::MAX);
+        self.link_rows(&stale_pk(event_id), &bound).await
+    }
+
+    async fn link_rows(&self, pk: &str, at_most: &str) -> Result<Vec<LinkFacts>, StoreError> {
+        let mut query = IndexQuery::new(&self.tables().aggregates, AGGREGATE_KEY, pk);
+        query.range_at_most = Some(at_most);
+        Ok(self.query(query).await?.0)
+    }
+
+    /// `(partners, visible partners)` of a partition.
+    pub async fn member_counts(&self, partition: Partition) -> Result<(i64, i64), StoreError> {
+        let counts: MemberCounts = self.get_row(&partition.pk(), COUNT, false).await?.unwrap_or_default();
+        Ok((counts.partners, counts.visible_partners))
+    }
+
+    /// The events `partner_id` has links to in `partition` (eventually consistent).
+    pub async fn member_events(&self, partition: Partition, partner_id: &str) -> Result<BTreeSet<String>, StoreError> {
+        let stored: Option<StoredMember> = self.get_row(&partition.pk(), partner_id, false).await?;
+        Ok(stored.map(|m| m.events).unwrap_or_default())
+    }
+}
