@@ -161,6 +161,23 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
     let data = seed(&api, shape).await?;
     let seed_seconds = started.elapsed().as_secs_f64();
     eprintln!("seeded {shape:?} in {seed_seconds:.1} s");
+    // The dashboard reads what the stream processor derives from the links; measure from the
+    // moment it has caught up with the seeding (and report how long that took).
+    let caught_up = Instant::now();
+    loop {
+        let answer = api
+            .expect("GET", "/partnerships/dashboard?year=all&includeArchived=true", None)
+            .await?;
+        if answer.body["totals"]["relationshipCount"].as_u64() == Some(data.link_ids.len() as u64) {
+            break;
+        }
+        if caught_up.elapsed().as_secs() > 600 {
+            return Err("the stream processor did not catch up with the seeding in 10 minutes".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let stream_catch_up_seconds = caught_up.elapsed().as_secs_f64();
+    eprintln!("stream processor caught up {stream_catch_up_seconds:.1} s after the seeding");
 
     let token = admin_token();
     let partner_paths: Vec<String> = data
@@ -336,7 +353,7 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
     if let Some(parent) = out.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let report = json!({"scale": scale, "shape": format!("{shape:?}"), "seedSeconds": seed_seconds, "runs": runs, "seconds": seconds, "routes": figures, "mixed": mixed});
+    let report = json!({"scale": scale, "shape": format!("{shape:?}"), "seedSeconds": seed_seconds, "streamCatchUpSeconds": stream_catch_up_seconds, "runs": runs, "seconds": seconds, "routes": figures, "mixed": mixed});
     std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_dynamodbstreams::Client as StreamsClient;
+use aws_sdk_dynamodbstreams::error::ProvideErrorMetadata;
 use aws_sdk_dynamodbstreams::types::{AttributeValue, Record, ShardIteratorType};
 use base64::Engine;
 use serde_json::{Map, Value, json};
@@ -29,8 +30,16 @@ struct Mapping {
     batch_size: usize,
     stream_arn: Option<String>,
     client: StreamsClient,
-    /// Shard id → next iterator (`None` once a closed shard is read to its end).
-    shards: BTreeMap<String, Option<String>>,
+    shards: BTreeMap<String, Shard>,
+}
+
+/// Where the mapping stands in one shard.
+#[derive(Debug, Clone, Default)]
+struct Shard {
+    /// The next iterator (`None` once a closed shard is read to its end).
+    iterator: Option<String>,
+    /// The last record delivered, to resume after when an iterator must be renewed.
+    delivered_through: Option<String>,
 }
 
 /// Every event source mapping of the template.
@@ -39,6 +48,14 @@ pub struct StreamPoller {
     functions: Functions,
     admin: aws_sdk_dynamodb::Client,
     stage: Stage,
+}
+
+/// Errors after which a shard's iterator is renewed rather than the round failed.
+fn renewable(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("TrimmedDataAccessException" | "ExpiredIteratorException" | "ResourceNotFoundException")
+    )
 }
 
 /// The endpoint DynamoDB Local serves streams on (the DynamoDB one, unless set apart).
@@ -163,7 +180,7 @@ impl StreamPoller {
             loop {
                 ticker.tick().await;
                 if let Err(error) = self.drain().await {
-                    tracing::error!(%error, "stream delivery failed; retrying");
+                    tracing::error!(error = ?error, "stream delivery failed; retrying");
                 }
             }
         });
@@ -176,23 +193,43 @@ impl StreamPoller {
         self.discover_shards(mapping, &stream_arn).await?;
         let mut delivered = 0;
         let shard_ids: Vec<String> = mapping.shards.keys().cloned().collect();
-        for shard in shard_ids {
+        for shard_id in shard_ids {
             let mut failures = 0;
-            while let Some(Some(iterator)) = mapping.shards.get(&shard).cloned() {
-                let out = mapping
+            let mut renewed = false;
+            while let Some(shard) = mapping.shards.get(&shard_id).cloned() {
+                let Some(iterator) = shard.iterator else { break };
+                let out = match mapping
                     .client
                     .get_records()
                     .shard_iterator(iterator)
                     .limit(mapping.batch_size as i32)
                     .send()
-                    .await?;
+                    .await
+                {
+                    Ok(out) => out,
+                    // DynamoDB Local may call an iterator taken on an empty shard trimmed (a known
+                    // fault of it), and any iterator expires: renew it once from what was delivered.
+                    Err(e) if !renewed && renewable(e.code()) => {
+                        renewed = true;
+                        let iterator = self
+                            .iterator_after(mapping, &stream_arn, &shard_id, shard.delivered_through.as_deref())
+                            .await?;
+                        if let Some(state) = mapping.shards.get_mut(&shard_id) {
+                            state.iterator = iterator;
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(table = %mapping.table, shard = %shard_id, renewed, through = ?shard.delivered_through, code = ?e.code(), "GetRecords failed");
+                        return Err(e.into());
+                    }
+                };
+                renewed = false;
                 let records = out.records.unwrap_or_default();
                 if records.is_empty() {
                     // Read to the current end (an open shard keeps its iterator for later).
-                    if out.next_shard_iterator.is_none() {
-                        mapping.shards.insert(shard.clone(), None);
-                    } else {
-                        mapping.shards.insert(shard.clone(), out.next_shard_iterator);
+                    if let Some(state) = mapping.shards.get_mut(&shard_id) {
+                        state.iterator = out.next_shard_iterator;
                     }
                     break;
                 }
@@ -200,7 +237,13 @@ impl StreamPoller {
                     None => {
                         delivered += records.len();
                         failures = 0;
-                        mapping.shards.insert(shard.clone(), out.next_shard_iterator);
+                        if let Some(state) = mapping.shards.get_mut(&shard_id) {
+                            state.iterator = out.next_shard_iterator;
+                            state.delivered_through = records
+                                .last()
+                                .and_then(|r| r.dynamodb.as_ref())
+                                .and_then(|d| d.sequence_number.clone());
+                        }
                     }
                     Some(sequence) => {
                         failures += 1;
@@ -215,18 +258,42 @@ impl StreamPoller {
                             .client
                             .get_shard_iterator()
                             .stream_arn(&stream_arn)
-                            .shard_id(&shard)
+                            .shard_id(&shard_id)
                             .shard_iterator_type(ShardIteratorType::AtSequenceNumber)
                             .sequence_number(sequence)
                             .send()
                             .await?;
-                        mapping.shards.insert(shard.clone(), again.shard_iterator);
+                        if let Some(state) = mapping.shards.get_mut(&shard_id) {
+                            state.iterator = again.shard_iterator;
+                        }
                         tokio::time::sleep(std::time::Duration::from_millis(20 << failures)).await;
                     }
                 }
             }
         }
         Ok(delivered)
+    }
+
+    /// A fresh iterator just after `through` (the shard's start when nothing was delivered).
+    async fn iterator_after(
+        &self,
+        mapping: &Mapping,
+        stream_arn: &str,
+        shard_id: &str,
+        through: Option<&str>,
+    ) -> Result<Option<String>, BoxError> {
+        let request = mapping
+            .client
+            .get_shard_iterator()
+            .stream_arn(stream_arn)
+            .shard_id(shard_id);
+        let request = match through {
+            Some(sequence) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(sequence),
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        Ok(request.send().await?.shard_iterator)
     }
 
     /// Calls the function with one batch; answers the sequence number to resume at on failure.
@@ -273,16 +340,14 @@ impl StreamPoller {
                 if mapping.shards.contains_key(&id) {
                     continue;
                 }
-                let iterator = mapping
-                    .client
-                    .get_shard_iterator()
-                    .stream_arn(stream_arn)
-                    .shard_id(&id)
-                    .shard_iterator_type(ShardIteratorType::TrimHorizon)
-                    .send()
-                    .await?
-                    .shard_iterator;
-                mapping.shards.insert(id, iterator);
+                let iterator = self.iterator_after(mapping, stream_arn, &id, None).await?;
+                mapping.shards.insert(
+                    id,
+                    Shard {
+                        iterator,
+                        delivered_through: None,
+                    },
+                );
             }
             match description.and_then(|d| d.last_evaluated_shard_id) {
                 Some(last) => start = Some(last),
