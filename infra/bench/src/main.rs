@@ -77,6 +77,10 @@ struct RouteFigures {
     read_units: Option<f64>,
     #[serde(default)]
     write_units: Option<f64>,
+    /// Write units the stream processor spent on that one write, off its request path (a write
+    /// alone in its batch: the most a write costs it; under load batches share the cost).
+    #[serde(default)]
+    stream_write_units: Option<f64>,
     /// Bytes on the wire (gzipped where the client accepts it, as browsers do).
     answer_bytes: usize,
     /// One request on its own right after the seeding writes.
@@ -123,6 +127,36 @@ fn mixed_load(
     });
     eprintln!("mixed: {mixed}");
     Ok(mixed)
+}
+
+/// `(records delivered, write units)` of the local stack's stream processor so far.
+async fn stream_stats(api: &Api) -> (u64, f64) {
+    match api.expect("GET", "/_local/streams", None).await {
+        Ok(answer) => (
+            answer.body["records"].as_u64().unwrap_or(0),
+            answer.body["writeUnits"].as_f64().unwrap_or(0.0),
+        ),
+        Err(_) => (0, 0.0),
+    }
+}
+
+/// The processor's figures once it has delivered something past `records` and then been idle
+/// for half a second (`None` if nothing arrives within 10 s).
+async fn settled_stream_stats(api: &Api, records: u64) -> Option<(u64, f64)> {
+    let started = Instant::now();
+    let mut last = stream_stats(api).await;
+    let mut still_since = Instant::now();
+    while started.elapsed().as_secs() < 10 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let now = stream_stats(api).await;
+        if now != last {
+            last = now;
+            still_since = Instant::now();
+        } else if last.0 > records && still_since.elapsed().as_millis() >= 500 {
+            return Some(last);
+        }
+    }
+    None
 }
 
 /// Probes of "the first request after a write" per read route.
@@ -286,9 +320,17 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
             // partners and links to it.
             mixed = mixed_load(&base, &dir, &token, &partner_paths, &event_paths, &links, runs, seconds)?;
         }
+        let stream_before = stream_stats(&api).await;
         let probe_started = Instant::now();
         let probe = api.send(&method, &path, body.as_ref()).await?;
         let single_request_ms = probe_started.elapsed().as_secs_f64() * 1000.0;
+        let stream_write_units = if method == "GET" {
+            None
+        } else {
+            settled_stream_stats(&api, stream_before.0)
+                .await
+                .map(|after| ((after.1 - stream_before.1) * 100.0).round() / 100.0)
+        };
         // What a user meets on Lambda: a read right after somebody's write.
         let after_write_ms = if method == "GET" {
             let mut times = Vec::new();
@@ -339,6 +381,7 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
             items_read: probe.items_read,
             read_units: probe.read_units,
             write_units: probe.write_units,
+            stream_write_units,
             answer_bytes: probe.bytes,
             single_request_ms,
             after_write_ms,
@@ -625,7 +668,7 @@ fn report(args: &HashMap<String, String>, loads: &[String]) -> Result<(), BoxErr
         }
     }
 
-    md.push_str("\n## Capacity units per request\n\nAs DynamoDB reports them (`ReturnConsumedCapacity: TOTAL` on every call, indexes included), one request after the seeding, 1× / 10×.\n\n| route | read units | write units | items read | old service | bar | verdict |\n|---|---|---|---|---|---|---|\n");
+    md.push_str("\n## Capacity units per request\n\nAs DynamoDB reports them (`ReturnConsumedCapacity: TOTAL` on every call, indexes included), one request after the seeding, 1× / 10×. *Stream processor* is what the same write then cost the stream processor, off the request path, measured alone in its batch (the most it costs; under load a batch of records shares one transaction).\n\n| route | read units | write units | stream processor write units | items read | old service | bar | verdict |\n|---|---|---|---|---|---|---|---|\n");
     let names: Vec<String> = by_scale
         .first()
         .map(|(_, _, r)| r.iter().map(|f| f.name.clone()).collect())
@@ -656,9 +699,10 @@ fn report(args: &HashMap<String, String>, loads: &[String]) -> Result<(), BoxErr
             None => ("–", "–".into(), None),
         };
         md.push_str(&format!(
-            "| {name} | {} | {} | {} / {} | {reference} | {limit} | {} |\n",
+            "| {name} | {} | {} | {} | {} / {} | {reference} | {limit} | {} |\n",
             units(|r| r.read_units),
             units(|r| r.write_units),
+            units(|r| r.stream_write_units),
             one.and_then(|r| r.items_read)
                 .map(|n| n.to_string())
                 .unwrap_or_else(|| "–".into()),

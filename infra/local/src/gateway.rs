@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::apigw::{HttpCall, match_path};
 use crate::functions::{Functions, KNOWN_BINARIES};
+use crate::streams::StreamPoller;
 use crate::template::{CorsSpec, RouteSpec, Template};
 
 /// Largest body accepted: a Lambda's synchronous invocation payload (6 MB) is the binding
@@ -35,7 +36,11 @@ pub struct Gateway {
     routes: Vec<RouteSpec>,
     cors: CorsSpec,
     functions: Functions,
+    streams: Option<Arc<StreamPoller>>,
 }
+
+/// A local-only route (not in the template): what the stream processor has cost so far.
+pub const STREAM_STATS_PATH: &str = "/_local/streams";
 
 fn reply(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
@@ -93,7 +98,14 @@ impl Gateway {
             routes: template.routes.clone(),
             cors: template.cors.clone(),
             functions,
+            streams: None,
         })
+    }
+
+    /// Serves the stream mappings' figures at [`STREAM_STATS_PATH`].
+    pub fn with_streams(mut self, streams: Arc<StreamPoller>) -> Self {
+        self.streams = Some(streams);
+        self
     }
 
     fn preflight(&self) -> Response<Full<Bytes>> {
@@ -121,6 +133,9 @@ impl Gateway {
         let raw_path = parts.uri.path().to_string();
         if parts.method == Method::OPTIONS && parts.headers.contains_key("access-control-request-method") {
             return self.preflight();
+        }
+        if let (Some(streams), true) = (&self.streams, parts.method == Method::GET && raw_path == STREAM_STATS_PATH) {
+            return reply(StatusCode::OK, &serde_json::to_value(streams.stats()).unwrap_or_default());
         }
         let matched = self
             .routes

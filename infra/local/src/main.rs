@@ -56,9 +56,9 @@ async fn main() -> Result<(), BoxError> {
             let rollup = functions.context("rollup").ok_or("template has no rollup function")?;
             spawn_rollup_schedule(rollup.clone());
             // Lambda polls each stream about four times a second.
-            Arc::new(StreamPoller::new(&template, functions.clone(), &sdk, &config.env))
-                .spawn(std::time::Duration::from_millis(250));
-            let gateway = Arc::new(Gateway::new(&template, functions)?);
+            let streams = Arc::new(StreamPoller::new(&template, functions.clone(), &sdk, &config.env));
+            streams.clone().spawn(std::time::Duration::from_millis(250));
+            let gateway = Arc::new(Gateway::new(&template, functions)?.with_streams(streams));
             tracing::info!(url = %format!("http://127.0.0.1:{port}"), routes = template.routes.len(), "serving");
             serve(listener, gateway, async {
                 let _ = tokio::signal::ctrl_c().await;

@@ -24,6 +24,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 const DRAIN_ATTEMPTS: u32 = 5;
 
 /// One mapping: a function fed by one table's stream.
+#[derive(Debug)]
 struct Mapping {
     binary: String,
     table: String,
@@ -42,9 +43,22 @@ struct Shard {
     delivered_through: Option<String>,
 }
 
+/// What the stream processor has done and cost since start: the write units a write causes off
+/// its request path, which the benchmark reports beside the request's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StreamStats {
+    pub invocations: u64,
+    pub records: u64,
+    pub read_units: f64,
+    pub write_units: f64,
+}
+
 /// Every event source mapping of the template.
+#[derive(Debug)]
 pub struct StreamPoller {
     mappings: Mutex<Vec<Mapping>>,
+    stats: std::sync::Mutex<StreamStats>,
     functions: Functions,
     admin: aws_sdk_dynamodb::Client,
     stage: Stage,
@@ -155,6 +169,7 @@ impl StreamPoller {
             .collect();
         Self {
             mappings: Mutex::new(mappings),
+            stats: std::sync::Mutex::new(StreamStats::default()),
             functions,
             admin,
             stage,
@@ -171,6 +186,11 @@ impl StreamPoller {
             delivered += self.drain_mapping(mapping).await?;
         }
         Ok(delivered)
+    }
+
+    /// What the processor has done and cost so far.
+    pub fn stats(&self) -> StreamStats {
+        self.stats.lock().map(|s| *s).unwrap_or_default()
     }
 
     /// Drains every `every` until the process ends (the mapping's polling).
@@ -305,9 +325,14 @@ impl StreamPoller {
             .functions
             .context(&mapping.binary)
             .ok_or_else(|| format!("no function {}", mapping.binary))?;
-        let response = dispatch_stream(&mapping.binary, event, ctx)
-            .await
-            .ok_or_else(|| format!("{} has no stream handler", mapping.binary))?;
+        let (response, cost) = shared::store::metered(dispatch_stream(&mapping.binary, event, ctx)).await;
+        let response = response.ok_or_else(|| format!("{} has no stream handler", mapping.binary))?;
+        if let Ok(mut stats) = self.stats.lock() {
+            stats.invocations += 1;
+            stats.records += records.len() as u64;
+            stats.read_units += cost.read_units;
+            stats.write_units += cost.write_units;
+        }
         Ok(response
             .batch_item_failures
             .into_iter()
