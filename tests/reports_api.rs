@@ -324,7 +324,10 @@ async fn rollup_repairs_corrupted_summaries_and_is_idempotent() {
         .await
         .unwrap();
     assert!(repair.pass_completed);
-    assert_eq!(sighting.summaries_repaired, 2, "the event and the partner: {sighting:?}");
+    assert_eq!(
+        sighting.summaries_repaired, 2,
+        "the event and the partner: {sighting:?}"
+    );
     assert_eq!(repair.summaries_repaired, 1, "the counters: {repair:?}");
     let event = store.get_event(&f.e_current).await.unwrap().unwrap();
     assert_eq!(event.counters.relationship_count, 3);
@@ -494,7 +497,12 @@ async fn the_dashboard_from_aggregates_equals_a_recount_of_the_links() {
         .to_string();
     let mut partners = Vec::new();
     for i in 0..5 {
-        partners.push(api.create_partner(json!({"company": format!("Co {i}")})).await["id"].as_str().unwrap().to_string());
+        partners.push(
+            api.create_partner(json!({"company": format!("Co {i}")})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     let statuses = ["prospecting", "pitched", "confirmed", "paid", "declined", "my_custom"];
     let mut links = Vec::new();
@@ -503,7 +511,8 @@ async fn the_dashboard_from_aggregates_equals_a_recount_of_the_links() {
             if (i + j) % 4 == 3 {
                 continue;
             }
-            let mut body = json!({"eventId": e, "status": statuses[(i + 2 * j) % statuses.len()], "amount": 250 * (i + j + 1)});
+            let mut body =
+                json!({"eventId": e, "status": statuses[(i + 2 * j) % statuses.len()], "amount": 250 * (i + j + 1)});
             if (i + j) % 3 == 0 {
                 body["followUpDate"] = json!(day(i as i64 * 9 - 20));
             }
@@ -547,12 +556,21 @@ async fn the_dashboard_from_aggregates_equals_a_recount_of_the_links() {
     }
     // A re-key (the year moves), an archived partner, an archived event.
     let rekeyed = api
-        .call("PATCH", &format!("/partnerships/events/{e3}"), Some(json!({"year": year - 2})))
+        .call(
+            "PATCH",
+            &format!("/partnerships/events/{e3}"),
+            Some(json!({"year": year - 2})),
+        )
         .await;
     assert_eq!(rekeyed.status, 200);
     let archive = |path: String| {
         let api = &api;
-        async move { assert_eq!(api.call("PATCH", &path, Some(json!({"archived": true}))).await.status, 200) }
+        async move {
+            assert_eq!(
+                api.call("PATCH", &path, Some(json!({"archived": true}))).await.status,
+                200
+            )
+        }
     };
     archive(format!("/partnerships/partners/{}", partners[1])).await;
     archive(format!("/partnerships/events/{e2}")).await;
@@ -624,7 +642,12 @@ async fn the_dashboard_reads_no_link_that_needs_no_action() {
     for i in 0..30 {
         let partner = api.create_partner(json!({"company": format!("Quiet {i}")})).await;
         let path = format!("/partnerships/partners/{}/events", partner["id"].as_str().unwrap());
-        post(&api, &path, json!({"eventId": f.e_current, "status": "paid", "amount": 10})).await;
+        post(
+            &api,
+            &path,
+            json!({"eventId": f.e_current, "status": "paid", "amount": 10}),
+        )
+        .await;
     }
     api.settle().await;
     let after = api.call("GET", "/partnerships/dashboard", None).await;
@@ -632,5 +655,9 @@ async fn the_dashboard_reads_no_link_that_needs_no_action() {
         after.body["totals"]["relationshipCount"].as_i64(),
         before.body["totals"]["relationshipCount"].as_i64().map(|n| n + 30)
     );
-    assert_eq!(items_read(&after), items_read(&before), "30 more links, no more items read");
+    assert_eq!(
+        items_read(&after),
+        items_read(&before),
+        "30 more links, no more items read"
+    );
 }

@@ -127,7 +127,11 @@ async fn every_sample_event_runs_through_its_handler() {
     let response = stream::handle(batch, api.function("stream")).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     let after = api.ctx.store.partner_counts().await.unwrap();
-    assert_eq!((after.0 - before.0, after.1 - before.1), (1, 1), "one partner created, then archived");
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (1, 1),
+        "one partner created, then archived"
+    );
     for file in files {
         let covered = ["rollup/schedule", "stream/partners"].contains(&file.as_str())
             || sequence.iter().any(|(name, _)| *name == file);

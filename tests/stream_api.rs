@@ -34,12 +34,21 @@ async fn partner_counters_follow_creates_archives_and_restores() {
     let a = api.create_partner(json!({"company": "Acme"})).await;
     api.create_partner(json!({"company": "Beta"})).await;
     let path = format!("/partnerships/partners/{}", a["id"].as_str().unwrap());
-    assert_eq!(api.call("PATCH", &path, Some(json!({"archived": true}))).await.status, 200);
+    assert_eq!(
+        api.call("PATCH", &path, Some(json!({"archived": true}))).await.status,
+        200
+    );
     assert!(api.settle().await >= 3, "the creates and the archive were delivered");
     assert_eq!(api.ctx.store.partner_counts().await.unwrap(), (2, 1));
 
-    assert_eq!(api.call("PATCH", &path, Some(json!({"archived": false}))).await.status, 200);
-    assert_eq!(api.call("PATCH", &path, Some(json!({"notes": "edited"}))).await.status, 200);
+    assert_eq!(
+        api.call("PATCH", &path, Some(json!({"archived": false}))).await.status,
+        200
+    );
+    assert_eq!(
+        api.call("PATCH", &path, Some(json!({"notes": "edited"}))).await.status,
+        200
+    );
     api.settle().await;
     assert_eq!(api.ctx.store.partner_counts().await.unwrap(), (2, 0));
 }
@@ -63,7 +72,10 @@ async fn a_create_is_one_conditional_put() {
 async fn a_retried_batch_is_applied_once() {
     let api = TestApi::new().await;
     let ctx = api.function("stream");
-    let batch = partner_inserts(&api, &[("e1", "000000000000000000101"), ("e2", "000000000000000000102")]);
+    let batch = partner_inserts(
+        &api,
+        &[("e1", "000000000000000000101"), ("e2", "000000000000000000102")],
+    );
     for _ in 0..2 {
         let response = stream::handle(batch.clone(), ctx).await;
         assert!(response.batch_item_failures.is_empty());
@@ -98,7 +110,10 @@ async fn a_batch_that_cannot_be_applied_is_reported_from_its_first_record() {
         }
     }
     let api = TestApi::with_template(template).await;
-    let batch = partner_inserts(&api, &[("e1", "000000000000000000201"), ("e2", "000000000000000000202")]);
+    let batch = partner_inserts(
+        &api,
+        &[("e1", "000000000000000000201"), ("e2", "000000000000000000202")],
+    );
     let response = stream::handle(batch, api.function("stream")).await;
     let failed: Vec<_> = response
         .batch_item_failures
@@ -107,7 +122,10 @@ async fn a_batch_that_cannot_be_applied_is_reported_from_its_first_record() {
         .collect();
     assert_eq!(failed, vec![Some("000000000000000000201".to_string())]);
     api.create_partner(json!({"company": "Acme"})).await;
-    assert!(api.streams.drain().await.is_err(), "delivery keeps failing, as the mapping would retry");
+    assert!(
+        api.streams.drain().await.is_err(),
+        "delivery keeps failing, as the mapping would retry"
+    );
 }
 
 #[tokio::test]

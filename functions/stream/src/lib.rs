@@ -18,7 +18,9 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::Deserialize;
 use shared::AppContext;
-use shared::domain::aggregates::{LinkEffects, LinkFacts, Membership, link_effects, member_counter_delta, summed_status_deltas};
+use shared::domain::aggregates::{
+    LinkEffects, LinkFacts, Membership, link_effects, member_counter_delta, summed_status_deltas,
+};
 use shared::domain::changes::{Change, PartnerPresence, partner_counts_delta, sequence_after};
 use shared::store::aggregates::{Partition, due_pk, stale_pk};
 use shared::store::stream::Batch;
@@ -44,7 +46,13 @@ pub async fn handle(event: Event, ctx: &AppContext) -> DynamoDbEventResponse {
 
 /// The table a record comes from: `arn:…:table/<name>/stream/<label>`.
 fn table_of(record: &EventRecord) -> Option<&str> {
-    record.event_source_arn.as_deref()?.split("table/").nth(1)?.split('/').next()
+    record
+        .event_source_arn
+        .as_deref()?
+        .split("table/")
+        .nth(1)?
+        .split('/')
+        .next()
 }
 
 fn image<T: serde::de::DeserializeOwned + Default>(item: &serde_dynamo::Item) -> Option<T> {
@@ -85,7 +93,10 @@ async fn apply(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreErr
 }
 
 /// The records a previous attempt of this batch did not count yet, and the mark it left.
-async fn uncounted<'a>(records: &'a [EventRecord], ctx: &AppContext) -> Result<(Vec<&'a EventRecord>, Batch), StoreError> {
+async fn uncounted<'a>(
+    records: &'a [EventRecord],
+    ctx: &AppContext,
+) -> Result<(Vec<&'a EventRecord>, Batch), StoreError> {
     let first = records.first().map(|r| r.event_id.clone()).unwrap_or_default();
     let mark = ctx.store.batch_mark(&first).await?;
     let pending = records
@@ -141,7 +152,10 @@ async fn apply_links(records: &[EventRecord], ctx: &AppContext) -> Result<(), St
     let mut activity: BTreeMap<String, i64> = BTreeMap::new();
     let mut members: BTreeMap<(Partition, String), Vec<(String, bool)>> = BTreeMap::new();
     for e in &effects {
-        for (removed, pk) in [(&e.due_remove, due_pk as fn(&str) -> String), (&e.stale_remove, stale_pk)] {
+        for (removed, pk) in [
+            (&e.due_remove, due_pk as fn(&str) -> String),
+            (&e.stale_remove, stale_pk),
+        ] {
             if let Some(key) = removed {
                 rows.insert((pk(&key.event_id), key.sort.clone()), None);
             }
@@ -160,7 +174,15 @@ async fn apply_links(records: &[EventRecord], ctx: &AppContext) -> Result<(), St
             .iter()
             .map(|m| (m, false))
             .chain(e.memberships_added.iter().map(|m| (m, true)));
-        for (Membership { year, partner_id, event_id }, added) in member_ops {
+        for (
+            Membership {
+                year,
+                partner_id,
+                event_id,
+            },
+            added,
+        ) in member_ops
+        {
             members
                 .entry((Partition::of(*year), partner_id.clone()))
                 .or_default()
@@ -213,7 +235,12 @@ async fn count_status_totals(records: &[EventRecord], ctx: &AppContext) -> Resul
 /// Applies a partner's membership changes in one partition (adds and removes in record order)
 /// and moves the partition's counters if the partner starts or stops counting. Optimistic: the
 /// row's version and the archived flags read are conditions of the write.
-async fn save_member(ctx: &AppContext, partition: Partition, partner_id: &str, ops: &[(String, bool)]) -> Result<(), StoreError> {
+async fn save_member(
+    ctx: &AppContext,
+    partition: Partition,
+    partner_id: &str,
+    ops: &[(String, bool)],
+) -> Result<(), StoreError> {
     let mut attempt = 0;
     loop {
         let before = ctx.store.member_row(partition, partner_id).await?;

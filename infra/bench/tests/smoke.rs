@@ -26,7 +26,11 @@ async fn harness_seeds_and_probes_every_route() {
     let config = Config::build(&env, "", AdminPolicy::from_parts("", "example.org", "")).unwrap();
     let functions = Functions::new(&template, &config, &sdk).unwrap();
     let streams = Arc::new(StreamPoller::new(&template, functions.clone(), &sdk, &env));
-    let gateway = Arc::new(Gateway::new(&template, functions).unwrap().with_streams(streams.clone()));
+    let gateway = Arc::new(
+        Gateway::new(&template, functions)
+            .unwrap()
+            .with_streams(streams.clone()),
+    );
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -68,7 +72,10 @@ async fn harness_seeds_and_probes_every_route() {
     assert_eq!(dashboard.body["totals"]["relationshipCount"], 18);
     let cost = api.expect("GET", "/_local/streams", None).await.unwrap();
     assert!(cost.body["records"].as_u64().unwrap() >= 18, "{:?}", cost.body);
-    assert!(cost.body["writeUnits"].as_f64().unwrap() > 0.0, "the processor's writes are metered");
+    assert!(
+        cost.body["writeUnits"].as_f64().unwrap() > 0.0,
+        "the processor's writes are metered"
+    );
     let _ = stop.send(());
     server.await.unwrap();
 }

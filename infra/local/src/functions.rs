@@ -41,7 +41,12 @@ impl Functions {
         let sdk_configs: BTreeMap<String, SdkConfig> = template
             .functions
             .iter()
-            .map(|f| Ok((f.binary.clone(), function_sdk_config(sdk, template, &f.binary, &config.env)?)))
+            .map(|f| {
+                Ok((
+                    f.binary.clone(),
+                    function_sdk_config(sdk, template, &f.binary, &config.env)?,
+                ))
+            })
             .collect::<Result<_, IamError>>()?;
         let contexts = sdk_configs
             .iter()

@@ -134,8 +134,14 @@ impl Gateway {
         if parts.method == Method::OPTIONS && parts.headers.contains_key("access-control-request-method") {
             return self.preflight();
         }
-        if let (Some(streams), true) = (&self.streams, parts.method == Method::GET && raw_path == STREAM_STATS_PATH) {
-            return reply(StatusCode::OK, &serde_json::to_value(streams.stats()).unwrap_or_default());
+        if let (Some(streams), true) = (
+            &self.streams,
+            parts.method == Method::GET && raw_path == STREAM_STATS_PATH,
+        ) {
+            return reply(
+                StatusCode::OK,
+                &serde_json::to_value(streams.stats()).unwrap_or_default(),
+            );
         }
         let matched = self
             .routes

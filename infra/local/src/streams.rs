@@ -97,7 +97,11 @@ fn attribute_json(value: &AttributeValue) -> Value {
 }
 
 fn item_json(item: &std::collections::HashMap<String, AttributeValue>) -> Value {
-    Value::Object(item.iter().map(|(k, v)| (k.clone(), attribute_json(v))).collect::<Map<_, _>>())
+    Value::Object(
+        item.iter()
+            .map(|(k, v)| (k.clone(), attribute_json(v)))
+            .collect::<Map<_, _>>(),
+    )
 }
 
 /// One record in the shape Lambda delivers (`Records[]` of a DynamoDB stream event).
@@ -317,8 +321,15 @@ impl StreamPoller {
     }
 
     /// Calls the function with one batch; answers the sequence number to resume at on failure.
-    async fn deliver(&self, mapping: &Mapping, stream_arn: &str, records: &[Record]) -> Result<Option<String>, BoxError> {
-        let homed = self.stage.table_arn(stream_arn.split_once(":table/").map_or(stream_arn, |(_, rest)| rest));
+    async fn deliver(
+        &self,
+        mapping: &Mapping,
+        stream_arn: &str,
+        records: &[Record],
+    ) -> Result<Option<String>, BoxError> {
+        let homed = self
+            .stage
+            .table_arn(stream_arn.split_once(":table/").map_or(stream_arn, |(_, rest)| rest));
         let event = json!({"Records": records.iter().map(|r| lambda_record(r, &homed, &self.stage.region)).collect::<Vec<_>>()});
         let event = serde_json::from_value(event)?;
         let ctx = self
@@ -333,10 +344,7 @@ impl StreamPoller {
             stats.read_units += cost.read_units;
             stats.write_units += cost.write_units;
         }
-        Ok(response
-            .batch_item_failures
-            .into_iter()
-            .find_map(|f| f.item_identifier))
+        Ok(response.batch_item_failures.into_iter().find_map(|f| f.item_identifier))
     }
 
     async fn stream_arn(&self, mapping: &mut Mapping) -> Result<Option<String>, BoxError> {

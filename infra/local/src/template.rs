@@ -232,9 +232,11 @@ impl Template {
             Some(Value::Array(parts)) => parts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("."),
             _ => String::new(),
         };
-        let table = target
-            .strip_suffix(".StreamArn")
-            .ok_or_else(|| shape(format!("{function}: a DynamoDB event's Stream must be !GetAtt <Table>.StreamArn")))?;
+        let table = target.strip_suffix(".StreamArn").ok_or_else(|| {
+            shape(format!(
+                "{function}: a DynamoDB event's Stream must be !GetAtt <Table>.StreamArn"
+            ))
+        })?;
         Ok(StreamSourceSpec {
             table_logical_id: table.to_string(),
             batch_size: props["BatchSize"].as_u64().map_or(100, |n| n as usize),

@@ -317,8 +317,14 @@ mod tests {
             }]
         );
         assert_eq!(effects.activity, Some(("e1".into(), 50)));
-        assert_eq!(effects.due_put.as_ref().map(|(k, _)| k.sort.as_str()), Some("2026-12-05#p1::e1"));
-        assert!(effects.stale_put.is_none(), "a dated follow-up is not a stale candidate");
+        assert_eq!(
+            effects.due_put.as_ref().map(|(k, _)| k.sort.as_str()),
+            Some("2026-12-05#p1::e1")
+        );
+        assert!(
+            effects.stale_put.is_none(),
+            "a dated follow-up is not a stale candidate"
+        );
         assert_eq!(effects.memberships_added.len(), 2, "the year and all years");
         assert!(effects.memberships_removed.is_empty());
     }
@@ -345,7 +351,10 @@ mod tests {
         };
         let effects = link_effects(Some(&old), Some(&new));
         assert!(effects.status_deltas.is_empty());
-        assert!(effects.stale_remove.is_some() && effects.stale_put.is_some(), "the touch moved");
+        assert!(
+            effects.stale_remove.is_some() && effects.stale_put.is_some(),
+            "the touch moved"
+        );
     }
 
     #[test]
@@ -353,7 +362,10 @@ mod tests {
         let old = link("pitched", None, Some("2026-12-05"), 10);
         let moved = link("pitched", None, Some("2026-12-09"), 20);
         let effects = link_effects(Some(&old), Some(&moved));
-        assert_eq!(effects.due_remove.map(|k| k.sort), Some("2026-12-05#p1::e1".to_string()));
+        assert_eq!(
+            effects.due_remove.map(|k| k.sort),
+            Some("2026-12-05#p1::e1".to_string())
+        );
         let same_day = link("shortlist", None, Some("2026-12-05"), 20);
         let effects = link_effects(Some(&old), Some(&same_day));
         assert!(effects.due_remove.is_none(), "same key: the put replaces it");
@@ -379,8 +391,14 @@ mod tests {
             ..old.clone()
         };
         let effects = link_effects(Some(&old), Some(&new));
-        assert_eq!(effects.memberships_removed.iter().map(|m| m.year).collect::<Vec<_>>(), vec![Some(2026)]);
-        assert_eq!(effects.memberships_added.iter().map(|m| m.year).collect::<Vec<_>>(), vec![Some(2027)]);
+        assert_eq!(
+            effects.memberships_removed.iter().map(|m| m.year).collect::<Vec<_>>(),
+            vec![Some(2026)]
+        );
+        assert_eq!(
+            effects.memberships_added.iter().map(|m| m.year).collect::<Vec<_>>(),
+            vec![Some(2027)]
+        );
     }
 
     #[test]
@@ -401,9 +419,15 @@ mod tests {
         let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
         let archived = set(&["old"]);
         assert_eq!(member_counter_delta(&set(&[]), &set(&["e1"]), &archived), (1, 1));
-        assert_eq!(member_counter_delta(&set(&["e1"]), &set(&["e1", "e2"]), &archived), (0, 0));
+        assert_eq!(
+            member_counter_delta(&set(&["e1"]), &set(&["e1", "e2"]), &archived),
+            (0, 0)
+        );
         assert_eq!(member_counter_delta(&set(&[]), &set(&["old"]), &archived), (1, 0));
-        assert_eq!(member_counter_delta(&set(&["old"]), &set(&["old", "e1"]), &archived), (0, 1));
+        assert_eq!(
+            member_counter_delta(&set(&["old"]), &set(&["old", "e1"]), &archived),
+            (0, 1)
+        );
         assert_eq!(member_counter_delta(&set(&["e1"]), &set(&[]), &archived), (-1, -1));
     }
 

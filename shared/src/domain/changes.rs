@@ -79,18 +79,30 @@ mod tests {
     #[test]
     fn a_created_partner_counts_once() {
         let delta = partner_counts_delta(&[change(None, Some(ACTIVE))]);
-        assert_eq!(delta, PartnerCountsDelta { partners: 1, archived: 0 });
+        assert_eq!(
+            delta,
+            PartnerCountsDelta {
+                partners: 1,
+                archived: 0
+            }
+        );
     }
 
     #[test]
     fn archiving_and_restoring_move_only_the_archived_count() {
         assert_eq!(
             partner_counts_delta(&[change(Some(ACTIVE), Some(ARCHIVED))]),
-            PartnerCountsDelta { partners: 0, archived: 1 }
+            PartnerCountsDelta {
+                partners: 0,
+                archived: 1
+            }
         );
         assert_eq!(
             partner_counts_delta(&[change(Some(ARCHIVED), Some(ACTIVE))]),
-            PartnerCountsDelta { partners: 0, archived: -1 }
+            PartnerCountsDelta {
+                partners: 0,
+                archived: -1
+            }
         );
     }
 
@@ -103,7 +115,10 @@ mod tests {
     fn a_deleted_archived_partner_leaves_both_counts() {
         assert_eq!(
             partner_counts_delta(&[change(Some(ARCHIVED), None)]),
-            PartnerCountsDelta { partners: -1, archived: -1 }
+            PartnerCountsDelta {
+                partners: -1,
+                archived: -1
+            }
         );
     }
 
@@ -114,7 +129,13 @@ mod tests {
             change(None, Some(ACTIVE)),
             change(Some(ACTIVE), Some(ARCHIVED)),
         ];
-        assert_eq!(partner_counts_delta(&batch), PartnerCountsDelta { partners: 2, archived: 1 });
+        assert_eq!(
+            partner_counts_delta(&batch),
+            PartnerCountsDelta {
+                partners: 2,
+                archived: 1
+            }
+        );
     }
 
     #[test]

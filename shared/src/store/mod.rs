@@ -2,11 +2,11 @@
 //! which follow every page to the end, retry unprocessed batch keys, stamp the audit attributes
 //! on every write and turn SDK failures into a small [`StoreError`].
 
+pub mod aggregates;
 pub mod events;
 pub mod links;
 pub mod partners;
 pub mod records;
-pub mod aggregates;
 pub mod stream;
 mod update;
 

@@ -65,7 +65,10 @@ impl Store {
             Some(previous) => mark.expect_equal("appliedThrough", previous)?,
             None => mark.expect_absent(),
         };
-        items.insert(0, mark.into_transact(&self.tables().meta, &mark_id(&batch.first_event_id))?);
+        items.insert(
+            0,
+            mark.into_transact(&self.tables().meta, &mark_id(&batch.first_event_id))?,
+        );
         self.transact(items).await
     }
 

@@ -232,7 +232,10 @@ impl Update {
 
     /// The same update as one item of a transaction.
     pub fn into_transact(self, table: &str, id: &str) -> Result<TransactWriteItem, StoreError> {
-        self.into_transact_at(table, HashMap::from([(ID.to_string(), AttributeValue::S(id.to_string()))]))
+        self.into_transact_at(
+            table,
+            HashMap::from([(ID.to_string(), AttributeValue::S(id.to_string()))]),
+        )
     }
 
     /// As [`Update::into_transact`], on an item of a table keyed otherwise (the aggregates).
