@@ -28,6 +28,22 @@ fn partner_inserts(api: &TestApi, records: &[(&str, &str)]) -> aws_lambda_events
     serde_json::from_value(json!({ "Records": records })).expect("a valid stream event")
 }
 
+/// The real template with the stream processor's statements that `dropped` picks removed.
+fn processor_without(dropped: impl Fn(&Value) -> bool) -> local_stack::template::Template {
+    let mut template = template();
+    let processor = template
+        .functions
+        .iter_mut()
+        .find(|f| f.binary == "stream")
+        .expect("stream function");
+    for policy in &mut processor.policies {
+        if let Some(statements) = policy.get_mut("Statement").and_then(Value::as_array_mut) {
+            statements.retain(|s| !dropped(s));
+        }
+    }
+    template
+}
+
 #[tokio::test]
 async fn partner_counters_follow_creates_archives_and_restores() {
     let api = TestApi::new().await;
@@ -97,19 +113,11 @@ async fn a_retried_batch_is_applied_once() {
 
 #[tokio::test]
 async fn a_batch_that_cannot_be_applied_is_reported_from_its_first_record() {
-    let mut template = template();
-    let stream = template
-        .functions
-        .iter_mut()
-        .find(|f| f.binary == "stream")
-        .expect("stream function");
     // The role loses its grant on the meta table: the counters cannot be written.
-    for policy in &mut stream.policies {
-        if let Some(statements) = policy.get_mut("Statement").and_then(Value::as_array_mut) {
-            statements.retain(|s| s["Resource"] != json!({"!GetAtt": "PartnershipsMetaTable.Arn"}));
-        }
-    }
-    let api = TestApi::with_template(template).await;
+    let api = TestApi::with_template(processor_without(|s| {
+        s["Resource"] == json!({"!GetAtt": "PartnershipsMetaTable.Arn"})
+    }))
+    .await;
     let batch = partner_inserts(
         &api,
         &[("e1", "000000000000000000201"), ("e2", "000000000000000000202")],
@@ -130,18 +138,10 @@ async fn a_batch_that_cannot_be_applied_is_reported_from_its_first_record() {
 
 #[tokio::test]
 async fn the_mapping_reads_the_stream_under_the_functions_role() {
-    let mut template = template();
-    let stream = template
-        .functions
-        .iter_mut()
-        .find(|f| f.binary == "stream")
-        .expect("stream function");
-    for policy in &mut stream.policies {
-        if let Some(statements) = policy.get_mut("Statement").and_then(Value::as_array_mut) {
-            statements.retain(|s| !s["Action"].to_string().contains("dynamodb:GetRecords"));
-        }
-    }
-    let api = TestApi::with_template(template).await;
+    let api = TestApi::with_template(processor_without(|s| {
+        s["Action"].to_string().contains("dynamodb:GetRecords")
+    }))
+    .await;
     api.create_partner(json!({"company": "Acme"})).await;
     let error = api.streams.drain().await.expect_err("no grant on the stream");
     assert!(

@@ -140,6 +140,24 @@ async fn stream_stats(api: &Api) -> (u64, f64) {
     }
 }
 
+/// The processor's figures once it has been idle for half a second (at most two minutes).
+async fn idle_stream_stats(api: &Api) -> (u64, f64) {
+    let started = Instant::now();
+    let mut last = stream_stats(api).await;
+    let mut still_since = Instant::now();
+    while started.elapsed().as_secs() < 120 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let now = stream_stats(api).await;
+        if now != last {
+            last = now;
+            still_since = Instant::now();
+        } else if still_since.elapsed().as_millis() >= 500 {
+            break;
+        }
+    }
+    last
+}
+
 /// The processor's figures once it has delivered something past `records` and then been idle
 /// for half a second (`None` if nothing arrives within 10 s).
 async fn settled_stream_stats(api: &Api, records: u64) -> Option<(u64, f64)> {
@@ -206,12 +224,13 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
             break;
         }
         if caught_up.elapsed().as_secs() > 600 {
-            return Err("the stream processor did not catch up with the seeding in 10 minutes".into());
+            eprintln!("the stream processor did not catch up with the seeding in 10 minutes; measuring anyway");
+            break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
-    let stream_catch_up_seconds = caught_up.elapsed().as_secs_f64();
-    eprintln!("stream processor caught up {stream_catch_up_seconds:.1} s after the seeding");
+    let stream_catch_up_seconds = Some(caught_up.elapsed().as_secs_f64()).filter(|s| *s <= 600.0);
+    eprintln!("stream processor caught up after the seeding: {stream_catch_up_seconds:?} s");
 
     let token = admin_token();
     let partner_paths: Vec<String> = data
@@ -320,7 +339,12 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
             // partners and links to it.
             mixed = mixed_load(&base, &dir, &token, &partner_paths, &event_paths, &links, runs, seconds)?;
         }
-        let stream_before = stream_stats(&api).await;
+        // The processor first finishes what earlier runs left it, so the probe's cost is its own.
+        let stream_before = if method == "GET" {
+            (0, 0.0)
+        } else {
+            idle_stream_stats(&api).await
+        };
         let probe_started = Instant::now();
         let probe = api.send(&method, &path, body.as_ref()).await?;
         let single_request_ms = probe_started.elapsed().as_secs_f64() * 1000.0;

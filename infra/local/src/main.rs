@@ -55,9 +55,15 @@ async fn main() -> Result<(), BoxError> {
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
             let rollup = functions.context("rollup").ok_or("template has no rollup function")?;
             spawn_rollup_schedule(rollup.clone());
-            // Lambda polls each stream about four times a second.
+            // Lambda polls each stream about four times a second (`STREAM_POLL_MS`, 0 = off).
             let streams = Arc::new(StreamPoller::new(&template, functions.clone(), &sdk, &config.env));
-            streams.clone().spawn(std::time::Duration::from_millis(250));
+            let poll_ms = std::env::var("STREAM_POLL_MS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(250u64);
+            if poll_ms > 0 {
+                streams.clone().spawn(std::time::Duration::from_millis(poll_ms));
+            }
             let gateway = Arc::new(Gateway::new(&template, functions)?.with_streams(streams));
             tracing::info!(url = %format!("http://127.0.0.1:{port}"), routes = template.routes.len(), "serving");
             serve(listener, gateway, async {

@@ -320,10 +320,12 @@ impl Store {
         }
         let pk = partition.pk();
         let counts: MemberCounts = self.get_row(&pk, COUNT, true).await?.unwrap_or_default();
-        let rows: Vec<Row> = self
-            .query(IndexQuery::new(&self.tables().aggregates, AGGREGATE_KEY, &pk))
-            .await?
-            .0;
+        // Read consistently: a member row written a moment ago decides the count.
+        let query = IndexQuery {
+            consistent: true,
+            ..IndexQuery::new(&self.tables().aggregates, AGGREGATE_KEY, &pk)
+        };
+        let rows: Vec<Row> = self.query(query).await?.0;
         let visible = rows
             .iter()
             .filter(|r| r.sk != COUNT && r.events.iter().any(|e| !archived.contains(e)))

@@ -262,6 +262,7 @@ impl Store {
                 .expression_attribute_names("#h", query.index.hash_key)
                 .expression_attribute_values(":h", AttributeValue::S(query.hash.to_string()))
                 .scan_index_forward(!query.newest_first)
+                .set_consistent_read(query.consistent.then_some(true))
                 .set_limit(remaining)
                 .set_exclusive_start_key(start.take());
             if let Some(bound) = query.range_at_most {
@@ -536,6 +537,8 @@ pub struct IndexQuery<'a> {
     pub newest_first: bool,
     pub limit: Option<usize>,
     pub start: Option<Item>,
+    /// Strongly consistent (a table's own key only: an index cannot be read consistently).
+    pub consistent: bool,
 }
 
 impl<'a> IndexQuery<'a> {
@@ -549,6 +552,7 @@ impl<'a> IndexQuery<'a> {
             newest_first: false,
             limit: None,
             start: None,
+            consistent: false,
         }
     }
 }
