@@ -22,7 +22,7 @@ use shared::domain::aggregates::{
     LinkEffects, LinkFacts, Membership, link_effects, member_counter_delta, summed_status_deltas,
 };
 use shared::domain::changes::{Change, PartnerPresence, partner_counts_delta, sequence_after};
-use shared::store::aggregates::{Partition, due_pk, stale_pk};
+use shared::store::aggregates::{MemberChange, Partition, due_pk, stale_pk};
 use shared::store::stream::Batch;
 use shared::store::{StoreError, WRITE_ATTEMPTS, backoff};
 
@@ -194,8 +194,92 @@ async fn apply_links(records: &[EventRecord], ctx: &AppContext) -> Result<(), St
     for (event_id, at) in activity {
         ctx.store.record_activity(&event_id, at).await?;
     }
-    for ((partition, partner_id), ops) in members {
-        save_member(ctx, partition, &partner_id, &ops).await?;
+    save_members(ctx, members).await
+}
+
+/// Rows written together in one transaction at most (each with up to two events to check).
+const MEMBER_ROWS_PER_TRANSACTION: usize = 25;
+
+/// Applies the batch's membership changes: every row read at once, the rows that move no counter
+/// written one by one in parallel, the others in transactions of [`MEMBER_ROWS_PER_TRANSACTION`]
+/// with their partitions' counters and checks of the archived flags read once for the batch.
+/// A write that finds its row (or a flag) moved wrote nothing; that row is redone by
+/// [`save_member`] (re-read, retry).
+async fn save_members(
+    ctx: &AppContext,
+    members: BTreeMap<(Partition, String), Vec<(String, bool)>>,
+) -> Result<(), StoreError> {
+    let members: Vec<_> = members.into_iter().collect();
+    let befores =
+        futures::future::try_join_all(members.iter().map(|((p, id), _)| ctx.store.member_row(*p, id))).await?;
+    let involved: BTreeSet<String> = members
+        .iter()
+        .flat_map(|(_, ops)| ops.iter().map(|(e, _)| e.clone()))
+        .chain(befores.iter().flat_map(|b| b.events.iter().cloned()))
+        .collect();
+    let archived = archived_among(ctx, &involved.into_iter().collect::<Vec<_>>()).await?;
+    let mut quiet = Vec::new();
+    let mut counting = Vec::new();
+    for (((partition, partner_id), ops), before) in members.iter().zip(befores) {
+        let mut after = before.events.clone();
+        for (event_id, added) in ops {
+            if *added {
+                after.insert(event_id.clone());
+            } else {
+                after.remove(event_id);
+            }
+        }
+        if after == before.events {
+            continue;
+        }
+        let counted = member_counter_delta(&before.events, &after, &archived);
+        let change = MemberChange {
+            partition: *partition,
+            partner_id: partner_id.clone(),
+            before,
+            after,
+            counted,
+        };
+        if counted == (0, 0) {
+            quiet.push((change, ops));
+        } else {
+            counting.push((change, ops));
+        }
+    }
+    let written = futures::future::join_all(
+        quiet
+            .iter()
+            .map(|(c, _)| ctx.store.save_member_rows(std::slice::from_ref(c), &[])),
+    )
+    .await;
+    let mut redo = Vec::new();
+    for ((change, ops), result) in quiet.iter().zip(written) {
+        match result {
+            Ok(()) => {}
+            Err(e) if e.should_retry() => redo.push((change, *ops)),
+            Err(e) => return Err(e),
+        }
+    }
+    for chunk in counting.chunks(MEMBER_ROWS_PER_TRANSACTION) {
+        let changes: Vec<MemberChange> = chunk.iter().map(|(c, _)| c.clone()).collect();
+        let checks: Vec<(String, bool)> = changes
+            .iter()
+            .flat_map(|c| c.before.events.union(&c.after).cloned().collect::<Vec<_>>())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .map(|e| {
+                let flag = archived.contains(&e);
+                (e, flag)
+            })
+            .collect();
+        match ctx.store.save_member_rows(&changes, &checks).await {
+            Ok(()) => {}
+            Err(e) if e.should_retry() => redo.extend(chunk.iter().map(|(c, ops)| (c, *ops))),
+            Err(e) => return Err(e),
+        }
+    }
+    for (change, ops) in redo {
+        save_member(ctx, change.partition, &change.partner_id, ops).await?;
     }
     Ok(())
 }
@@ -259,11 +343,14 @@ async fn save_member(
         let archived = archived_among(ctx, &involved).await?;
         let counted = member_counter_delta(&before.events, &after, &archived);
         let checks: Vec<(String, bool)> = involved.iter().map(|e| (e.clone(), archived.contains(e))).collect();
-        match ctx
-            .store
-            .save_member_row(partition, partner_id, &before, &after, counted, &checks)
-            .await
-        {
+        let change = MemberChange {
+            partition,
+            partner_id: partner_id.to_string(),
+            before,
+            after,
+            counted,
+        };
+        match ctx.store.save_member_rows(std::slice::from_ref(&change), &checks).await {
             Ok(()) => return Ok(()),
             Err(e) if e.should_retry() && attempt < WRITE_ATTEMPTS => {
                 attempt += 1;

@@ -89,6 +89,61 @@ struct StoredMember {
     version: u64,
 }
 
+/// A partner's member row going from `before` to `after`, and how its partition's counters move.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemberChange {
+    pub partition: Partition,
+    pub partner_id: String,
+    pub before: MemberRow,
+    pub after: BTreeSet<String>,
+    pub counted: (i64, i64),
+}
+
+/// The write of one member row, conditioned on the version it was read at.
+fn member_row_item(table: &str, change: &MemberChange) -> Result<TransactWriteItem, StoreError> {
+    let pk = change.partition.pk();
+    let (condition, expected) = if change.before.version == 0 {
+        ("attribute_not_exists(#v)", None)
+    } else {
+        (
+            "#v = :expected",
+            Some(HashMap::from([(
+                ":expected".to_string(),
+                AttributeValue::N(change.before.version.to_string()),
+            )])),
+        )
+    };
+    if change.after.is_empty() {
+        let delete = aws_sdk_dynamodb::types::Delete::builder()
+            .table_name(table)
+            .set_key(Some(key(&pk, &change.partner_id)))
+            .condition_expression(condition)
+            .expression_attribute_names("#v", "version")
+            .set_expression_attribute_values(expected)
+            .build()
+            .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+        return Ok(TransactWriteItem::builder().delete(delete).build());
+    }
+    let mut item = key(&pk, &change.partner_id);
+    item.insert(
+        "events".into(),
+        AttributeValue::Ss(change.after.iter().cloned().collect()),
+    );
+    item.insert(
+        "version".into(),
+        AttributeValue::N((change.before.version + 1).to_string()),
+    );
+    let put = aws_sdk_dynamodb::types::Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .expression_attribute_names("#v", "version")
+        .set_expression_attribute_values(expected)
+        .build()
+        .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
 /// What a link row holds: its facts, under its key.
 fn row_item(pk: &str, sk: &str, facts: &LinkFacts) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(facts)?;
@@ -230,62 +285,38 @@ impl Store {
             .unwrap_or_default())
     }
 
-    /// Replaces `before` (read at its version) by `events`, moving the partition's counters by
-    /// `counted` in the same transaction, and requiring each event of `checks` to still be
-    /// archived or not as the counters assumed. Fails with a condition failure when anything
-    /// moved meanwhile (the caller reads again).
-    pub async fn save_member_row(
+    /// Writes member rows in one go: each replaces its `before` (read at its version), the
+    /// partitions' counters move by the changes' sums, and each event of `checks` must still be
+    /// archived or not as the counts assumed — one conditional write when a single row moves no
+    /// counter, else one transaction. A condition failure means something moved meanwhile and
+    /// nothing was written (the caller reads again).
+    pub async fn save_member_rows(
         &self,
-        partition: Partition,
-        partner_id: &str,
-        before: &MemberRow,
-        events: &BTreeSet<String>,
-        counted: (i64, i64),
+        changes: &[MemberChange],
         checks: &[(String, bool)],
     ) -> Result<(), StoreError> {
         let table = self.tables().aggregates.clone();
-        let pk = partition.pk();
-        let guard = if before.version == 0 {
-            ("attribute_not_exists(#v)", None)
-        } else {
-            ("#v = :expected", Some(AttributeValue::N(before.version.to_string())))
-        };
-        let row = if events.is_empty() {
-            let delete = aws_sdk_dynamodb::types::Delete::builder()
-                .table_name(&table)
-                .set_key(Some(key(&pk, partner_id)))
-                .condition_expression(guard.0)
-                .expression_attribute_names("#v", "version")
-                .set_expression_attribute_values(guard.1.map(|v| HashMap::from([(":expected".to_string(), v)])))
-                .build()
-                .map_err(|e| StoreError::Sdk(Box::new(e)))?;
-            TransactWriteItem::builder().delete(delete).build()
-        } else {
-            let mut item = key(&pk, partner_id);
-            item.insert("events".into(), AttributeValue::Ss(events.iter().cloned().collect()));
-            item.insert("version".into(), AttributeValue::N((before.version + 1).to_string()));
-            let put = aws_sdk_dynamodb::types::Put::builder()
-                .table_name(&table)
-                .set_item(Some(item))
-                .condition_expression(guard.0)
-                .expression_attribute_names("#v", "version")
-                .set_expression_attribute_values(guard.1.map(|v| HashMap::from([(":expected".to_string(), v)])))
-                .build()
-                .map_err(|e| StoreError::Sdk(Box::new(e)))?;
-            TransactWriteItem::builder().put(put).build()
-        };
-        if counted == (0, 0) {
-            // Only the row changes: one conditional write, no transaction.
-            return self.transact_or_single(vec![row]).await;
+        let mut items = Vec::new();
+        let mut counters: BTreeMap<Partition, (i64, i64)> = BTreeMap::new();
+        for change in changes {
+            items.push(member_row_item(&table, change)?);
+            let sum = counters.entry(change.partition).or_default();
+            sum.0 += change.counted.0;
+            sum.1 += change.counted.1;
         }
-        let mut items = vec![
-            row,
-            Update::maintenance()
-                .allow_missing()
-                .add("partners", counted.0)
-                .add("visiblePartners", counted.1)
-                .into_transact_at(&table, key(&pk, COUNT))?,
-        ];
+        counters.retain(|_, sum| *sum != (0, 0));
+        if counters.is_empty() && items.len() == 1 {
+            return self.transact_or_single(items).await;
+        }
+        for (partition, (partners, visible)) in counters {
+            items.push(
+                Update::maintenance()
+                    .allow_missing()
+                    .add("partners", partners)
+                    .add("visiblePartners", visible)
+                    .into_transact_at(&table, key(&partition.pk(), COUNT))?,
+            );
+        }
         for (event_id, archived) in checks {
             let condition = if *archived {
                 "#a = :yes"
