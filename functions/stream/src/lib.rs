@@ -197,6 +197,19 @@ async fn apply_links(records: &[EventRecord], ctx: &AppContext) -> Result<(), St
     save_members(ctx, members).await
 }
 
+/// A member set after the batch's adds (`true`) and removes, in record order.
+fn applied(events: &BTreeSet<String>, ops: &[(String, bool)]) -> BTreeSet<String> {
+    let mut after = events.clone();
+    for (event_id, added) in ops {
+        if *added {
+            after.insert(event_id.clone());
+        } else {
+            after.remove(event_id);
+        }
+    }
+    after
+}
+
 /// Rows written together in one transaction at most (each with up to two events to check).
 const MEMBER_ROWS_PER_TRANSACTION: usize = 25;
 
@@ -221,14 +234,7 @@ async fn save_members(
     let mut quiet = Vec::new();
     let mut counting = Vec::new();
     for (((partition, partner_id), ops), before) in members.iter().zip(befores) {
-        let mut after = before.events.clone();
-        for (event_id, added) in ops {
-            if *added {
-                after.insert(event_id.clone());
-            } else {
-                after.remove(event_id);
-            }
-        }
+        let after = applied(&before.events, ops);
         if after == before.events {
             continue;
         }
@@ -328,14 +334,7 @@ async fn save_member(
     let mut attempt = 0;
     loop {
         let before = ctx.store.member_row(partition, partner_id).await?;
-        let mut after = before.events.clone();
-        for (event_id, added) in ops {
-            if *added {
-                after.insert(event_id.clone());
-            } else {
-                after.remove(event_id);
-            }
-        }
+        let after = applied(&before.events, ops);
         if after == before.events {
             return Ok(());
         }

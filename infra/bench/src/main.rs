@@ -140,37 +140,19 @@ async fn stream_stats(api: &Api) -> (u64, f64) {
     }
 }
 
-/// The processor's figures once it has been idle for half a second (at most two minutes).
-async fn idle_stream_stats(api: &Api) -> (u64, f64) {
+/// The processor's figures once it has delivered more than `past` records (any, when `None`)
+/// and then been idle for half a second; `None` if that does not happen within `limit_secs`.
+async fn idle_stream_stats(api: &Api, past: Option<u64>, limit_secs: u64) -> Option<(u64, f64)> {
     let started = Instant::now();
     let mut last = stream_stats(api).await;
     let mut still_since = Instant::now();
-    while started.elapsed().as_secs() < 120 {
+    while started.elapsed().as_secs() < limit_secs {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         let now = stream_stats(api).await;
         if now != last {
             last = now;
             still_since = Instant::now();
-        } else if still_since.elapsed().as_millis() >= 500 {
-            break;
-        }
-    }
-    last
-}
-
-/// The processor's figures once it has delivered something past `records` and then been idle
-/// for half a second (`None` if nothing arrives within 10 s).
-async fn settled_stream_stats(api: &Api, records: u64) -> Option<(u64, f64)> {
-    let started = Instant::now();
-    let mut last = stream_stats(api).await;
-    let mut still_since = Instant::now();
-    while started.elapsed().as_secs() < 10 {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        let now = stream_stats(api).await;
-        if now != last {
-            last = now;
-            still_since = Instant::now();
-        } else if last.0 > records && still_since.elapsed().as_millis() >= 500 {
+        } else if past.is_none_or(|p| last.0 > p) && still_since.elapsed().as_millis() >= 500 {
             return Some(last);
         }
     }
@@ -343,7 +325,7 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
         let stream_before = if method == "GET" {
             (0, 0.0)
         } else {
-            idle_stream_stats(&api).await
+            idle_stream_stats(&api, None, 120).await.unwrap_or_default()
         };
         let probe_started = Instant::now();
         let probe = api.send(&method, &path, body.as_ref()).await?;
@@ -351,7 +333,7 @@ async fn load(args: &HashMap<String, String>) -> Result<(), BoxError> {
         let stream_write_units = if method == "GET" {
             None
         } else {
-            settled_stream_stats(&api, stream_before.0)
+            idle_stream_stats(&api, Some(stream_before.0), 10)
                 .await
                 .map(|after| ((after.1 - stream_before.1) * 100.0).round() / 100.0)
         };
