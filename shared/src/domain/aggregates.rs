@@ -15,7 +15,6 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::link::PartnerEventLink;
-use super::money::to_cents;
 use super::normalize::{is_calendar_date, stored_status, truncate_chars};
 
 /// Statuses that can go stale (custom statuses never do).
@@ -73,11 +72,7 @@ impl From<&PartnerEventLink> for LinkFacts {
 impl LinkFacts {
     /// `updatedAt || createdAt`.
     pub fn touched(&self) -> i64 {
-        if self.updated_at != 0 {
-            self.updated_at
-        } else {
-            self.created_at
-        }
+        super::touched_at(self.updated_at, self.created_at)
     }
 
     /// The status re-normalized on read (§3.3).
@@ -87,7 +82,7 @@ impl LinkFacts {
 
     /// The amount in cents (0 when none).
     pub fn cents(&self) -> i64 {
-        self.amount.filter(|a| a.is_finite()).map(to_cents).unwrap_or(0)
+        super::amount_cents(self.amount)
     }
 
     /// The follow-up date, when it is a real day.

@@ -62,11 +62,7 @@ impl LinkSummary {
 
     /// `updatedAt || createdAt`, the "newest first" key.
     pub fn touched_at(&self) -> i64 {
-        if self.updated_at != 0 {
-            self.updated_at
-        } else {
-            self.created_at
-        }
+        super::touched_at(self.updated_at, self.created_at)
     }
 
     /// The status re-normalized on read (§3.3).
@@ -80,7 +76,7 @@ impl LinkSummary {
     }
 
     fn cents(&self) -> i64 {
-        self.amount.filter(|a| a.is_finite()).map(to_cents).unwrap_or(0)
+        super::amount_cents(self.amount)
     }
 }
 

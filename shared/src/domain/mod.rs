@@ -36,6 +36,16 @@ impl ValidationError {
     }
 }
 
+/// `updatedAt || createdAt`: when a record was last touched, the "newest first" key.
+pub fn touched_at(updated_at: i64, created_at: i64) -> i64 {
+    if updated_at != 0 { updated_at } else { created_at }
+}
+
+/// An optional amount in cents (0 when absent or not finite).
+pub fn amount_cents(amount: Option<f64>) -> i64 {
+    amount.filter(|a| a.is_finite()).map(money::to_cents).unwrap_or(0)
+}
+
 /// Today's date as the `YYYY-MM-DD` string all date comparisons use (UTC midnight granularity).
 pub fn utc_date_string(now: chrono::DateTime<chrono::Utc>) -> String {
     now.format("%Y-%m-%d").to_string()
