@@ -476,8 +476,6 @@ async fn the_rollup_indexes_partners_archived_before_the_index_existed() {
 /// links answers, after creates, edits, deletes, a re-key, archives and backdated deals.
 #[tokio::test]
 async fn the_dashboard_from_aggregates_equals_a_recount_of_the_links() {
-    use shared::domain::aggregates::LinkFacts;
-    use shared::domain::dashboard::{DashboardParams, dashboard, data_from_links};
     use shared::domain::link::PartnerEventLink;
 
     let api = TestApi::new().await;
@@ -574,17 +572,58 @@ async fn the_dashboard_from_aggregates_equals_a_recount_of_the_links() {
     };
     archive(format!("/partnerships/partners/{}", partners[1])).await;
     archive(format!("/partnerships/events/{e2}")).await;
+    // Communication follow-ups: with an event, without one, done, moved, and one naming an event
+    // deleted before this service (as the old service's data has them): it counts where its event
+    // id and year are asked for.
+    let mut comms = Vec::new();
+    for (i, event_id) in [Some(&e1), Some(&e3), None, Some(&e2), Some(&e1), None]
+        .iter()
+        .enumerate()
+    {
+        let mut body = json!({"summary": format!("Call {i}"), "subject": format!("Subject {i}"), "followUpDate": day(i as i64 * 6 - 15)});
+        if let Some(id) = event_id {
+            body["eventId"] = json!(id);
+        }
+        let path = format!("/partnerships/partners/{}/communications", partners[i % 5]);
+        comms.push(
+            post(&api, &path, body).await["communication"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let comm_patch = |id: &str, body: Value| {
+        let path = format!("/partnerships/partner-communications/{id}");
+        let api = &api;
+        async move { assert_eq!(api.call("PATCH", &path, Some(body)).await.status, 200) }
+    };
+    comm_patch(&comms[0], json!({"followUpDone": true})).await;
+    comm_patch(&comms[1], json!({"followUpDate": day(1)})).await;
+    comm_patch(&comms[4], json!({"eventId": ""})).await;
+    let orphan = shared::domain::records::Communication {
+        id: "legacy-comm".into(),
+        partner_id: partners[0].clone(),
+        summary: "From the old service".into(),
+        follow_up_date: Some(day(2)),
+        event: shared::domain::records::EventRef {
+            event_id: Some("deleted-event".into()),
+            event_year: Some(year as i32),
+            event_id_year: Some(format!("deleted-event#{year}")),
+            event_name: Some("Deleted".into()),
+        },
+        ..Default::default()
+    };
+    api.ctx
+        .store
+        .client()
+        .put_item()
+        .table_name(&api.ctx.config.tables.communications)
+        .set_item(Some(serde_dynamo::to_item(&orphan).unwrap()))
+        .send()
+        .await
+        .unwrap();
     api.settle().await;
 
-    let all_links: Vec<PartnerEventLink> = api.ctx.store.all_links().await.unwrap();
-    let facts: Vec<LinkFacts> = all_links.iter().map(LinkFacts::from).collect();
-    let events = api.ctx.store.all_events().await.unwrap();
-    let all_partners = api.ctx.store.all_partners().await.unwrap();
-    let archived: std::collections::HashSet<&str> = all_partners
-        .iter()
-        .filter(|p| p.archived)
-        .map(|p| p.id.as_str())
-        .collect();
     for query in [
         "",
         "year=all",
@@ -592,37 +631,132 @@ async fn the_dashboard_from_aggregates_equals_a_recount_of_the_links() {
         &format!("year={}", year - 2),
         &format!("eventId={e1}"),
         &format!("eventId={e2}&includeArchived=true"),
+        "eventId=deleted-event",
+        &format!("eventId=deleted-event&year={}", year - 1),
         "includeArchived=true&upcomingWindowDays=7&actionLimit=10",
     ] {
-        let served = api.call("GET", &format!("/partnerships/dashboard?{query}"), None).await;
-        assert_eq!(served.status, 200);
-        let params = DashboardParams::parse(
-            &query
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        );
-        let now = Utc::now();
-        let mut data = data_from_links(events.clone(), &facts, &params, now);
-        data.archived_partner_links = facts
-            .iter()
-            .filter(|l| archived.contains(l.partner_id.as_str()))
-            .cloned()
-            .collect();
-        let last_day = (now.date_naive() + Duration::days(params.upcoming_window_days))
-            .format("%Y-%m-%d")
-            .to_string();
-        data.follow_up_communications = api.ctx.store.open_follow_ups_until(&last_day).await.unwrap();
-        data.partners = all_partners.iter().map(|p| (p.id.clone(), p.clone())).collect();
-        (data.partner_count, data.archived_partner_count) = api.ctx.store.partner_counts().await.unwrap();
-        let mut recount = dashboard(&data, &params, now);
-        let mut served = served.body;
-        for answer in [&mut recount, &mut served] {
-            answer.as_object_mut().unwrap().remove("generatedAt");
-        }
-        assert_eq!(served, recount, "?{query}");
+        assert_dashboard_equals_a_recount(&api, query).await;
     }
+}
+
+/// The served dashboard for `query` equals the one computed from every link and communication.
+async fn assert_dashboard_equals_a_recount(api: &TestApi, query: &str) {
+    use shared::domain::aggregates::{CommFacts, LinkFacts};
+    use shared::domain::dashboard::{DashboardParams, dashboard, data_from_records};
+    use shared::domain::link::PartnerEventLink;
+    use shared::domain::records::Communication;
+
+    let store = &api.ctx.store;
+    let all_links: Vec<PartnerEventLink> = store.all_links().await.unwrap();
+    let facts: Vec<LinkFacts> = all_links.iter().map(LinkFacts::from).collect();
+    let all_comms: Vec<Communication> = store.scan_all(&api.ctx.config.tables.communications).await.unwrap();
+    let comm_facts: Vec<CommFacts> = all_comms.iter().map(CommFacts::from).collect();
+    let events = store.all_events().await.unwrap();
+    let all_partners = store.all_partners().await.unwrap();
+    let archived: std::collections::HashSet<&str> = all_partners
+        .iter()
+        .filter(|p| p.archived)
+        .map(|p| p.id.as_str())
+        .collect();
+    let served = api.call("GET", &format!("/partnerships/dashboard?{query}"), None).await;
+    assert_eq!(served.status, 200);
+    let params = DashboardParams::parse(
+        &query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    let now = Utc::now();
+    let mut data = data_from_records(events.clone(), &facts, &comm_facts, &params, now);
+    data.archived_partner_links = facts
+        .iter()
+        .filter(|l| archived.contains(l.partner_id.as_str()))
+        .cloned()
+        .collect();
+    data.partners = all_partners.iter().map(|p| (p.id.clone(), p.clone())).collect();
+    (data.partner_count, data.archived_partner_count) = store.partner_counts().await.unwrap();
+    let mut recount = dashboard(&data, &params, now);
+    let mut served = served.body;
+    for answer in [&mut recount, &mut served] {
+        answer.as_object_mut().unwrap().remove("generatedAt");
+    }
+    assert_eq!(served, recount, "?{query}");
+}
+
+/// With more follow-ups and stale deals than the queue shows, spread over events and
+/// communications, the first `actionLimit` are still exactly the recount's, and the totals count
+/// all of them.
+#[tokio::test]
+async fn the_queue_shows_the_first_items_of_many_and_counts_them_all() {
+    use shared::domain::link::PartnerEventLink;
+
+    let api = TestApi::new().await;
+    let year = Utc::now().format("%Y").to_string().parse::<i64>().unwrap();
+    let mut events = Vec::new();
+    for name in ["Alpha", "Beta", "Gamma"] {
+        let created = post(&api, "/partnerships/events", json!({"name": name, "year": year})).await;
+        events.push(created["event"]["id"].as_str().unwrap().to_string());
+    }
+    let statuses = ["pitched", "paid", "in_conversation", "declined"];
+    for i in 0..36i64 {
+        let partner = api.create_partner(json!({"company": format!("Busy {i:02}")})).await;
+        let partner_id = partner["id"].as_str().unwrap().to_string();
+        let mut body = json!({"eventId": events[(i % 3) as usize], "status": statuses[(i % 4) as usize]});
+        // The first third undated (stale once backdated; created first, so each event's last
+        // activity is a later deal's), the rest dated, several on one day.
+        let stale = i < 12;
+        if !stale {
+            body["followUpDate"] = json!(day(i % 9 - 4));
+        }
+        let created = post(&api, &format!("/partnerships/partners/{partner_id}/events"), body).await;
+        if stale {
+            let id = created["link"]["id"].as_str().unwrap();
+            let mut stored: PartnerEventLink = api.ctx.store.get_link(id).await.unwrap().unwrap();
+            let touched = (Utc::now() - Duration::days(10 + 2 * i)).timestamp_millis();
+            stored.status = "pitched".into();
+            stored.created_at = touched;
+            stored.updated_at = touched;
+            stored.version += 1;
+            api.ctx
+                .store
+                .client()
+                .put_item()
+                .table_name(&api.ctx.config.tables.links)
+                .set_item(Some(serde_dynamo::to_item(&stored).unwrap()))
+                .send()
+                .await
+                .unwrap();
+        }
+        if i % 2 == 0 {
+            let mut comm = json!({"summary": format!("Note {i}"), "followUpDate": day(i % 7 - 3)});
+            if i % 4 == 0 {
+                comm["eventId"] = json!(events[(i % 3) as usize]);
+            }
+            post(
+                &api,
+                &format!("/partnerships/partners/{partner_id}/communications"),
+                comm,
+            )
+            .await;
+        }
+    }
+    api.settle().await;
+    for query in [
+        "actionLimit=10",
+        "",
+        &format!("eventId={}&actionLimit=10", events[0]),
+        &format!("year={year}&upcomingWindowDays=7&actionLimit=10"),
+    ] {
+        assert_dashboard_equals_a_recount(&api, query).await;
+    }
+    let served = api.call("GET", "/partnerships/dashboard?actionLimit=10", None).await;
+    let totals = &served.body["totals"];
+    assert_eq!(totals["actionItemCount"], 10);
+    assert!(
+        totals["actionItemTotal"].as_i64().unwrap() > 40,
+        "every dated link, stale deal and communication is counted: {totals}"
+    );
 }
 
 /// What the dashboard reads grows with the scope's events and the deals that need action, never
@@ -659,5 +793,63 @@ async fn the_dashboard_reads_no_link_that_needs_no_action() {
         items_read(&after),
         items_read(&before),
         "30 more links, no more items read"
+    );
+}
+
+/// The queue reads the rows it shows (and a page per partition), not every follow-up due:
+/// thirty more overdue deals behind the first `actionLimit` read nothing more.
+#[tokio::test]
+async fn the_dashboard_reads_the_rows_it_shows_not_every_follow_up_due() {
+    let api = TestApi::new().await;
+    let items_read = |reply: &integration_tests::Reply| -> u64 {
+        reply.headers[shared::http::ITEMS_READ_HEADER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let year = Utc::now().format("%Y").to_string();
+    let created = post(
+        &api,
+        "/partnerships/events",
+        json!({"name": "Summit", "year": year.parse::<i64>().unwrap()}),
+    )
+    .await;
+    let event_id = created["event"]["id"].as_str().unwrap().to_string();
+    let add = |n: usize, offset: i64, prefix: &'static str| {
+        let api = &api;
+        let event_id = event_id.clone();
+        async move {
+            for i in 0..n {
+                let partner = api.create_partner(json!({"company": format!("{prefix} {i}")})).await;
+                let path = format!("/partnerships/partners/{}/events", partner["id"].as_str().unwrap());
+                post(
+                    api,
+                    &path,
+                    json!({"eventId": event_id, "status": "pitched", "followUpDate": day(offset)}),
+                )
+                .await;
+            }
+        }
+    };
+    add(12, -3, "First").await;
+    api.settle().await;
+    let before = api.call("GET", "/partnerships/dashboard?actionLimit=10", None).await;
+    add(30, -2, "Later").await;
+    api.settle().await;
+    let after = api.call("GET", "/partnerships/dashboard?actionLimit=10", None).await;
+    assert_eq!(before.body["totals"]["overdueFollowUps"], 12);
+    assert_eq!(after.body["totals"]["overdueFollowUps"], 42, "counted, all of them");
+    assert_eq!(
+        after.body["actionItems"], before.body["actionItems"],
+        "the first ten are the same"
+    );
+    // One more row read to see that the first day ended, and one more tally row if the later
+    // day falls in another month.
+    assert!(
+        items_read(&after) <= items_read(&before) + 2,
+        "{} items read before, {} after",
+        items_read(&before),
+        items_read(&after)
     );
 }

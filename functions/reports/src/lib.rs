@@ -5,9 +5,9 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::domain::aggregates::{EventAggregate, LinkFacts};
+use shared::domain::aggregates::{DayTallies, EventAggregate, LinkFacts, QueueKey};
 use shared::domain::dashboard::{
-    DashboardData, DashboardParams, PartnersInScope, Scope, dashboard as build_dashboard, due_bounds,
+    DashboardData, DashboardParams, PartnersInScope, QueueDays, Scope, dashboard as build_dashboard,
 };
 use shared::domain::export::{partner_rows, to_csv};
 use shared::domain::normalize::{ALUMNI_TAG, iso_millis};
@@ -16,6 +16,8 @@ use shared::http::{authenticate, download, ok, query_params, route_key, serve};
 use shared::store::StoreError;
 use shared::store::aggregates::Partition;
 use shared::{ApiError, ApiResult, AppContext};
+
+mod queue;
 
 /// Serves one API Gateway request, exactly as Lambda calls it.
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
@@ -32,9 +34,10 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
 }
 
 /// Reads only what the scope needs, from the aggregates the stream processor keeps: the (small)
-/// events table, each scoped event's status totals, its due follow-ups and stale deals, the
-/// partner counters of the scope, the open communication follow-ups due in the window, the
-/// archived partners' links, and the partners named on the action items. Never the other links.
+/// events table, each scoped event's status totals, the day tallies of the scope's queues (what
+/// is due and stale, counted without reading it), the first `actionLimit` rows of the action
+/// queue, the partner counters of the scope, the archived partners' links, and the partners
+/// named on the action items. Never the other links.
 async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
     let params = DashboardParams::parse(&query_params(request));
     ok(&dashboard_body(&params, Utc::now(), ctx).await?)
@@ -42,17 +45,45 @@ async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Bo
 
 async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ctx: &AppContext) -> ApiResult<Value> {
     let store = &ctx.store;
-    let events = store.all_events().await?;
+    let (events, orphans) = futures::try_join!(store.all_events(), store.orphan_events())?;
+    let known: BTreeSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let orphans: Vec<(String, i32)> = orphans
+        .into_iter()
+        .filter(|(id, _)| !known.contains(id.as_str()))
+        .collect();
     let scope = Scope::of(&events, params);
-    let scoped: Vec<&str> = scope.scoped.iter().map(|e| e.id.as_str()).collect();
-    let (window_end, stale_from) = due_bounds(params, now);
-    let last_day = window_end.format("%Y-%m-%d").to_string();
+    let days = QueueDays::of(params, now);
+    let link_queues: Vec<String> = scope.scoped.iter().map(|e| e.id.clone()).collect();
+    let comm_queues = scope.communication_queues(params, &orphans);
     let aggregates = futures::future::try_join_all(scope.event_ids().into_iter().map(|id| async move {
         let aggregate = store.event_aggregate(&id).await?;
         Ok::<_, StoreError>((id, aggregate))
     }));
-    let due = futures::future::try_join_all(scoped.iter().map(|id| store.due_links(id, window_end)));
-    let stale = futures::future::try_join_all(scoped.iter().map(|id| store.stale_links(id, stale_from)));
+    let queue = async {
+        let keys: BTreeSet<QueueKey> = link_queues
+            .iter()
+            .map(|id| QueueKey::Event(id.clone()))
+            .chain(comm_queues.iter().cloned())
+            .collect();
+        let tallies: HashMap<QueueKey, DayTallies> =
+            futures::future::try_join_all(keys.into_iter().map(|key| async move {
+                let tallies = store.tallies(&key, days.first_day_counted()).await?;
+                Ok::<_, StoreError>((key, tallies))
+            }))
+            .await?
+            .into_iter()
+            .collect();
+        let sources = queue::sources(&link_queues, &comm_queues, &tallies, &days);
+        let candidates = queue::first_rows(store, sources, params.action_limit, &days).await?;
+        let partner_ids: Vec<String> = candidates
+            .iter()
+            .map(|c| c.partner_id().to_string())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let partners = store.partner_cards(&partner_ids).await?;
+        Ok::<_, StoreError>((tallies, candidates, partners))
+    };
     let members = async {
         Ok::<_, StoreError>(match scope.partners_in_scope(params) {
             PartnersInScope::Members { year, include_archived } => {
@@ -67,16 +98,13 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
         let links = futures::future::try_join_all(ids.iter().map(|id| store.links_of(id))).await?;
         Ok::<_, StoreError>(links.iter().flatten().map(LinkFacts::from).collect::<Vec<_>>())
     };
-    let (aggregates, due, stale, members, archived_partner_links, follow_ups, (partner_count, archived_partner_count)) =
-        futures::try_join!(
-            aggregates,
-            due,
-            stale,
-            members,
-            archived_links,
-            store.open_follow_ups_until(&last_day),
-            store.partner_counts(),
-        )?;
+    let (
+        aggregates,
+        (tallies, candidates, partners),
+        members,
+        archived_partner_links,
+        (partner_count, archived_partner_count),
+    ) = futures::try_join!(aggregates, queue, members, archived_links, store.partner_counts())?;
     let aggregates: HashMap<String, EventAggregate> = aggregates.into_iter().collect();
     // One event in scope: its links are its partners (one link per partner and event).
     let partners_in_scope = members.unwrap_or_else(|| match scope.partners_in_scope(params) {
@@ -85,30 +113,18 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
             .map_or(0, |a| a.by_status.values().map(|t| t.count).sum()),
         _ => 0,
     });
-    let mut data = DashboardData {
+    let data = DashboardData {
         events,
         aggregates,
-        due_links: due.into_iter().flatten().collect(),
-        stale_links: stale.into_iter().flatten().collect(),
+        tallies,
+        orphans,
+        candidates,
         archived_partner_links,
         partners_in_scope,
-        follow_up_communications: follow_ups,
-        partners: HashMap::new(),
+        partners,
         partner_count,
         archived_partner_count,
     };
-    // Names are only shown on the action items that survive the cut, and the cut does not depend
-    // on them: a first pass finds those items, their partners are read, a second pass names them.
-    let unnamed = build_dashboard(&data, params, now);
-    let partner_ids: Vec<String> = unnamed["actionItems"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| item["partnerId"].as_str().map(str::to_string))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    data.partners = store.partner_cards(&partner_ids).await?;
     Ok(build_dashboard(&data, params, now))
 }
 

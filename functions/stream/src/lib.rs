@@ -2,8 +2,10 @@
 //! Streams (`template.yaml`), keeping what may lag a write by seconds:
 //! - from the partners stream, the partner counters;
 //! - from the links stream, the dashboard's aggregates (`domain::aggregates`): status totals and
-//!   last activity per event, the due and stale rows, the partners per year;
-//! - from the events stream, the visible-partner counters when an event is archived or restored.
+//!   last activity per event, the due and stale rows and their day tallies, the partners per year;
+//! - from the communications stream, the open follow-up rows and their day tallies;
+//! - from the events stream, the visible-partner counters when an event is archived or restored,
+//!   and the deleted events whose communications still count.
 //!
 //! A batch holds one shard's records in order. Counter moves are written in transactions with
 //! the batch's mark (`store::stream`), so a retried batch never moves a counter twice; rows and
@@ -19,15 +21,16 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use serde::Deserialize;
 use shared::AppContext;
 use shared::domain::aggregates::{
-    LinkEffects, LinkFacts, Membership, link_effects, member_counter_delta, summed_status_deltas,
+    CommFacts, LinkEffects, LinkFacts, Membership, StatusDelta, TallyDelta, comm_effects, link_effects,
+    member_counter_delta, summed_status_deltas, summed_tallies,
 };
 use shared::domain::changes::{Change, PartnerPresence, partner_counts_delta, sequence_after};
-use shared::store::aggregates::{MemberChange, Partition, due_pk, stale_pk};
+use shared::store::aggregates::{MemberChange, Partition, comm_due_pk, due_pk, row_item, stale_pk};
 use shared::store::stream::Batch;
-use shared::store::{StoreError, WRITE_ATTEMPTS, backoff};
+use shared::store::{Item, StoreError, WRITE_ATTEMPTS, backoff};
 
-/// Events whose status totals one transaction moves at most (100 items less the mark).
-const EVENTS_PER_TRANSACTION: usize = 90;
+/// Counter rows one transaction moves at most (100 items less the mark).
+const COUNTERS_PER_TRANSACTION: usize = 99;
 
 /// Applies one batch and answers which record to retry from, if any.
 pub async fn handle(event: Event, ctx: &AppContext) -> DynamoDbEventResponse {
@@ -85,6 +88,7 @@ async fn apply(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreErr
         Some(t) if t == tables.partners => apply_partners(records, ctx).await,
         Some(t) if t == tables.links => apply_links(records, ctx).await,
         Some(t) if t == tables.events => apply_events(records, ctx).await,
+        Some(t) if t == tables.communications => apply_communications(records, ctx).await,
         other => {
             tracing::warn!(table = ?other, "records of a table this processor does not follow; skipped");
             Ok(())
@@ -148,7 +152,7 @@ async fn apply_links(records: &[EventRecord], ctx: &AppContext) -> Result<(), St
         })
         .collect();
     // Rows and member sets: final state per key, for every record (writing them again is harmless).
-    let mut rows: BTreeMap<(String, String), Option<LinkFacts>> = BTreeMap::new();
+    let mut rows: BTreeMap<(String, String), Option<Item>> = BTreeMap::new();
     let mut activity: BTreeMap<String, i64> = BTreeMap::new();
     let mut members: BTreeMap<(Partition, String), Vec<(String, bool)>> = BTreeMap::new();
     for e in &effects {
@@ -162,7 +166,9 @@ async fn apply_links(records: &[EventRecord], ctx: &AppContext) -> Result<(), St
         }
         for (put, pk) in [(&e.due_put, due_pk as fn(&str) -> String), (&e.stale_put, stale_pk)] {
             if let Some((key, facts)) = put {
-                rows.insert((pk(&key.event_id), key.sort.clone()), Some(facts.clone()));
+                let pk = pk(&key.event_id);
+                let item = row_item(&pk, &key.sort, facts)?;
+                rows.insert((pk, key.sort.clone()), Some(item));
             }
         }
         if let Some((event_id, at)) = &e.activity {
@@ -189,7 +195,12 @@ async fn apply_links(records: &[EventRecord], ctx: &AppContext) -> Result<(), St
                 .push((event_id.clone(), added));
         }
     }
-    count_status_totals(records, ctx).await?;
+    count_once(records, ctx, |record| {
+        let c = link_change(record);
+        let effects = link_effects(c.old.as_ref(), c.new.as_ref());
+        (effects.status_deltas, effects.tallies)
+    })
+    .await?;
     ctx.store.write_rows(rows).await?;
     for (event_id, at) in activity {
         ctx.store.record_activity(&event_id, at).await?;
@@ -290,34 +301,91 @@ async fn save_members(
     Ok(())
 }
 
-/// Moves the per-event status totals by the records not counted yet, in transactions of at most
-/// [`EVENTS_PER_TRANSACTION`] events, each advancing the batch's mark.
-async fn count_status_totals(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreError> {
+/// Moves the counters (status totals, day tallies) by the records not counted yet, in
+/// transactions of at most [`COUNTERS_PER_TRANSACTION`] counter rows, each advancing the batch's
+/// mark.
+async fn count_once(
+    records: &[EventRecord],
+    ctx: &AppContext,
+    deltas_of: impl Fn(&EventRecord) -> (Vec<StatusDelta>, Vec<TallyDelta>),
+) -> Result<(), StoreError> {
     let (pending, mut batch) = uncounted(records, ctx).await?;
+    let counter_items = |status: &[StatusDelta], tallies: &[TallyDelta]| {
+        let mut items = ctx.store.status_total_updates(&summed_status_deltas(status))?;
+        items.extend(ctx.store.tally_updates(&summed_tallies(tallies))?);
+        Ok::<_, StoreError>(items)
+    };
     let mut start = 0;
     while start < pending.len() {
-        let mut events: BTreeSet<String> = BTreeSet::new();
-        let mut deltas = Vec::new();
+        let (mut status, mut tallies) = (Vec::new(), Vec::new());
+        let mut items = Vec::new();
         let mut end = start;
         while end < pending.len() {
-            let c = link_change(pending[end]);
-            let record_deltas = link_effects(c.old.as_ref(), c.new.as_ref()).status_deltas;
-            let mut grown = events.clone();
-            grown.extend(record_deltas.iter().map(|d| d.event_id.clone()));
-            if grown.len() > EVENTS_PER_TRANSACTION && end > start {
+            let (more_status, more_tallies) = deltas_of(pending[end]);
+            let grown_status: Vec<StatusDelta> = status.iter().chain(&more_status).cloned().collect();
+            let grown_tallies: Vec<TallyDelta> = tallies.iter().chain(&more_tallies).cloned().collect();
+            let grown = counter_items(&grown_status, &grown_tallies)?;
+            if grown.len() > COUNTERS_PER_TRANSACTION && end > start {
                 break;
             }
-            events = grown;
-            deltas.extend(record_deltas);
+            (status, tallies, items) = (grown_status, grown_tallies, grown);
             end += 1;
         }
-        let items = ctx.store.status_total_updates(&summed_status_deltas(&deltas))?;
         if !items.is_empty() {
             batch.through = sequence(pending[end - 1]);
             ctx.store.apply_once(&batch, items, now_seconds()).await?;
             batch.previous = Some(batch.through.clone());
         }
         start = end;
+    }
+    Ok(())
+}
+
+/// Open communication follow-ups: their rows by key, their day tallies exactly once.
+async fn apply_communications(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreError> {
+    let comm_change = |record: &EventRecord| {
+        let c: Change<CommFacts> = change(record);
+        comm_effects(c.old.as_ref(), c.new.as_ref())
+    };
+    let mut rows: BTreeMap<(String, String), Option<Item>> = BTreeMap::new();
+    for effects in records.iter().map(comm_change) {
+        if let Some((key, sort)) = effects.due_remove {
+            rows.insert((comm_due_pk(&key), sort), None);
+        }
+        if let Some((key, sort, facts)) = effects.due_put {
+            let pk = comm_due_pk(&key);
+            let item = row_item(&pk, &sort, &facts)?;
+            rows.insert((pk, sort), Some(item));
+        }
+    }
+    count_once(records, ctx, |record| (Vec::new(), comm_change(record).tallies)).await?;
+    ctx.store.write_rows(rows).await?;
+    record_orphans(records, ctx).await
+}
+
+/// Communications that name an event the events table does not have (data from before this
+/// service, which deleted events without looking at them) still count where that event is asked
+/// for: the dashboard finds those events in the orphans partition.
+async fn record_orphans(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreError> {
+    let named: BTreeMap<String, i32> = records
+        .iter()
+        .filter_map(|r| change::<CommFacts>(r).new)
+        .filter(|c| c.due().is_some())
+        .filter_map(|c| Some((c.event.id()?.to_string(), c.event.event_year.unwrap_or(0))))
+        .collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = named.keys().cloned().collect();
+    let existing: BTreeSet<String> = ctx
+        .store
+        .batch_get_fields::<Archivable>(&ctx.store.tables().events, &ids, &["id", "archived", "year"])
+        .await?
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    for (id, year) in named.iter().filter(|(id, _)| !existing.contains(*id)) {
+        ctx.store.put_orphan(id, *year).await?;
     }
     Ok(())
 }
@@ -382,6 +450,9 @@ async fn apply_events(records: &[EventRecord], ctx: &AppContext) -> Result<(), S
     let mut partitions = BTreeSet::new();
     for record in records {
         let c: Change<Archivable> = change(record);
+        if let (Some(old), None) = (&c.old, &c.new) {
+            ctx.store.put_orphan(&old.id, old.year).await?;
+        }
         let flipped = match (&c.old, &c.new) {
             (Some(old), Some(new)) => old.archived != new.archived,
             _ => false,

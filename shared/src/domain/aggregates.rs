@@ -7,15 +7,19 @@
 //! - per event, the links with a follow-up date (by date) and the stale candidates (by their last
 //!   touch): the action queue reads only those, never the event's other links;
 //! - per year (and over all years), which partners have a link in which events, with counters of
-//!   the partners that have one at all and one in an event that is not archived.
+//!   the partners that have one at all and one in an event that is not archived;
+//! - per event (and for the communications without one), day tallies of the follow-ups and of the
+//!   stale candidates' last touches, so the dashboard counts what is due without reading it, and
+//!   the open communication follow-ups by date, so it reads only the ones it shows.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::link::PartnerEventLink;
 use super::normalize::{is_calendar_date, stored_status, truncate_chars};
+use super::records::{Communication, EventRef};
 
 /// Statuses that can go stale (custom statuses never do).
 pub fn stale_eligible(status: &str) -> bool {
@@ -23,6 +27,11 @@ pub fn stale_eligible(status: &str) -> bool {
         status,
         "prospecting" | "pitched" | "reached_out" | "shortlist" | "in_conversation" | "followed_up" | "confirmed"
     )
+}
+
+/// Deals that are over: their follow-ups no longer need doing.
+pub fn is_closed_status(status: &str) -> bool {
+    matches!(status, "paid" | "declined" | "backed_out")
 }
 
 /// A `YYYY-MM-DD` date as the dashboard reads one: the first 10 characters, a real calendar day.
@@ -175,6 +184,7 @@ pub struct LinkEffects {
     pub stale_put: Option<(RowKey, LinkFacts)>,
     pub memberships_removed: Vec<Membership>,
     pub memberships_added: Vec<Membership>,
+    pub tallies: Vec<TallyDelta>,
 }
 
 fn memberships(link: &LinkFacts) -> BTreeSet<Membership> {
@@ -230,7 +240,240 @@ pub fn link_effects(old: Option<&LinkFacts>, new: Option<&LinkFacts>) -> LinkEff
     let after = new.map(memberships).unwrap_or_default();
     effects.memberships_removed = before.difference(&after).cloned().collect();
     effects.memberships_added = after.difference(&before).cloned().collect();
+    effects.tallies = summed_tallies(
+        [(old, -1), (new, 1)]
+            .into_iter()
+            .filter_map(|(link, sign)| Some(link_tallies(link?, sign)))
+            .flatten()
+            .collect::<Vec<_>>()
+            .iter(),
+    );
     effects
+}
+
+/// What one link adds (`sign` 1) to or takes (−1) from its event's day tallies: its follow-up
+/// on its date (and as open unless the deal is over), or, as a stale candidate, its last touch.
+fn link_tallies(link: &LinkFacts, sign: i64) -> Vec<TallyDelta> {
+    let key = QueueKey::Event(link.event_id.clone());
+    let delta = |day: NaiveDate, tally: Tally| TallyDelta {
+        key: key.clone(),
+        day,
+        tally,
+        delta: sign,
+    };
+    let mut tallies = Vec::new();
+    if let Some(due) = link.due() {
+        tallies.push(delta(due, Tally::LinkDue));
+        if !is_closed_status(&link.normalized_status()) {
+            tallies.push(delta(due, Tally::LinkDueOpen));
+        }
+    } else if link.stale_candidate()
+        && let Some(day) = day_of_millis(link.touched())
+    {
+        tallies.push(delta(day, Tally::Stale));
+    }
+    tallies
+}
+
+/// The UTC day of an epoch-milliseconds instant.
+pub fn day_of_millis(ms: i64) -> Option<NaiveDate> {
+    DateTime::<Utc>::from_timestamp_millis(ms).map(|t| t.date_naive())
+}
+
+/// What is tallied per day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tally {
+    /// Links with a follow-up that day.
+    LinkDue,
+    /// Those of them whose deal is not over.
+    LinkDueOpen,
+    /// Stale candidates last touched that day.
+    Stale,
+    /// Open communication follow-ups that day.
+    CommDue,
+}
+
+impl Tally {
+    pub const ALL: [Tally; 4] = [Tally::LinkDue, Tally::LinkDueOpen, Tally::Stale, Tally::CommDue];
+
+    /// Its attribute name on a stored tally row.
+    pub fn attr(self) -> &'static str {
+        match self {
+            Tally::LinkDue => "ld",
+            Tally::LinkDueOpen => "lo",
+            Tally::Stale => "st",
+            Tally::CommDue => "cd",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One count per [`Tally`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts([i64; 4]);
+
+impl Counts {
+    pub fn get(&self, tally: Tally) -> i64 {
+        self.0[tally.index()]
+    }
+
+    pub fn add(&mut self, tally: Tally, n: i64) {
+        self.0[tally.index()] = self.0[tally.index()].saturating_add(n);
+    }
+
+    fn plus(&mut self, other: &Counts) {
+        for tally in Tally::ALL {
+            self.add(tally, other.get(tally));
+        }
+    }
+}
+
+/// Whose tallies and queue rows: an event's (also one deleted since), or the communications'
+/// without an event.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum QueueKey {
+    Event(String),
+    General,
+}
+
+impl QueueKey {
+    fn of(event: &EventRef) -> Self {
+        event.id().map_or(Self::General, |id| Self::Event(id.to_string()))
+    }
+}
+
+/// A tally moved on a day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TallyDelta {
+    pub key: QueueKey,
+    pub day: NaiveDate,
+    pub tally: Tally,
+    pub delta: i64,
+}
+
+/// Tally deltas summed per key, day and tally (zero sums dropped).
+pub fn summed_tallies<'a>(deltas: impl IntoIterator<Item = &'a TallyDelta>) -> Vec<TallyDelta> {
+    let mut sums: BTreeMap<(QueueKey, NaiveDate, Tally), i64> = BTreeMap::new();
+    for d in deltas {
+        *sums.entry((d.key.clone(), d.day, d.tally)).or_default() += d.delta;
+    }
+    sums.into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .map(|((key, day, tally), delta)| TallyDelta { key, day, tally, delta })
+        .collect()
+}
+
+/// One key's day tallies: every day from some date on, and the sum of all days before it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayTallies {
+    /// The days before the first of `days` that were read (whole years).
+    pub earlier: Counts,
+    pub days: BTreeMap<NaiveDate, Counts>,
+}
+
+impl DayTallies {
+    pub fn add(&mut self, day: NaiveDate, tally: Tally, n: i64) {
+        self.days.entry(day).or_default().add(tally, n);
+    }
+
+    /// Everything before `day` (which must not precede the days read).
+    pub fn before(&self, day: NaiveDate) -> Counts {
+        let mut sum = self.earlier;
+        self.days.range(..day).for_each(|(_, c)| sum.plus(c));
+        sum
+    }
+
+    /// Everything from `first` to `last`, both included.
+    pub fn between(&self, first: NaiveDate, last: NaiveDate) -> Counts {
+        let mut sum = Counts::default();
+        if first <= last {
+            self.days.range(first..=last).for_each(|(_, c)| sum.plus(c));
+        }
+        sum
+    }
+}
+
+/// What the dashboard needs of one communication: the projection kept on its queue row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CommFacts {
+    pub id: String,
+    pub partner_id: String,
+    pub subject: String,
+    pub follow_up_date: Option<String>,
+    pub follow_up_done: bool,
+    #[serde(flatten)]
+    pub event: EventRef,
+    pub updated_at: i64,
+}
+
+impl From<&Communication> for CommFacts {
+    fn from(comm: &Communication) -> Self {
+        Self {
+            id: comm.id.clone(),
+            partner_id: comm.partner_id.clone(),
+            subject: comm.subject.clone(),
+            follow_up_date: comm.follow_up_date.clone(),
+            follow_up_done: comm.follow_up_done,
+            event: comm.event.clone(),
+            updated_at: comm.audit.updated_at,
+        }
+    }
+}
+
+impl CommFacts {
+    /// The day of its open follow-up (none once done).
+    pub fn due(&self) -> Option<NaiveDate> {
+        if self.follow_up_done {
+            return None;
+        }
+        parse_date(self.follow_up_date.as_deref())
+    }
+
+    /// Whose queue it is in.
+    pub fn key(&self) -> QueueKey {
+        QueueKey::of(&self.event)
+    }
+
+    /// Sort key of its queue row: the date, then the communication id.
+    pub fn due_key(&self) -> Option<String> {
+        self.due().map(|d| format!("{}#{}", d.format("%Y-%m-%d"), self.id))
+    }
+}
+
+/// Everything one communication change does to the aggregates.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CommEffects {
+    pub due_remove: Option<(QueueKey, String)>,
+    pub due_put: Option<(QueueKey, String, CommFacts)>,
+    pub tallies: Vec<TallyDelta>,
+}
+
+/// What replacing `old` by `new` (either absent) does to the open follow-ups.
+pub fn comm_effects(old: Option<&CommFacts>, new: Option<&CommFacts>) -> CommEffects {
+    let row = |c: &CommFacts| c.due_key().map(|sort| (c.key(), sort));
+    let old_row = old.and_then(row);
+    let new_row = new.and_then(|c| row(c).map(|(key, sort)| (key, sort, c.clone())));
+    let tallies: Vec<TallyDelta> = [(old, -1), (new, 1)]
+        .into_iter()
+        .filter_map(|(comm, sign)| {
+            let comm = comm?;
+            Some(TallyDelta {
+                key: comm.key(),
+                day: comm.due()?,
+                tally: Tally::CommDue,
+                delta: sign,
+            })
+        })
+        .collect();
+    CommEffects {
+        due_remove: old_row.filter(|(k, s)| new_row.as_ref().is_none_or(|(nk, ns, _)| (nk, ns) != (k, s))),
+        due_put: new_row,
+        tallies: summed_tallies(&tallies),
+    }
 }
 
 /// The status deltas of a batch, summed per event and status (zero sums dropped).
@@ -437,5 +680,121 @@ mod tests {
         assert_eq!(aggregate.by_status["pitched"], StatusTotals { count: 2, cents: 1_250 });
         assert_eq!(aggregate.by_status["paid"], StatusTotals { count: 1, cents: 0 });
         assert_eq!(aggregate.last_link_activity_at, 9);
+    }
+
+    fn day(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_follow_up_is_tallied_on_its_day_and_as_open_until_the_deal_is_over() {
+        let open = link("pitched", None, Some("2026-12-05"), 10);
+        let tallies = link_effects(None, Some(&open)).tallies;
+        let kinds: Vec<(Tally, i64)> = tallies.iter().map(|t| (t.tally, t.delta)).collect();
+        assert_eq!(kinds, vec![(Tally::LinkDue, 1), (Tally::LinkDueOpen, 1)]);
+        assert!(tallies.iter().all(|t| t.day == day("2026-12-05")));
+        let paid = link("paid", None, Some("2026-12-05"), 20);
+        let moved = link_effects(Some(&open), Some(&paid)).tallies;
+        assert_eq!(
+            moved.iter().map(|t| (t.tally, t.delta)).collect::<Vec<_>>(),
+            vec![(Tally::LinkDueOpen, -1)],
+            "still due that day, no longer open"
+        );
+    }
+
+    #[test]
+    fn a_stale_candidate_is_tallied_on_the_day_it_was_last_touched() {
+        let at = |text: &str| day(text).and_hms_opt(12, 0, 0).unwrap().and_utc().timestamp_millis();
+        let old = link("pitched", None, None, at("2026-10-01"));
+        let touched = link("pitched", None, None, at("2026-11-20"));
+        let tallies = link_effects(Some(&old), Some(&touched)).tallies;
+        assert_eq!(
+            tallies.iter().map(|t| (t.day, t.delta)).collect::<Vec<_>>(),
+            vec![(day("2026-10-01"), -1), (day("2026-11-20"), 1)]
+        );
+        assert!(
+            link_effects(None, Some(&link("paid", None, None, 5)))
+                .tallies
+                .is_empty(),
+            "a paid deal never goes stale"
+        );
+    }
+
+    #[test]
+    fn day_tallies_count_before_a_day_and_between_two() {
+        let mut tallies = DayTallies::default();
+        tallies.earlier.add(Tally::LinkDue, 4);
+        for (d, n) in [
+            ("2026-11-30", 1),
+            ("2026-12-01", 2),
+            ("2026-12-02", 3),
+            ("2026-12-20", 5),
+        ] {
+            tallies.add(day(d), Tally::LinkDue, n);
+        }
+        assert_eq!(
+            tallies.before(day("2026-12-02")).get(Tally::LinkDue),
+            7,
+            "earlier years, then the days before"
+        );
+        assert_eq!(
+            tallies
+                .between(day("2026-12-02"), day("2026-12-20"))
+                .get(Tally::LinkDue),
+            8,
+            "both ends included"
+        );
+        assert_eq!(
+            tallies
+                .between(day("2026-12-21"), day("2026-12-02"))
+                .get(Tally::LinkDue),
+            0
+        );
+        assert_eq!(
+            tallies.before(day("2026-12-02")).get(Tally::Stale),
+            0,
+            "each tally apart"
+        );
+    }
+
+    #[test]
+    fn a_communication_follow_up_leaves_its_queue_when_done_and_moves_with_its_event() {
+        let comm = CommFacts {
+            id: "c1".into(),
+            follow_up_date: Some("2026-12-05".into()),
+            event: EventRef {
+                event_id: Some("e1".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let created = comm_effects(None, Some(&comm));
+        assert_eq!(
+            created.due_put.as_ref().map(|(k, s, _)| (k.clone(), s.as_str())),
+            Some((QueueKey::Event("e1".into()), "2026-12-05#c1"))
+        );
+        let done = CommFacts {
+            follow_up_done: true,
+            ..comm.clone()
+        };
+        let finished = comm_effects(Some(&comm), Some(&done));
+        assert!(finished.due_put.is_none());
+        assert_eq!(
+            finished.due_remove,
+            Some((QueueKey::Event("e1".into()), "2026-12-05#c1".into()))
+        );
+        assert_eq!(finished.tallies.iter().map(|t| t.delta).collect::<Vec<_>>(), vec![-1]);
+        let general = CommFacts {
+            event: EventRef::default(),
+            ..comm.clone()
+        };
+        let moved = comm_effects(Some(&comm), Some(&general));
+        assert_eq!(moved.due_remove.map(|(k, _)| k), Some(QueueKey::Event("e1".into())));
+        assert_eq!(moved.due_put.map(|(k, _, _)| k), Some(QueueKey::General));
+        assert_eq!(
+            moved.tallies.len(),
+            2,
+            "out of the event's tallies, into the general ones"
+        );
     }
 }

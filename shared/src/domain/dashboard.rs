@@ -8,21 +8,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 
-use super::aggregates::{EventAggregate, LinkFacts, parse_date, stale_eligible};
+use super::aggregates::{
+    CommFacts, DayTallies, EventAggregate, LinkFacts, QueueKey, Tally, comm_effects, link_effects, parse_date,
+    stale_eligible,
+};
 use super::event::{PartnershipEvent, compare_events};
 use super::money::{from_cents, sum_cents, to_cents};
 use super::normalize::{is_lost_status, is_secured_status, slug_label, stored_status, text};
 use super::partner::Partner;
-use super::records::Communication;
 
 /// Days without activity after which an open deal is stale, and after which it is overdue.
 const STALE_DAYS: i64 = 14;
 const STALE_OVERDUE_DAYS: i64 = 30;
-
-/// Deals that are over: their follow-ups no longer need doing.
-pub fn is_closed_status(status: &str) -> bool {
-    matches!(status, "paid" | "declined" | "backed_out")
-}
 
 /// Validated dashboard parameters (§6.1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,23 +240,24 @@ impl Sums {
 }
 
 /// What the dashboard reads, already narrowed to the scope by the caller: aggregates kept by
-/// the stream processor, never every link in scope.
+/// the stream processor and the first rows of the action queue, never every link in scope.
 #[derive(Debug, Default)]
 pub struct DashboardData {
     /// Every event (the scope universe; a small table).
     pub events: Vec<PartnershipEvent>,
     /// Status totals and last link activity of the scoped events and the selected year's.
     pub aggregates: HashMap<String, EventAggregate>,
-    /// Links of the scoped events with a follow-up on or before the window's end.
-    pub due_links: Vec<LinkFacts>,
-    /// Stale candidates of the scoped events untouched for [`STALE_DAYS`] or more.
-    pub stale_links: Vec<LinkFacts>,
+    /// Day tallies of the scoped events and of the communication queues in scope.
+    pub tallies: HashMap<QueueKey, DayTallies>,
+    /// Deleted events that communications may still name, with their year.
+    pub orphans: Vec<(String, i32)>,
+    /// Rows of the action queue: at least its first `actionLimit` in queue order (all of them
+    /// when computed from the records).
+    pub candidates: Vec<Candidate>,
     /// Every link of the archived partners (the `activePartners` figures leave them out).
     pub archived_partner_links: Vec<LinkFacts>,
     /// Distinct partners with a link in a scoped event (`totals.partnersInScope`).
     pub partners_in_scope: i64,
-    /// Open communication follow-ups due by the end of the window.
-    pub follow_up_communications: Vec<Communication>,
     /// Partners named on the action items.
     pub partners: HashMap<String, Partner>,
     /// All partners / archived partners (the meta counters).
@@ -279,27 +277,149 @@ pub enum PartnersInScope {
     Members { year: Option<i32>, include_archived: bool },
 }
 
-/// The first day whose follow-ups fall outside the window, and the last touch (epoch ms) that
-/// makes a deal stale at `now`.
-pub fn due_bounds(params: &DashboardParams, now: DateTime<Utc>) -> (NaiveDate, i64) {
-    let today = now.date_naive();
-    let window_end = today + chrono::Duration::days(params.upcoming_window_days);
-    let stale_from = midnight_ms(today - chrono::Duration::days(STALE_DAYS - 1)) - 1;
-    (window_end, stale_from)
+/// The days the action queue is cut at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueDays {
+    pub today: NaiveDate,
+    /// The last day of the upcoming window.
+    pub window_end: NaiveDate,
+    /// Deals last touched before this day are stale…
+    pub stale_before: NaiveDate,
+    /// …and before this one, overdue.
+    pub stale_overdue_before: NaiveDate,
 }
 
-/// The dashboard's data computed from the links themselves: what the stream processor's
-/// aggregates add up to. Tests state the dashboard's rules with it; the caller adds the
-/// archived partners' links, the communications, the partners and the counters.
-pub fn data_from_links(
+impl QueueDays {
+    pub fn of(params: &DashboardParams, now: DateTime<Utc>) -> Self {
+        let today = now.date_naive();
+        Self {
+            today,
+            window_end: today + chrono::Duration::days(params.upcoming_window_days),
+            stale_before: today - chrono::Duration::days(STALE_DAYS - 1),
+            stale_overdue_before: today - chrono::Duration::days(STALE_OVERDUE_DAYS - 1),
+        }
+    }
+
+    /// The last touch (epoch ms) of a stale deal.
+    pub fn stale_until_ms(&self) -> i64 {
+        midnight_ms(self.stale_before) - 1
+    }
+
+    /// The last touch (epoch ms) of an overdue stale deal.
+    pub fn stale_overdue_until_ms(&self) -> i64 {
+        midnight_ms(self.stale_overdue_before) - 1
+    }
+
+    /// The first year whose tallies must be read day by day (earlier years are read as sums).
+    pub fn first_day_counted(&self) -> NaiveDate {
+        self.stale_overdue_before
+    }
+}
+
+/// A row the action queue may show: a link's follow-up or stale deal, or a communication's
+/// follow-up.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Candidate {
+    Link(LinkFacts),
+    Comm(CommFacts),
+}
+
+/// Where an action item sorts (§6.3): overdue first, then by priority, then by due date
+/// (undated last), then the most recently touched first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionKey {
+    pub overdue: bool,
+    pub priority: u8,
+    pub due: Option<NaiveDate>,
+    pub updated_at: i64,
+}
+
+impl Ord for ActionKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .overdue
+            .cmp(&self.overdue)
+            .then(self.priority.cmp(&other.priority))
+            .then_with(|| match (self.due, other.due) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            })
+            .then(other.updated_at.cmp(&self.updated_at))
+    }
+}
+
+impl PartialOrd for ActionKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Candidate {
+    /// Its place in the queue at `days`, or `None` when it is no action item.
+    pub fn action_key(&self, days: &QueueDays) -> Option<ActionKey> {
+        let dated = |due: NaiveDate, updated_at: i64, upcoming_priority: fn(i64) -> u8| {
+            (due <= days.window_end).then(|| {
+                let overdue = due < days.today;
+                ActionKey {
+                    overdue,
+                    priority: if overdue {
+                        0
+                    } else {
+                        upcoming_priority(days_between(days.today, due))
+                    },
+                    due: Some(due),
+                    updated_at,
+                }
+            })
+        };
+        match self {
+            Candidate::Link(link) => match link.due() {
+                Some(due) => dated(due, link.touched(), |days| match days {
+                    ..=2 => 1,
+                    3..=7 => 2,
+                    _ => 3,
+                }),
+                None => {
+                    let touched = DateTime::<Utc>::from_timestamp_millis(link.touched())?.date_naive();
+                    if !stale_eligible(&link.normalized_status()) || touched >= days.stale_before {
+                        return None;
+                    }
+                    let overdue = touched < days.stale_overdue_before;
+                    Some(ActionKey {
+                        overdue,
+                        priority: if overdue { 1 } else { 2 },
+                        due: None,
+                        updated_at: link.touched(),
+                    })
+                }
+            },
+            Candidate::Comm(comm) => dated(comm.due()?, comm.updated_at, |days| if days <= 2 { 1 } else { 2 }),
+        }
+    }
+
+    pub fn partner_id(&self) -> &str {
+        match self {
+            Candidate::Link(link) => &link.partner_id,
+            Candidate::Comm(comm) => &comm.partner_id,
+        }
+    }
+}
+
+/// The dashboard's data computed from the records themselves: what the stream processor's
+/// aggregates add up to, and every queue row in scope. Tests state the dashboard's rules with
+/// it; the caller adds the archived partners' links, the partners and the counters.
+pub fn data_from_records(
     events: Vec<PartnershipEvent>,
     links: &[LinkFacts],
+    communications: &[CommFacts],
     params: &DashboardParams,
     now: DateTime<Utc>,
 ) -> DashboardData {
     let scope = Scope::of(&events, params);
     let scoped: BTreeSet<&str> = scope.scoped.iter().map(|e| e.id.as_str()).collect();
-    let (window_end, stale_from) = due_bounds(params, now);
+    let days = QueueDays::of(params, now);
     let mut by_event: HashMap<&str, Vec<&LinkFacts>> = HashMap::new();
     for link in links {
         by_event.entry(link.event_id.as_str()).or_default().push(link);
@@ -308,19 +428,42 @@ pub fn data_from_links(
         .iter()
         .map(|(id, links)| (id.to_string(), EventAggregate::of_links(links.iter().copied())))
         .collect();
+    let mut tallies: HashMap<QueueKey, DayTallies> = HashMap::new();
+    let link_tallies = links.iter().flat_map(|l| link_effects(None, Some(l)).tallies);
+    let comm_tallies = communications.iter().flat_map(|c| comm_effects(None, Some(c)).tallies);
+    for delta in link_tallies.chain(comm_tallies) {
+        tallies
+            .entry(delta.key)
+            .or_default()
+            .add(delta.day, delta.tally, delta.delta);
+    }
+    let known: BTreeSet<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let orphans: Vec<(String, i32)> = communications
+        .iter()
+        .filter_map(|c| Some((c.event.id()?, c.event.event_year.unwrap_or(0))))
+        .filter(|(id, _)| !known.contains(id))
+        .map(|(id, year)| (id.to_string(), year))
+        .collect::<BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    let comm_keys: BTreeSet<QueueKey> = scope.communication_queues(params, &orphans).into_iter().collect();
     let in_scope: Vec<&LinkFacts> = links.iter().filter(|l| scoped.contains(l.event_id.as_str())).collect();
+    let candidates = in_scope
+        .iter()
+        .map(|l| Candidate::Link((*l).clone()))
+        .chain(
+            communications
+                .iter()
+                .filter(|c| comm_keys.contains(&c.key()))
+                .map(|c| Candidate::Comm(c.clone())),
+        )
+        .filter(|c| c.action_key(&days).is_some())
+        .collect();
     DashboardData {
         aggregates,
-        due_links: in_scope
-            .iter()
-            .filter(|l| l.due().is_some_and(|d| d <= window_end))
-            .map(|l| (*l).clone())
-            .collect(),
-        stale_links: in_scope
-            .iter()
-            .filter(|l| l.stale_candidate() && l.touched() <= stale_from)
-            .map(|l| (*l).clone())
-            .collect(),
+        tallies,
+        orphans,
+        candidates,
         partners_in_scope: in_scope.iter().map(|l| &l.partner_id).collect::<BTreeSet<_>>().len() as i64,
         events,
         ..Default::default()
@@ -393,32 +536,61 @@ impl Scope {
             },
         }
     }
+
+    /// The communication queues in scope: the scoped events', the one without an event when
+    /// neither an event nor a year is asked for, and those of deleted events (`orphans`, none of
+    /// them a current event) that match the asked event and year.
+    pub fn communication_queues(&self, params: &DashboardParams, orphans: &[(String, i32)]) -> Vec<QueueKey> {
+        let mut keys: Vec<QueueKey> = self.scoped.iter().map(|e| QueueKey::Event(e.id.clone())).collect();
+        if params.event_id.is_none() && params.year.is_none() {
+            keys.push(QueueKey::General);
+        }
+        keys.extend(
+            orphans
+                .iter()
+                .filter(|(id, year)| {
+                    params.event_id.as_ref().is_none_or(|want| want == id) && params.year.is_none_or(|y| y == *year)
+                })
+                .map(|(id, _)| QueueKey::Event(id.clone())),
+        );
+        keys
+    }
 }
 
 fn days_between(from: NaiveDate, to: NaiveDate) -> i64 {
     (to - from).num_days()
 }
 
-/// One entry of the action queue, with its sort keys.
-struct ActionItem {
-    json: Map<String, Value>,
-    overdue: bool,
-    priority: u8,
-    due: Option<String>,
-    updated_at: i64,
+/// A queue's follow-ups and stale deals as the dashboard counts them at `days`.
+#[derive(Debug, Default)]
+struct FollowUps {
+    /// Due before today.
+    overdue: super::aggregates::Counts,
+    /// Due from today to the window's end.
+    upcoming: super::aggregates::Counts,
+    /// Stale deals, and those of them overdue.
+    stale: i64,
+    stale_overdue: i64,
 }
 
-fn compare_actions(a: &ActionItem, b: &ActionItem) -> Ordering {
-    b.overdue
-        .cmp(&a.overdue)
-        .then(a.priority.cmp(&b.priority))
-        .then_with(|| match (&a.due, &b.due) {
-            (Some(x), Some(y)) => x.cmp(y),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => Ordering::Equal,
-        })
-        .then(b.updated_at.cmp(&a.updated_at))
+impl FollowUps {
+    fn of(tallies: &DayTallies, days: &QueueDays) -> Self {
+        Self {
+            overdue: tallies.before(days.today),
+            upcoming: tallies.between(days.today, days.window_end),
+            stale: tallies.before(days.stale_before).get(Tally::Stale),
+            stale_overdue: tallies.before(days.stale_overdue_before).get(Tally::Stale),
+        }
+    }
+
+    fn plus(&mut self, other: &Self) {
+        for tally in Tally::ALL {
+            self.overdue.add(tally, other.overdue.get(tally));
+            self.upcoming.add(tally, other.upcoming.get(tally));
+        }
+        self.stale += other.stale;
+        self.stale_overdue += other.stale_overdue;
+    }
 }
 
 fn partner_labels(partner: Option<&Partner>) -> (String, String) {
@@ -435,11 +607,96 @@ fn partner_labels(partner: Option<&Partner>) -> (String, String) {
     (company, contact)
 }
 
+/// One action item as the client shows it (§6.3).
+fn action_item(
+    candidate: &Candidate,
+    key: &ActionKey,
+    days: &QueueDays,
+    events_by_id: &HashMap<&str, &PartnershipEvent>,
+    partners: &HashMap<String, Partner>,
+) -> Map<String, Value> {
+    let (company, contact) = partner_labels(partners.get(candidate.partner_id()));
+    let due_date = key.due.map(|d| d.format("%Y-%m-%d").to_string());
+    let days_until_due = key.due.map(|d| days_between(days.today, d));
+    let mut item = match candidate {
+        Candidate::Link(link) => {
+            let event_name = events_by_id
+                .get(link.event_id.as_str())
+                .map(|e| e.name.clone())
+                .filter(|n| !n.trim().is_empty())
+                .or_else(|| Some(link.event_name.clone()).filter(|n| !n.trim().is_empty()))
+                .unwrap_or_else(|| "Unknown event".into());
+            let status = stored_status(Some(&link.status));
+            let (id, kind, description) = match key.due {
+                Some(_) => (
+                    format!("link-follow-up-{}", link.id),
+                    "follow_up",
+                    format!("{event_name} • {}", slug_label(&status)),
+                ),
+                None => (
+                    format!("link-stale-{}", link.id),
+                    "stale_pipeline",
+                    format!(
+                        "{event_name} • {} • No follow-up set for {} days",
+                        slug_label(&status),
+                        stale_days(link, days)
+                    ),
+                ),
+            };
+            let mut item = json!({
+                "source": "partner_link", "sourceId": link.id,
+                "title": format!("{company} ({contact})"),
+                "partnerId": link.partner_id, "partnerName": company, "companyName": company,
+                "eventId": link.event_id, "eventIdYear": link.event_id_year, "eventName": event_name, "eventYear": link.event_year,
+                "status": status, "statusLabel": slug_label(&status),
+                "amount": link.amount.filter(|a| a.is_finite()).unwrap_or(0.0),
+                "updatedAt": link.touched(),
+                "id": id, "type": kind, "priority": key.priority, "isOverdue": key.overdue,
+                "dueDate": due_date, "daysUntilDue": days_until_due,
+            });
+            if key.due.is_none() {
+                item["staleDays"] = json!(stale_days(link, days));
+            }
+            item["description"] = json!(description);
+            item
+        }
+        Candidate::Comm(comm) => {
+            let event = comm.event.id().and_then(|id| events_by_id.get(id));
+            let event_name = event
+                .map(|e| e.name.clone())
+                .or_else(|| comm.event.event_name.clone())
+                .filter(|n| !n.trim().is_empty());
+            let subject = Some(comm.subject.trim())
+                .filter(|s| !s.is_empty())
+                .unwrap_or("Follow-up needed");
+            json!({
+                "id": format!("comm-follow-up-{}", comm.id), "source": "communication", "sourceId": comm.id,
+                "type": "communication_follow_up", "priority": key.priority, "isOverdue": key.overdue,
+                "dueDate": due_date, "daysUntilDue": days_until_due,
+                "title": format!("{company} ({contact})"),
+                "description": format!("{subject} • {}", event_name.clone().unwrap_or_else(|| "General".into())),
+                "partnerId": comm.partner_id, "partnerName": company, "companyName": company,
+                "eventId": comm.event.id(), "eventIdYear": event.map(|e| e.event_id_year()).or_else(|| comm.event.event_id_year.clone()),
+                "eventName": event_name, "eventYear": event.map(|e| e.year).or(comm.event.event_year),
+                "status": null, "statusLabel": null, "amount": null, "updatedAt": comm.updated_at,
+            })
+        }
+    };
+    item.as_object_mut().map(std::mem::take).unwrap_or_default()
+}
+
+/// Whole days since a deal was last touched.
+fn stale_days(link: &LinkFacts, days: &QueueDays) -> i64 {
+    DateTime::<Utc>::from_timestamp_millis(link.touched()).map_or(0, |t| days_between(t.date_naive(), days.today))
+}
+
 /// Builds the whole dashboard response (§6.3) plus the companion fields of §14.5–§14.7.
 pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<Utc>) -> Value {
-    let today = now.date_naive();
+    let days = QueueDays::of(params, now);
+    let today = days.today;
     let today_text = today.format("%Y-%m-%d").to_string();
-    let window_end = today + chrono::Duration::days(params.upcoming_window_days);
+    let no_tallies = DayTallies::default();
+    let tallies_of = |key: &QueueKey| data.tallies.get(key).unwrap_or(&no_tallies);
     let scope = Scope::of(&data.events, params);
     let events_by_id: HashMap<&str, &PartnershipEvent> = data.events.iter().map(|e| (e.id.as_str(), e)).collect();
     let scoped_ids: BTreeSet<&str> = scope.scoped.iter().map(|e| e.id.as_str()).collect();
@@ -527,20 +784,8 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
             let aggregate = aggregate_of(&event.id);
             let mut sums = Sums::default();
             sums.add_aggregate(aggregate);
-            let (mut upcoming, mut overdue, mut open_upcoming, mut open_overdue) = (0, 0, 0, 0);
             let last_activity = event.updated_at.max(aggregate.last_link_activity_at);
-            for link in data.due_links.iter().filter(|l| l.event_id == event.id) {
-                if let Some(due) = link.due() {
-                    let closed = is_closed_status(&link.normalized_status());
-                    if due < today {
-                        overdue += 1;
-                        open_overdue += i64::from(!closed);
-                    } else if due <= window_end {
-                        upcoming += 1;
-                        open_upcoming += i64::from(!closed);
-                    }
-                }
-            }
+            let follow_ups = FollowUps::of(tallies_of(&QueueKey::Event(event.id.clone())), &days);
             let goal = event.sponsorship_goal.map(to_cents).unwrap_or(0);
             let expected = target_ratio(event, today);
             let progress = if goal > 0 {
@@ -570,183 +815,54 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
             row.insert("relationshipCount".into(), json!(sums.count));
             row.insert("confirmedCount".into(), json!(sums.confirmed));
             row.insert("paidCount".into(), json!(sums.paid));
-            row.insert("upcomingFollowUps".into(), json!(upcoming));
-            row.insert("overdueFollowUps".into(), json!(overdue));
-            row.insert("openUpcomingFollowUps".into(), json!(open_upcoming));
-            row.insert("openOverdueFollowUps".into(), json!(open_overdue));
+            row.insert(
+                "upcomingFollowUps".into(),
+                json!(follow_ups.upcoming.get(Tally::LinkDue)),
+            );
+            row.insert("overdueFollowUps".into(), json!(follow_ups.overdue.get(Tally::LinkDue)));
+            row.insert(
+                "openUpcomingFollowUps".into(),
+                json!(follow_ups.upcoming.get(Tally::LinkDueOpen)),
+            );
+            row.insert(
+                "openOverdueFollowUps".into(),
+                json!(follow_ups.overdue.get(Tally::LinkDueOpen)),
+            );
             row.insert("lastActivityAt".into(), json!(last_activity));
             Value::Object(row)
         })
         .collect();
 
-    // the action queue
-    let mut items: Vec<ActionItem> = Vec::new();
-    let (mut open_upcoming, mut open_overdue) = (0, 0);
-    // Each queue candidate is a due or a stale row, never both (a stale one has no date).
-    for link in data.due_links.iter().chain(&data.stale_links).filter(in_scope) {
-        let event = events_by_id.get(link.event_id.as_str());
-        let event_name = event
-            .map(|e| e.name.clone())
-            .filter(|n| !n.trim().is_empty())
-            .or_else(|| Some(link.event_name.clone()).filter(|n| !n.trim().is_empty()))
-            .unwrap_or_else(|| "Unknown event".into());
-        let status = stored_status(Some(&link.status));
-        let partner = data.partners.get(&link.partner_id);
-        let (company, contact) = partner_labels(partner);
-        let mut item = json!({
-            "source": "partner_link", "sourceId": link.id,
-            "title": format!("{company} ({contact})"),
-            "partnerId": link.partner_id, "partnerName": company, "companyName": company,
-            "eventId": link.event_id, "eventIdYear": link.event_id_year, "eventName": event_name, "eventYear": link.event_year,
-            "status": status, "statusLabel": slug_label(&status),
-            "amount": link.amount.filter(|a| a.is_finite()).unwrap_or(0.0),
-            "updatedAt": link.touched(),
-        })
-        .as_object()
-        .cloned()
-        .unwrap_or_default();
-        match link.due() {
-            Some(due) if due <= window_end => {
-                let days = days_between(today, due);
-                let overdue = due < today;
-                if !is_closed_status(&status) {
-                    if overdue { open_overdue += 1 } else { open_upcoming += 1 }
-                }
-                let priority = if overdue {
-                    0
-                } else if days <= 2 {
-                    1
-                } else if days <= 7 {
-                    2
-                } else {
-                    3
-                };
-                item.insert("id".into(), json!(format!("link-follow-up-{}", link.id)));
-                item.insert("type".into(), json!("follow_up"));
-                item.insert("priority".into(), json!(priority));
-                item.insert("isOverdue".into(), json!(overdue));
-                item.insert("dueDate".into(), json!(due.format("%Y-%m-%d").to_string()));
-                item.insert("daysUntilDue".into(), json!(days));
-                item.insert(
-                    "description".into(),
-                    json!(format!("{event_name} • {}", slug_label(&status))),
-                );
-                items.push(ActionItem {
-                    json: item,
-                    overdue,
-                    priority,
-                    due: Some(due.format("%Y-%m-%d").to_string()),
-                    updated_at: link.touched(),
-                });
-            }
-            // A follow-up beyond the window produces nothing and is not stale either.
-            Some(_) => {}
-            None => {
-                let touched = DateTime::<Utc>::from_timestamp_millis(link.touched()).map(|t| t.date_naive());
-                let Some(touched) = touched else { continue };
-                let stale_days = days_between(touched, today);
-                if !stale_eligible(&status) || stale_days < STALE_DAYS {
-                    continue;
-                }
-                let overdue = stale_days >= STALE_OVERDUE_DAYS;
-                let priority = if overdue { 1 } else { 2 };
-                item.insert("id".into(), json!(format!("link-stale-{}", link.id)));
-                item.insert("type".into(), json!("stale_pipeline"));
-                item.insert("priority".into(), json!(priority));
-                item.insert("isOverdue".into(), json!(overdue));
-                item.insert("dueDate".into(), Value::Null);
-                item.insert("daysUntilDue".into(), Value::Null);
-                item.insert("staleDays".into(), json!(stale_days));
-                item.insert(
-                    "description".into(),
-                    json!(format!(
-                        "{event_name} • {} • No follow-up set for {stale_days} days",
-                        slug_label(&status)
-                    )),
-                );
-                items.push(ActionItem {
-                    json: item,
-                    overdue,
-                    priority,
-                    due: None,
-                    updated_at: link.touched(),
-                });
-            }
-        }
+    // the action queue: counted from the tallies, the items from the rows read
+    let mut counted = FollowUps::default();
+    for event in &scope.scoped {
+        counted.plus(&FollowUps::of(tallies_of(&QueueKey::Event(event.id.clone())), &days));
     }
-    let event_requested = params.event_id.is_some() || params.year.is_some();
-    for comm in &data.follow_up_communications {
-        if comm.follow_up_done {
-            continue;
-        }
-        let event = comm.event.id().and_then(|id| events_by_id.get(id));
-        let in_scope = match (comm.event.id(), event) {
-            (None, _) => !event_requested,
-            (Some(_), Some(event)) => {
-                (params.include_archived || !event.archived)
-                    && params.event_id.as_ref().is_none_or(|id| id == &event.id)
-                    && params.year.is_none_or(|y| y == event.year)
-            }
-            (Some(id), None) => {
-                params.event_id.as_ref().is_none_or(|want| want == id)
-                    && params.year.is_none_or(|y| comm.event.event_year == Some(y))
-            }
-        };
-        let Some(due) = parse_date(comm.follow_up_date.as_deref()).filter(|d| *d <= window_end) else {
-            continue;
-        };
-        if !in_scope {
-            continue;
-        }
-        let days = days_between(today, due);
-        let overdue = due < today;
-        if overdue {
-            open_overdue += 1
-        } else {
-            open_upcoming += 1
-        }
-        let priority = if overdue {
-            0
-        } else if days <= 2 {
-            1
-        } else {
-            2
-        };
-        let (company, contact) = partner_labels(data.partners.get(&comm.partner_id));
-        let event_name = event
-            .map(|e| e.name.clone())
-            .or_else(|| comm.event.event_name.clone())
-            .filter(|n| !n.trim().is_empty());
-        let subject = Some(comm.subject.trim())
-            .filter(|s| !s.is_empty())
-            .unwrap_or("Follow-up needed");
-        let item = json!({
-            "id": format!("comm-follow-up-{}", comm.id), "source": "communication", "sourceId": comm.id,
-            "type": "communication_follow_up", "priority": priority, "isOverdue": overdue,
-            "dueDate": due.format("%Y-%m-%d").to_string(), "daysUntilDue": days,
-            "title": format!("{company} ({contact})"),
-            "description": format!("{subject} • {}", event_name.clone().unwrap_or_else(|| "General".into())),
-            "partnerId": comm.partner_id, "partnerName": company, "companyName": company,
-            "eventId": comm.event.id(), "eventIdYear": event.map(|e| e.event_id_year()).or_else(|| comm.event.event_id_year.clone()),
-            "eventName": event_name, "eventYear": event.map(|e| e.year).or(comm.event.event_year),
-            "status": null, "statusLabel": null, "amount": null, "updatedAt": comm.audit.updated_at,
-        });
-        items.push(ActionItem {
-            json: item.as_object().cloned().unwrap_or_default(),
-            overdue,
-            priority,
-            due: Some(due.format("%Y-%m-%d").to_string()),
-            updated_at: comm.audit.updated_at,
-        });
+    let mut comm = FollowUps::default();
+    for key in scope.communication_queues(params, &data.orphans) {
+        comm.plus(&FollowUps::of(tallies_of(&key), &days));
     }
-    items.sort_by(compare_actions);
-    let total_items = items.len();
+    let link_due = |c: &FollowUps, tally| c.overdue.get(tally) + c.upcoming.get(tally);
+    let comm_overdue = comm.overdue.get(Tally::CommDue);
+    let comm_upcoming = comm.upcoming.get(Tally::CommDue);
     // Counted before the cut: the client shows "2 overdue, 3 upcoming" as the truth about the
     // scope, and capped at actionLimit they would lie (a fix over the old service).
-    let upcoming = items.iter().filter(|i| i.due.is_some() && !i.overdue).count();
-    let overdue = items.iter().filter(|i| i.overdue).count();
-    items.truncate(params.action_limit);
-    let action_items: Vec<Value> = items.into_iter().map(|i| Value::Object(i.json)).collect();
+    let upcoming = counted.upcoming.get(Tally::LinkDue) + comm_upcoming;
+    let overdue = counted.overdue.get(Tally::LinkDue) + comm_overdue + counted.stale_overdue;
+    let open_upcoming = counted.upcoming.get(Tally::LinkDueOpen) + comm_upcoming;
+    let open_overdue = counted.overdue.get(Tally::LinkDueOpen) + comm_overdue;
+    let total_items = link_due(&counted, Tally::LinkDue) + counted.stale + comm_overdue + comm_upcoming;
+    let mut queue: Vec<(ActionKey, &Candidate)> = data
+        .candidates
+        .iter()
+        .filter_map(|c| Some((c.action_key(&days)?, c)))
+        .collect();
+    queue.sort_by_key(|(key, _)| *key);
+    queue.truncate(params.action_limit);
+    let action_items: Vec<Value> = queue
+        .into_iter()
+        .map(|(key, candidate)| Value::Object(action_item(candidate, &key, &days, &events_by_id, &data.partners)))
+        .collect();
 
     json!({
         "generatedAt": super::normalize::iso_millis(now),
@@ -802,6 +918,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
 #[cfg(test)]
 mod tests {
     use super::super::link::PartnerEventLink;
+    use super::super::records::Communication;
     use super::*;
 
     const DAY_MS: i64 = 86_400_000;
@@ -944,7 +1061,7 @@ mod tests {
     struct Links {
         events: Vec<PartnershipEvent>,
         links: Vec<PartnerEventLink>,
-        follow_up_communications: Vec<Communication>,
+        communications: Vec<Communication>,
         partners: HashMap<String, Partner>,
         partner_count: i64,
         archived_partner_count: i64,
@@ -953,13 +1070,13 @@ mod tests {
     /// The report over `d`'s links turned into the aggregates the stream processor keeps.
     fn report_of(d: &Links, params: &DashboardParams, now: DateTime<Utc>) -> Value {
         let facts: Vec<LinkFacts> = d.links.iter().map(LinkFacts::from).collect();
-        let mut data = data_from_links(d.events.clone(), &facts, params, now);
+        let comms: Vec<CommFacts> = d.communications.iter().map(CommFacts::from).collect();
+        let mut data = data_from_records(d.events.clone(), &facts, &comms, params, now);
         data.archived_partner_links = facts
             .iter()
             .filter(|l| d.partners.get(&l.partner_id).is_some_and(|p| p.archived))
             .cloned()
             .collect();
-        data.follow_up_communications = d.follow_up_communications.clone();
         data.partners = d.partners.clone();
         data.partner_count = d.partner_count;
         data.archived_partner_count = d.archived_partner_count;
@@ -1022,7 +1139,7 @@ mod tests {
         Links {
             events: vec![e1, e2, old, gone],
             links,
-            follow_up_communications: vec![comm, done],
+            communications: vec![comm, done],
             partners,
             partner_count: 4,
             archived_partner_count: 1,
@@ -1279,5 +1396,63 @@ mod tests {
         assert_eq!(report["annual"]["goalAmount"], 0.0);
         assert_eq!(report["annual"]["onTrack"], Value::Null);
         assert_eq!(report["scope"]["availableYears"], json!([]));
+    }
+
+    #[test]
+    fn the_queue_puts_overdue_first_then_priority_then_date_then_the_newest_touch() {
+        let days = QueueDays::of(&params(&[]), at("2026-01-06"));
+        let key = |overdue, priority, due: Option<&str>, updated_at| ActionKey {
+            overdue,
+            priority,
+            due: due.map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap()),
+            updated_at,
+        };
+        let mut keys = [
+            key(false, 2, None, 9),
+            key(false, 1, Some("2026-01-07"), 1),
+            key(true, 1, None, 3),
+            key(true, 0, Some("2026-01-02"), 1),
+            key(true, 0, Some("2026-01-02"), 8),
+            key(true, 0, Some("2026-01-01"), 1),
+            key(false, 2, Some("2026-01-20"), 1),
+        ];
+        keys.sort();
+        let order: Vec<(bool, u8, i64)> = keys.iter().map(|k| (k.overdue, k.priority, k.updated_at)).collect();
+        assert_eq!(
+            order,
+            vec![
+                (true, 0, 1),
+                (true, 0, 8),
+                (true, 0, 1),
+                (true, 1, 3),
+                (false, 1, 1),
+                (false, 2, 1),
+                (false, 2, 9)
+            ]
+        );
+        assert_eq!(
+            keys[0].due,
+            NaiveDate::from_ymd_opt(2026, 1, 1),
+            "the oldest date first"
+        );
+        let stale = Candidate::Link(LinkFacts::from(&link(
+            "p1",
+            &event("e1", 2026, None, false),
+            "pitched",
+            None,
+            None,
+            ms("2025-12-01"),
+        )));
+        let stale_key = stale.action_key(&days).unwrap();
+        assert!(stale_key.overdue && stale_key.priority == 1, "36 days untouched");
+        let fresh = Candidate::Link(LinkFacts::from(&link(
+            "p1",
+            &event("e1", 2026, None, false),
+            "pitched",
+            None,
+            None,
+            ms("2026-01-01"),
+        )));
+        assert!(fresh.action_key(&days).is_none(), "5 days untouched is not stale");
     }
 }

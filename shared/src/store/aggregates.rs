@@ -4,7 +4,14 @@
 //! - `due#<eventId>` / `<date>#<linkId>`: the links with a follow-up date, by date;
 //! - `stale#<eventId>` / `<touched ms>#<linkId>`: the stale candidates, by last touch;
 //! - `members#<year>` and `members#all` / `<partnerId>`: `events`, the partner's events there;
-//!   `/ #count`: `partners` (with any) and `visiblePartners` (with one not archived).
+//!   `/ #count`: `partners` (with any) and `visiblePartners` (with one not archived);
+//! - `tally#event#<eventId>` and `tally#general` / `m#<YYYY-MM>`: per day of the month, `<t><DD>`
+//!   for each [`Tally`] `t` (`ld` links due, `lo` of them open, `st` stale candidates by last
+//!   touch, `cd` communications due); `/ y#<YYYY>`: the year's sums, `<t>` (so the dashboard
+//!   reads past years as one row each);
+//! - `cdue#event#<eventId>` and `cdue#general` / `<date>#<commId>`: open communication
+//!   follow-ups, by date;
+//! - `orphans` / `<eventId>`: deleted events (`year`), whose communications still count.
 //!
 //! Counters (status totals, member counts) are moved exactly once per stream record (the batch
 //! mark of `store::stream`, or a condition on the member row's version); the rows of links are
@@ -13,11 +20,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, TransactWriteItem, WriteRequest};
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
 use super::{IndexQuery, Item, Store, StoreError, Update, classify, meter_read_units, meter_write_units};
-use crate::domain::aggregates::{EventAggregate, LinkFacts, MemberRow, StatusDelta, StatusTotals};
+use crate::domain::aggregates::{
+    DayTallies, EventAggregate, MemberRow, QueueKey, StatusDelta, StatusTotals, Tally, TallyDelta,
+};
 use crate::tables::{AGGREGATE_KEY, AGGREGATE_PK, AGGREGATE_SK};
 
 const SUMMARY: &str = "summary";
@@ -68,6 +77,32 @@ pub fn due_pk(event_id: &str) -> String {
 /// The partition of an event's stale candidates.
 pub fn stale_pk(event_id: &str) -> String {
     format!("stale#{event_id}")
+}
+
+/// The partition of a queue's day tallies.
+pub fn tally_pk(key: &QueueKey) -> String {
+    match key {
+        QueueKey::Event(id) => format!("tally#event#{id}"),
+        QueueKey::General => "tally#general".into(),
+    }
+}
+
+/// The partition of a queue's open communication follow-ups.
+pub fn comm_due_pk(key: &QueueKey) -> String {
+    match key {
+        QueueKey::Event(id) => format!("cdue#event#{id}"),
+        QueueKey::General => "cdue#general".into(),
+    }
+}
+
+const ORPHANS: &str = "orphans";
+
+fn month_sk(day: NaiveDate) -> String {
+    format!("m#{:04}-{:02}", day.year(), day.month())
+}
+
+fn year_sk(year: i32) -> String {
+    format!("y#{year:04}")
 }
 
 /// The member counters row.
@@ -144,8 +179,8 @@ fn member_row_item(table: &str, change: &MemberChange) -> Result<TransactWriteIt
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-/// What a link row holds: its facts, under its key.
-fn row_item(pk: &str, sk: &str, facts: &LinkFacts) -> Result<Item, StoreError> {
+/// What a queue row holds: its facts, under its key.
+pub fn row_item(pk: &str, sk: &str, facts: &impl serde::Serialize) -> Result<Item, StoreError> {
     let mut item: Item = serde_dynamo::to_item(facts)?;
     item.extend(key(pk, sk));
     Ok(item)
@@ -192,6 +227,35 @@ impl Store {
             .collect()
     }
 
+    /// Transaction items moving day tallies by `deltas` (maintenance writes): each day's month
+    /// row and its year's sum.
+    pub fn tally_updates(&self, deltas: &[TallyDelta]) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut rows: BTreeMap<(String, String), BTreeMap<String, i64>> = BTreeMap::new();
+        for delta in deltas {
+            let pk = tally_pk(&delta.key);
+            let attr = delta.tally.attr();
+            *rows
+                .entry((pk.clone(), month_sk(delta.day)))
+                .or_default()
+                .entry(format!("{attr}{:02}", delta.day.day()))
+                .or_default() += delta.delta;
+            *rows
+                .entry((pk, year_sk(delta.day.year())))
+                .or_default()
+                .entry(attr.to_string())
+                .or_default() += delta.delta;
+        }
+        rows.into_iter()
+            .filter(|(_, adds)| adds.values().any(|n| *n != 0))
+            .map(|((pk, sk), adds)| {
+                let update = adds
+                    .iter()
+                    .fold(Update::maintenance().allow_missing(), |u, (attr, n)| u.add(attr, *n));
+                update.into_transact_at(&self.tables().aggregates, key(&pk, &sk))
+            })
+            .collect()
+    }
+
     /// Raises an event's last link activity to `at` (a maximum: replays and reordering are
     /// harmless, and an older value never overwrites a newer one).
     pub async fn record_activity(&self, event_id: &str, at: i64) -> Result<(), StoreError> {
@@ -219,16 +283,17 @@ impl Store {
         }
     }
 
-    /// Puts or deletes link rows (`Some` facts = put), the last state per key winning.
-    pub async fn write_rows(&self, rows: BTreeMap<(String, String), Option<LinkFacts>>) -> Result<(), StoreError> {
+    /// Puts or deletes queue rows (`Some` item = put, see [`row_item`]), the last state per key
+    /// winning.
+    pub async fn write_rows(&self, rows: BTreeMap<(String, String), Option<Item>>) -> Result<(), StoreError> {
         let requests: Vec<WriteRequest> = rows
             .into_iter()
-            .map(|((pk, sk), facts)| {
-                Ok(match facts {
-                    Some(facts) => WriteRequest::builder()
+            .map(|((pk, sk), item)| {
+                Ok(match item {
+                    Some(item) => WriteRequest::builder()
                         .put_request(
                             PutRequest::builder()
-                                .set_item(Some(row_item(&pk, &sk, &facts)?))
+                                .set_item(Some(item))
                                 .build()
                                 .map_err(|e| StoreError::Sdk(Box::new(e)))?,
                         )
@@ -447,22 +512,99 @@ impl Store {
         Ok(aggregate)
     }
 
-    /// An event's links with a follow-up on or before `until`, by date.
-    pub async fn due_links(&self, event_id: &str, until: NaiveDate) -> Result<Vec<LinkFacts>, StoreError> {
-        let bound = format!("{}#{}", until.format("%Y-%m-%d"), char::MAX);
-        self.link_rows(&due_pk(event_id), &bound).await
+    /// A queue's day tallies: each day from January of `first_day`'s year on, and the years
+    /// before as sums (eventually consistent, as the processor is seconds behind anyway).
+    pub async fn tallies(&self, queue: &QueueKey, first_day: NaiveDate) -> Result<DayTallies, StoreError> {
+        let pk = tally_pk(queue);
+        let from = format!("m#{:04}-01", first_day.year());
+        // Lexicographically the months from that January on, then the years before it.
+        let to = year_sk(first_day.year() - 1);
+        let query = IndexQuery {
+            range_at_least: Some(&from),
+            range_at_most: Some(&to),
+            ..IndexQuery::new(&self.tables().aggregates, AGGREGATE_KEY, &pk)
+        };
+        let rows: Vec<HashMap<String, serde_json::Value>> = self.query(query).await?.0;
+        let mut tallies = DayTallies::default();
+        for row in rows {
+            let sk = row
+                .get(AGGREGATE_SK)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string();
+            let month = sk
+                .strip_prefix("m#")
+                .and_then(|m| NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok());
+            for tally in Tally::ALL {
+                for (attr, value) in &row {
+                    let Some(rest) = attr.strip_prefix(tally.attr()) else {
+                        continue;
+                    };
+                    let n = value.as_i64().unwrap_or(0);
+                    match month {
+                        Some(first) => {
+                            let day = rest.parse::<u32>().ok().and_then(|d| first.with_day(d));
+                            if let Some(day) = day {
+                                tallies.add(day, tally, n);
+                            }
+                        }
+                        None if rest.is_empty() && sk.starts_with("y#") => tallies.earlier.add(tally, n),
+                        None => {}
+                    }
+                }
+            }
+        }
+        Ok(tallies)
     }
 
-    /// An event's stale candidates last touched at or before `touched_at_most` (epoch ms).
-    pub async fn stale_links(&self, event_id: &str, touched_at_most: i64) -> Result<Vec<LinkFacts>, StoreError> {
-        let bound = format!("{:015}#{}", touched_at_most.max(0), char::MAX);
-        self.link_rows(&stale_pk(event_id), &bound).await
+    /// One page of a queue partition's rows with keys in `[from, to]`, and the key to go on from.
+    pub async fn queue_page<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        (from, to): (&str, &str),
+        newest_first: bool,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<(Vec<T>, Option<Item>), StoreError> {
+        let query = IndexQuery {
+            range_at_least: Some(from),
+            range_at_most: Some(to),
+            newest_first,
+            limit: Some(limit.max(1)),
+            start,
+            ..IndexQuery::new(&self.tables().aggregates, AGGREGATE_KEY, pk)
+        };
+        self.query(query).await
     }
 
-    async fn link_rows(&self, pk: &str, at_most: &str) -> Result<Vec<LinkFacts>, StoreError> {
-        let mut query = IndexQuery::new(&self.tables().aggregates, AGGREGATE_KEY, pk);
-        query.range_at_most = Some(at_most);
-        Ok(self.query(query).await?.0)
+    /// Deleted events whose communications may still count, with their year.
+    pub async fn orphan_events(&self) -> Result<Vec<(String, i32)>, StoreError> {
+        #[derive(Deserialize)]
+        struct Orphan {
+            sk: String,
+            #[serde(default)]
+            year: i32,
+        }
+        let query = IndexQuery::new(&self.tables().aggregates, AGGREGATE_KEY, ORPHANS);
+        let rows: Vec<Orphan> = self.query(query).await?.0;
+        Ok(rows.into_iter().map(|o| (o.sk, o.year)).collect())
+    }
+
+    /// Records a deleted event (a replay writes the same row again).
+    pub async fn put_orphan(&self, event_id: &str, year: i32) -> Result<(), StoreError> {
+        let mut item = key(ORPHANS, event_id);
+        item.insert("year".into(), AttributeValue::N(year.to_string()));
+        let out = self
+            .client()
+            .put_item()
+            .table_name(&self.tables().aggregates)
+            .set_item(Some(item))
+            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(classify)?;
+        meter_write_units(out.consumed_capacity.as_slice());
+        Ok(())
     }
 
     /// `(partners, visible partners)` of a partition.

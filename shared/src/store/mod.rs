@@ -245,10 +245,11 @@ impl Store {
             return Ok((items, None));
         }
         let mut start = query.start;
-        let key_condition = if query.range_at_most.is_some() {
-            "#h = :h AND #r <= :r"
-        } else {
-            "#h = :h"
+        let key_condition = match (query.range_at_least, query.range_at_most) {
+            (Some(_), Some(_)) => "#h = :h AND #r BETWEEN :from AND :r",
+            (Some(_), None) => "#h = :h AND #r >= :from",
+            (None, Some(_)) => "#h = :h AND #r <= :r",
+            (None, None) => "#h = :h",
         };
         loop {
             let remaining = query.limit.map(|l| l.saturating_sub(items.len()).min(1000) as i32);
@@ -266,9 +267,13 @@ impl Store {
                 .set_limit(remaining)
                 .set_exclusive_start_key(start.take());
             if let Some(bound) = query.range_at_most {
-                request = request
-                    .expression_attribute_names("#r", query.index.range_key)
-                    .expression_attribute_values(":r", AttributeValue::S(bound.to_string()));
+                request = request.expression_attribute_values(":r", AttributeValue::S(bound.to_string()));
+            }
+            if let Some(bound) = query.range_at_least {
+                request = request.expression_attribute_values(":from", AttributeValue::S(bound.to_string()));
+            }
+            if query.range_at_least.is_some() || query.range_at_most.is_some() {
+                request = request.expression_attribute_names("#r", query.index.range_key);
             }
             let out = request
                 .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
@@ -534,6 +539,7 @@ pub struct IndexQuery<'a> {
     pub index: GsiDef,
     pub hash: &'a str,
     pub range_at_most: Option<&'a str>,
+    pub range_at_least: Option<&'a str>,
     pub newest_first: bool,
     pub limit: Option<usize>,
     pub start: Option<Item>,
@@ -549,6 +555,7 @@ impl<'a> IndexQuery<'a> {
             index,
             hash,
             range_at_most: None,
+            range_at_least: None,
             newest_first: false,
             limit: None,
             start: None,

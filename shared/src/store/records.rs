@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use super::{IndexQuery, Item, Store, StoreError, Update, delete_versioned_item, put_new_item, put_versioned_item};
 use crate::domain::event::PartnershipEvent;
 use crate::domain::normalize::dynamo_number_ok;
-use crate::domain::records::{Communication, Document, OPEN, PartnerRecord};
-use crate::tables::{FOLLOW_UP_QUERY, ID, PARTNER_QUERY, Tables};
+use crate::domain::records::{Communication, Document, PartnerRecord};
+use crate::tables::{ID, PARTNER_QUERY, Tables};
 
 /// Where a record type lives.
 pub trait RecordTable: PartnerRecord {
@@ -144,16 +144,6 @@ impl Store {
             items.push(self.reference_update(id, -1, None)?);
         }
         self.transact(items).await
-    }
-
-    /// Every open communication follow-up due on or before `last_day` (`YYYY-MM-DD`), from the
-    /// sparse follow-up index: the dashboard never reads the whole communications table.
-    pub async fn open_follow_ups_until(&self, last_day: &str) -> Result<Vec<Communication>, StoreError> {
-        let query = IndexQuery {
-            range_at_most: Some(last_day),
-            ..IndexQuery::new(&self.tables().communications, FOLLOW_UP_QUERY, OPEN)
-        };
-        Ok(self.query(query).await?.0)
     }
 
     /// A partner's records newest first (by `updatedAt`), from `start`; every page to the end
