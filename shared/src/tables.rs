@@ -68,15 +68,6 @@ pub const EVENT_REF_QUERY: GsiDef = GsiDef {
     range_type: "N",
 };
 
-/// `follow-up-query`: open communication follow-ups by date. Sparse: only rows with
-/// `openFollowUp = "open"` (a follow-up date that is not done) are in it.
-pub const FOLLOW_UP_QUERY: GsiDef = GsiDef {
-    name: "follow-up-query",
-    hash_key: "openFollowUp",
-    range_key: "followUpDate",
-    range_type: "S",
-};
-
 /// `archived-partners`: the archived partners only. Sparse: `archivedIndex` is present only on
 /// an archived partner, so the index is as small as the archive and costs no write for the rest;
 /// the dashboard reads it instead of every partner in scope.
@@ -130,7 +121,7 @@ pub const COMMUNICATIONS: TableDef = TableDef {
     base_name: "biztechPartnerCommunications",
     hash_key: ID,
     range_key: None,
-    gsis: &[PARTNER_QUERY, EVENT_REF_QUERY, FOLLOW_UP_QUERY],
+    gsis: &[PARTNER_QUERY, EVENT_REF_QUERY],
 };
 /// `biztechPartnershipsMeta`.
 pub const META: TableDef = TableDef {
@@ -222,6 +213,6 @@ mod tests {
         let t = Tables::with_suffix("dev");
         assert_eq!(t.partners, "biztechPartnersdev");
         assert_eq!(t.meta, "biztechPartnershipsMetadev");
-        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 8);
+        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 7);
     }
 }

@@ -148,10 +148,6 @@ pub struct Communication {
     /// its date is kept.
     pub follow_up_done: bool,
     pub follow_up_done_at: Option<String>,
-    /// `"open"` while a follow-up date is set and not done; absent otherwise. The sparse
-    /// `follow-up-query` index on it lets the dashboard read only open follow-ups.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub open_follow_up: Option<String>,
     #[serde(flatten)]
     pub event: EventRef,
     #[serde(flatten)]
@@ -160,10 +156,9 @@ pub struct Communication {
     pub extra: Map<String, Value>,
 }
 
-/// Index key attribute of open communication follow-ups.
-pub const OPEN_FOLLOW_UP_ATTR: &str = "openFollowUp";
-/// Its only value.
-pub const OPEN: &str = "open";
+/// The key of a sparse index on open follow-ups that rows written before the aggregates table
+/// still carry: never shown, dropped by the next edit.
+const LEGACY_OPEN_FOLLOW_UP_ATTR: &str = "openFollowUp";
 
 /// What the record flows need from a document or a communication.
 pub trait PartnerRecord: Clone + Serialize + serde::de::DeserializeOwned + Send + Sync {
@@ -204,7 +199,7 @@ pub trait PartnerRecord: Clone + Serialize + serde::de::DeserializeOwned + Send 
             Ok(Value::Object(map)) => map,
             _ => Map::new(),
         };
-        wire.remove(OPEN_FOLLOW_UP_ATTR);
+        wire.remove(LEGACY_OPEN_FOLLOW_UP_ATTR);
         for key in Self::NULLABLE_KEYS {
             wire.entry(key.to_string()).or_insert(Value::Null);
         }
@@ -426,8 +421,7 @@ impl PartnerRecord for Communication {
         CommunicationChanges::parse(body, true)
     }
     fn refresh_derived(&mut self) {
-        let open = self.follow_up_date.is_some() && !self.follow_up_done;
-        self.open_follow_up = open.then(|| OPEN.to_string());
+        self.extra.remove(LEGACY_OPEN_FOLLOW_UP_ATTR);
     }
     fn parse_update(body: &Map<String, Value>) -> Result<CommunicationChanges, ValidationError> {
         CommunicationChanges::parse(body, false)
