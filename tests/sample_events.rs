@@ -138,14 +138,14 @@ async fn every_sample_event_runs_through_its_handler() {
     let tallied = |t: &shared::domain::aggregates::DayTallies| {
         t.between(day, day).get(shared::domain::aggregates::Tally::CommDue)
     };
-    let before = tallied(&api.ctx.store.tallies(&general, day).await.unwrap());
+    let before = tallied(&api.ctx.store.queue_figures(&general, day).await.unwrap().1);
     let text = std::fs::read_to_string(repo_path("events/stream/communications.json"))
         .unwrap()
         .replace("biztechPartnerCommunicationsdev", &api.ctx.config.tables.communications);
     let batch = serde_json::from_str(&text).expect("a Lambda DynamoDB stream event");
     let response = stream::handle(batch, api.function("stream")).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
-    let after = tallied(&api.ctx.store.tallies(&general, day).await.unwrap());
+    let after = tallied(&api.ctx.store.queue_figures(&general, day).await.unwrap().1);
     assert_eq!(after - before, 1, "one open follow-up on 2026-12-05");
     for file in files {
         let covered = ["rollup/schedule", "stream/partners", "stream/communications"].contains(&file.as_str())

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::domain::aggregates::{DayTallies, EventAggregate, LinkFacts, QueueKey};
+use shared::domain::aggregates::{EventAggregate, LinkFacts, QueueKey};
 use shared::domain::dashboard::{
     DashboardData, DashboardParams, PartnersInScope, QueueDays, Scope, dashboard as build_dashboard,
 };
@@ -55,34 +55,50 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
     let days = QueueDays::of(params, now);
     let link_queues: Vec<String> = scope.scoped.iter().map(|e| e.id.clone()).collect();
     let comm_queues = scope.communication_queues(params, &orphans);
-    let aggregates = futures::future::try_join_all(scope.event_ids().into_iter().map(|id| async move {
-        let aggregate = store.event_aggregate(&id).await?;
-        Ok::<_, StoreError>((id, aggregate))
-    }));
+    // An event no link and no record points at has neither totals nor tallies: not read.
+    let quiet: BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e.counters.relationship_count <= 0 && e.reference_count <= 0)
+        .map(|e| e.id.as_str())
+        .collect();
+    let keys: BTreeSet<QueueKey> = scope
+        .event_ids()
+        .into_iter()
+        .map(QueueKey::Event)
+        .chain(comm_queues.iter().cloned())
+        .filter(|key| !matches!(key, QueueKey::Event(id) if quiet.contains(id.as_str())))
+        .collect();
     let queue = async {
-        let keys: BTreeSet<QueueKey> = link_queues
+        let figures = futures::future::try_join_all(keys.into_iter().map(|key| async move {
+            let figures = store.queue_figures(&key, days.first_day_counted()).await?;
+            Ok::<_, StoreError>((key, figures))
+        }))
+        .await?;
+        let mut aggregates = HashMap::new();
+        let mut tallies = HashMap::new();
+        for (key, (aggregate, day_tallies)) in figures {
+            if let QueueKey::Event(id) = &key {
+                aggregates.insert(id.clone(), aggregate);
+            }
+            tallies.insert(key, day_tallies);
+        }
+        let candidates =
+            queue::first_rows(store, &link_queues, &comm_queues, &tallies, &days, params.action_limit).await?;
+        // Only the items shown are named (the queue read the rest of its last day too).
+        let mut shown: Vec<_> = candidates
             .iter()
-            .map(|id| QueueKey::Event(id.clone()))
-            .chain(comm_queues.iter().cloned())
+            .filter_map(|c| Some((c.action_key(&days)?, c)))
             .collect();
-        let tallies: HashMap<QueueKey, DayTallies> =
-            futures::future::try_join_all(keys.into_iter().map(|key| async move {
-                let tallies = store.tallies(&key, days.first_day_counted()).await?;
-                Ok::<_, StoreError>((key, tallies))
-            }))
-            .await?
-            .into_iter()
-            .collect();
-        let sources = queue::sources(&link_queues, &comm_queues, &tallies, &days);
-        let candidates = queue::first_rows(store, sources, params.action_limit, &days).await?;
-        let partner_ids: Vec<String> = candidates
+        shown.sort_by_key(|(key, _)| *key);
+        shown.truncate(params.action_limit);
+        let partner_ids: Vec<String> = shown
             .iter()
-            .map(|c| c.partner_id().to_string())
+            .map(|(_, c)| c.partner_id().to_string())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
         let partners = store.partner_cards(&partner_ids).await?;
-        Ok::<_, StoreError>((tallies, candidates, partners))
+        Ok::<_, StoreError>((aggregates, tallies, candidates, partners))
     };
     let members = async {
         Ok::<_, StoreError>(match scope.partners_in_scope(params) {
@@ -99,13 +115,12 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
         Ok::<_, StoreError>(links.iter().flatten().map(LinkFacts::from).collect::<Vec<_>>())
     };
     let (
-        aggregates,
-        (tallies, candidates, partners),
+        (aggregates, tallies, candidates, partners),
         members,
         archived_partner_links,
         (partner_count, archived_partner_count),
-    ) = futures::try_join!(aggregates, queue, members, archived_links, store.partner_counts())?;
-    let aggregates: HashMap<String, EventAggregate> = aggregates.into_iter().collect();
+    ) = futures::try_join!(queue, members, archived_links, store.partner_counts())?;
+    let aggregates: HashMap<String, EventAggregate> = aggregates;
     // One event in scope: its links are its partners (one link per partner and event).
     let partners_in_scope = members.unwrap_or_else(|| match scope.partners_in_scope(params) {
         PartnersInScope::Event(id) => aggregates

@@ -5,7 +5,7 @@
 use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 
 use super::aggregates::{
@@ -310,7 +310,8 @@ impl QueueDays {
         midnight_ms(self.stale_overdue_before) - 1
     }
 
-    /// The first year whose tallies must be read day by day (earlier years are read as sums).
+    /// The earliest day the counts look before: its year's tallies and later ones are read day
+    /// by day, earlier years as sums.
     pub fn first_day_counted(&self) -> NaiveDate {
         self.stale_overdue_before
     }
@@ -405,6 +406,109 @@ impl Candidate {
             Candidate::Comm(comm) => &comm.partner_id,
         }
     }
+}
+
+/// What a range of a queue partition holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueRows {
+    /// Links with a follow-up, by date.
+    LinkDue,
+    /// Open communication follow-ups, by date.
+    CommDue,
+    /// Stale deals untouched for [`STALE_OVERDUE_DAYS`] days or more, newest touch first.
+    StaleOverdue,
+    /// The other stale deals, newest touch first.
+    Stale,
+}
+
+/// Which rows of a queue range the first `actionLimit` items can come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    Nothing,
+    /// Dated rows up to this day, included.
+    Through(NaiveDate),
+    /// Stale rows last touched on this day or later.
+    Since(NaiveDate),
+    /// The whole range.
+    All,
+}
+
+/// Where one day's rows of `rows` sort in the queue: an [`ActionKey`] without its last-touch
+/// tie-break, as a tuple that orders the same way. `None` = the earlier years' rows, summed.
+fn bucket(rows: QueueRows, day: Option<NaiveDate>, days: &QueueDays) -> Option<(u8, u8, u8, i64)> {
+    let ordinal = |d: NaiveDate| i64::from(d.num_days_from_ce());
+    match (rows, day) {
+        (QueueRows::LinkDue | QueueRows::CommDue, None) => Some((0, 0, 0, i64::MIN)),
+        (QueueRows::LinkDue | QueueRows::CommDue, Some(day)) if day <= days.window_end => {
+            let candidate = match rows {
+                QueueRows::LinkDue => Candidate::Link(LinkFacts {
+                    follow_up_date: Some(day.format("%Y-%m-%d").to_string()),
+                    ..Default::default()
+                }),
+                _ => Candidate::Comm(CommFacts {
+                    follow_up_date: Some(day.format("%Y-%m-%d").to_string()),
+                    ..Default::default()
+                }),
+            };
+            let key = candidate.action_key(days)?;
+            Some((u8::from(!key.overdue), key.priority, 0, ordinal(day)))
+        }
+        (QueueRows::StaleOverdue, None) => Some((0, 1, 1, i64::MAX)),
+        (QueueRows::StaleOverdue, Some(day)) if day < days.stale_overdue_before => Some((0, 1, 1, -ordinal(day))),
+        (QueueRows::Stale, Some(day)) if day >= days.stale_overdue_before && day < days.stale_before => {
+            Some((1, 2, 1, -ordinal(day)))
+        }
+        _ => None,
+    }
+}
+
+/// From the day tallies alone, which rows of each queue range hold the first `limit` items:
+/// the days are walked in queue order across every range until `limit` rows are passed, and the
+/// last day reached is taken whole (its rows sort by their last touch, which only reading tells).
+/// So reading what this answers reads the items shown and the rest of one day, not every row due.
+pub fn queue_reach(ranges: &[(QueueRows, &DayTallies)], days: &QueueDays, limit: usize) -> Vec<Reach> {
+    let mut entries = Vec::new();
+    for (index, (rows, tallies)) in ranges.iter().enumerate() {
+        let tally = match rows {
+            QueueRows::LinkDue => Tally::LinkDue,
+            QueueRows::CommDue => Tally::CommDue,
+            QueueRows::StaleOverdue | QueueRows::Stale => Tally::Stale,
+        };
+        let dated = std::iter::once((None, tallies.earlier.get(tally)))
+            .chain(tallies.days.iter().map(|(day, counts)| (Some(*day), counts.get(tally))));
+        for (day, count) in dated.filter(|(_, n)| *n > 0) {
+            if let Some(key) = bucket(*rows, day, days) {
+                entries.push((key, index, day, count));
+            }
+        }
+    }
+    entries.sort_by_key(|e| e.0);
+    let mut passed = 0;
+    let boundary = entries.iter().find_map(|(key, _, _, count)| {
+        passed += count;
+        (passed >= limit as i64).then_some(*key)
+    });
+    let before_first_day = NaiveDate::from_ymd_opt(days.first_day_counted().year(), 1, 1)
+        .map(|d| d - chrono::Duration::days(1))
+        .unwrap_or(days.first_day_counted());
+    let mut reach = vec![Reach::Nothing; ranges.len()];
+    for (_, index, day, _) in entries.iter().filter(|e| boundary.is_none_or(|b| e.0 <= b)) {
+        let widened = match (ranges[*index].0, day, reach[*index]) {
+            (_, _, Reach::All) => Reach::All,
+            (QueueRows::LinkDue | QueueRows::CommDue, day, current) => {
+                let day = day.unwrap_or(before_first_day);
+                match current {
+                    Reach::Through(d) if d >= day => current,
+                    _ => Reach::Through(day),
+                }
+            }
+            (_, None, _) => Reach::All,
+            (_, Some(day), Reach::Since(d)) if d <= *day => Reach::Since(d),
+            (_, Some(day), _) => Reach::Since(*day),
+        };
+        reach[*index] = widened;
+    }
+    reach
 }
 
 /// The dashboard's data computed from the records themselves: what the stream processor's
@@ -1454,5 +1558,72 @@ mod tests {
             ms("2026-01-01"),
         )));
         assert!(fresh.action_key(&days).is_none(), "5 days untouched is not stale");
+    }
+
+    fn tallies_on(tally: Tally, days: &[(&str, i64)]) -> DayTallies {
+        let mut t = DayTallies::default();
+        for (d, n) in days {
+            t.add(NaiveDate::parse_from_str(d, "%Y-%m-%d").unwrap(), tally, *n);
+        }
+        t
+    }
+
+    #[test]
+    fn the_queue_reads_up_to_the_day_that_fills_the_limit_in_every_partition() {
+        let days = QueueDays::of(&params(&[]), at("2026-01-20"));
+        let e1 = tallies_on(
+            Tally::LinkDue,
+            &[("2026-01-10", 3), ("2026-01-12", 4), ("2026-02-01", 9)],
+        );
+        let e2 = tallies_on(Tally::LinkDue, &[("2026-01-12", 2), ("2026-01-15", 6)]);
+        let comms = tallies_on(Tally::CommDue, &[("2026-01-11", 1), ("2026-01-30", 2)]);
+        let reach = queue_reach(
+            &[
+                (QueueRows::LinkDue, &e1),
+                (QueueRows::LinkDue, &e2),
+                (QueueRows::CommDue, &comms),
+            ],
+            &days,
+            9,
+        );
+        // 3 (Jan 10) + 1 (Jan 11) + 6 (Jan 12, taken whole) passes 9.
+        assert_eq!(
+            reach,
+            vec![
+                Reach::Through(date("2026-01-12")),
+                Reach::Through(date("2026-01-12")),
+                Reach::Through(date("2026-01-11"))
+            ]
+        );
+    }
+
+    #[test]
+    fn overdue_stale_deals_come_after_overdue_follow_ups_newest_touch_first() {
+        let days = QueueDays::of(&params(&[]), at("2026-03-01"));
+        let due = tallies_on(Tally::LinkDue, &[("2026-02-20", 2), ("2026-03-02", 5)]);
+        let stale = tallies_on(Tally::Stale, &[("2025-12-01", 4), ("2026-01-10", 3), ("2026-02-10", 8)]);
+        let ranges = [
+            (QueueRows::LinkDue, &due),
+            (QueueRows::StaleOverdue, &stale),
+            (QueueRows::Stale, &stale),
+        ];
+        // 2 overdue follow-ups, then the overdue stale deals from the newest: Jan 10 fills 4.
+        assert_eq!(
+            queue_reach(&ranges, &days, 4),
+            vec![
+                Reach::Through(date("2026-02-20")),
+                Reach::Since(date("2026-01-10")),
+                Reach::Nothing
+            ]
+        );
+        // A limit beyond everything in the window reads every range in full.
+        assert_eq!(
+            queue_reach(&ranges, &days, 100),
+            vec![
+                Reach::Through(date("2026-03-02")),
+                Reach::Since(date("2025-12-01")),
+                Reach::Since(date("2026-02-10"))
+            ]
+        );
     }
 }

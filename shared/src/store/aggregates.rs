@@ -5,7 +5,7 @@
 //! - `stale#<eventId>` / `<touched ms>#<linkId>`: the stale candidates, by last touch;
 //! - `members#<year>` and `members#all` / `<partnerId>`: `events`, the partner's events there;
 //!   `/ #count`: `partners` (with any) and `visiblePartners` (with one not archived);
-//! - `tally#event#<eventId>` and `tally#general` / `m#<YYYY-MM>`: per day of the month, `<t><DD>`
+//! - `event#<eventId>` and `tally#general` / `m#<YYYY-MM>`: per day of the month, `<t><DD>`
 //!   for each [`Tally`] `t` (`ld` links due, `lo` of them open, `st` stale candidates by last
 //!   touch, `cd` communications due); `/ y#<YYYY>`: the year's sums, `<t>` (so the dashboard
 //!   reads past years as one row each);
@@ -82,7 +82,8 @@ pub fn stale_pk(event_id: &str) -> String {
 /// The partition of a queue's day tallies.
 pub fn tally_pk(key: &QueueKey) -> String {
     match key {
-        QueueKey::Event(id) => format!("tally#event#{id}"),
+        // Beside the event's summary row, so one Query reads both.
+        QueueKey::Event(id) => summary_pk(id),
         QueueKey::General => "tally#general".into(),
     }
 }
@@ -103,6 +104,23 @@ fn month_sk(day: NaiveDate) -> String {
 
 fn year_sk(year: i32) -> String {
     format!("y#{year:04}")
+}
+
+/// An event's aggregate from its summary row.
+fn aggregate_of(row: &HashMap<String, serde_json::Value>) -> EventAggregate {
+    let mut aggregate = EventAggregate::default();
+    for (attr, value) in row {
+        let number = value.as_i64().or_else(|| value.as_f64().map(|f| f as i64)).unwrap_or(0);
+        if let Some(status) = attr.strip_prefix("n#") {
+            aggregate.by_status.entry(status.to_string()).or_default().count = number;
+        } else if let Some(status) = attr.strip_prefix("c#") {
+            aggregate.by_status.entry(status.to_string()).or_default().cents = number;
+        } else if attr == LAST_ACTIVITY {
+            aggregate.last_link_activity_at = number;
+        }
+    }
+    aggregate.by_status.retain(|_, t| *t != StatusTotals::default());
+    aggregate
 }
 
 /// The member counters row.
@@ -493,31 +511,18 @@ impl Store {
 
     // ------------------------------------------------------------------ reads (the dashboard)
 
-    /// An event's aggregate (eventually consistent: the processor is seconds behind anyway).
-    pub async fn event_aggregate(&self, event_id: &str) -> Result<EventAggregate, StoreError> {
-        let row: Option<HashMap<String, serde_json::Value>> =
-            self.get_row(&summary_pk(event_id), SUMMARY, false).await?;
-        let mut aggregate = EventAggregate::default();
-        for (attr, value) in row.unwrap_or_default() {
-            let number = value.as_i64().or_else(|| value.as_f64().map(|f| f as i64)).unwrap_or(0);
-            if let Some(status) = attr.strip_prefix("n#") {
-                aggregate.by_status.entry(status.to_string()).or_default().count = number;
-            } else if let Some(status) = attr.strip_prefix("c#") {
-                aggregate.by_status.entry(status.to_string()).or_default().cents = number;
-            } else if attr == LAST_ACTIVITY {
-                aggregate.last_link_activity_at = number;
-            }
-        }
-        aggregate.by_status.retain(|_, t| *t != StatusTotals::default());
-        Ok(aggregate)
-    }
-
-    /// A queue's day tallies: each day from January of `first_day`'s year on, and the years
-    /// before as sums (eventually consistent, as the processor is seconds behind anyway).
-    pub async fn tallies(&self, queue: &QueueKey, first_day: NaiveDate) -> Result<DayTallies, StoreError> {
+    /// A queue's figures in one Query: its day tallies, each day from January of `first_day`'s
+    /// year on and the years before as sums, and for an event its aggregate (the summary row
+    /// sorts between the months and the years). Eventually consistent, as the processor is
+    /// seconds behind anyway.
+    pub async fn queue_figures(
+        &self,
+        queue: &QueueKey,
+        first_day: NaiveDate,
+    ) -> Result<(EventAggregate, DayTallies), StoreError> {
         let pk = tally_pk(queue);
         let from = format!("m#{:04}-01", first_day.year());
-        // Lexicographically the months from that January on, then the years before it.
+        // Lexicographically: the months from that January on, `summary`, the years before it.
         let to = year_sk(first_day.year() - 1);
         let query = IndexQuery {
             range_at_least: Some(&from),
@@ -525,16 +530,18 @@ impl Store {
             ..IndexQuery::new(&self.tables().aggregates, AGGREGATE_KEY, &pk)
         };
         let rows: Vec<HashMap<String, serde_json::Value>> = self.query(query).await?.0;
+        let mut aggregate = EventAggregate::default();
         let mut tallies = DayTallies::default();
         for row in rows {
-            let sk = row
-                .get(AGGREGATE_SK)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string();
+            let sk = row.get(AGGREGATE_SK).and_then(|v| v.as_str()).unwrap_or_default();
+            if sk == SUMMARY {
+                aggregate = aggregate_of(&row);
+                continue;
+            }
             let month = sk
                 .strip_prefix("m#")
                 .and_then(|m| NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok());
+            let year_row = sk.starts_with("y#");
             for tally in Tally::ALL {
                 for (attr, value) in &row {
                     let Some(rest) = attr.strip_prefix(tally.attr()) else {
@@ -543,38 +550,31 @@ impl Store {
                     let n = value.as_i64().unwrap_or(0);
                     match month {
                         Some(first) => {
-                            let day = rest.parse::<u32>().ok().and_then(|d| first.with_day(d));
-                            if let Some(day) = day {
+                            if let Some(day) = rest.parse::<u32>().ok().and_then(|d| first.with_day(d)) {
                                 tallies.add(day, tally, n);
                             }
                         }
-                        None if rest.is_empty() && sk.starts_with("y#") => tallies.earlier.add(tally, n),
+                        None if rest.is_empty() && year_row => tallies.earlier.add(tally, n),
                         None => {}
                     }
                 }
             }
         }
-        Ok(tallies)
+        Ok((aggregate, tallies))
     }
 
-    /// One page of a queue partition's rows with keys in `[from, to]`, and the key to go on from.
-    pub async fn queue_page<T: serde::de::DeserializeOwned>(
+    /// A queue partition's rows with keys in `[from, to]` (every page).
+    pub async fn queue_rows<T: serde::de::DeserializeOwned>(
         &self,
         pk: &str,
         (from, to): (&str, &str),
-        newest_first: bool,
-        limit: usize,
-        start: Option<Item>,
-    ) -> Result<(Vec<T>, Option<Item>), StoreError> {
+    ) -> Result<Vec<T>, StoreError> {
         let query = IndexQuery {
             range_at_least: Some(from),
             range_at_most: Some(to),
-            newest_first,
-            limit: Some(limit.max(1)),
-            start,
             ..IndexQuery::new(&self.tables().aggregates, AGGREGATE_KEY, pk)
         };
-        self.query(query).await
+        Ok(self.query(query).await?.0)
     }
 
     /// Deleted events whose communications may still count, with their year.
