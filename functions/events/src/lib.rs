@@ -96,8 +96,16 @@ async fn detail(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
 
 /// §5.6: the event with metrics from its links, sponsorships with partner cards, the pipeline.
 async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
-    let event = repaired(load(id, ctx).await?, ctx).await;
-    let mut links = ctx.store.links_of_event(&event.id).await?;
+    // The event and its links are read at once; a 404 wastes the links query, a re-key pass
+    // rewrites them, so they are read again after one.
+    let (stored, links) = futures::try_join!(load(id, ctx), async { Ok(ctx.store.links_of_event(id).await?) })?;
+    let rekeyed = stored.rekey_pending != 0;
+    let event = repaired(stored, ctx).await;
+    let mut links = if rekeyed {
+        ctx.store.links_of_event(&event.id).await?
+    } else {
+        links
+    };
     links.sort_by(|a, b| newest_first(touch(a.updated_at, a.created_at), touch(b.updated_at, b.created_at)));
     let partner_ids: Vec<String> = links
         .iter()

@@ -124,17 +124,16 @@ async fn detail(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
 
 /// §5.3: the partner with metrics, its hydrated links, documents and communications, options.
 async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
-    let partner = ctx
-        .store
-        .get_partner(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(PARTNER, id))?;
-    let (links, (documents, _), (communications, _), event_tiers) = futures::try_join!(
+    // Everything is read at once; for a partner that does not exist the other reads are wasted,
+    // and the answer is still the 404.
+    let (partner, links, (documents, _), (communications, _), event_tiers) = futures::try_join!(
+        ctx.store.get_partner(id),
         ctx.store.links_of(id),
         ctx.store.list_records::<Document>(id, None, None),
         ctx.store.list_records::<Communication>(id, None, None),
         ctx.store.event_tier_ids(),
     )?;
+    let partner = partner.ok_or_else(|| ApiError::not_found(PARTNER, id))?;
     let event_ids: Vec<String> = links
         .iter()
         .map(|l| l.event_id.clone())

@@ -416,51 +416,58 @@ impl Store {
         let mut unique: Vec<&String> = ids.iter().filter(|id| key_can_exist(id)).collect();
         unique.sort();
         unique.dedup();
-        let mut items = Vec::with_capacity(unique.len());
-        for chunk in unique.chunks(BATCH_GET_MAX) {
-            let keys: Vec<Item> = chunk
-                .iter()
-                .map(|id| HashMap::from([(ID.to_string(), AttributeValue::S((*id).clone()))]))
-                .collect();
-            let mut pending = Some(
-                KeysAndAttributes::builder()
-                    .set_keys(Some(keys))
-                    .consistent_read(consistent)
-                    .set_projection_expression(projection.clone())
-                    .set_expression_attribute_names(names.clone())
-                    .build()
-                    .map_err(|e| StoreError::Sdk(Box::new(e)))?,
-            );
-            let mut attempt = 0;
-            while let Some(request) = pending.take() {
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(table, request)
-                    .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                meter_read_units(out.consumed_capacity.as_deref().unwrap_or_default());
-                let found = out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default();
-                meter(found.len() as u64);
-                for item in found {
-                    items.push(serde_dynamo::from_item(item)?);
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut u| u.remove(table))
-                    .filter(|k| !k.keys.is_empty());
-                if pending.is_some() {
-                    attempt += 1;
-                    if attempt > BATCH_RETRIES {
-                        return Err(StoreError::BatchIncomplete);
+        // The chunks are read at once: a page of cards is one round trip, not one per 100.
+        let chunks = unique.chunks(BATCH_GET_MAX).map(|chunk| {
+            let projection = projection.clone();
+            let names = names.clone();
+            async move {
+                let keys: Vec<Item> = chunk
+                    .iter()
+                    .map(|id| HashMap::from([(ID.to_string(), AttributeValue::S((*id).clone()))]))
+                    .collect();
+                let mut pending = Some(
+                    KeysAndAttributes::builder()
+                        .set_keys(Some(keys))
+                        .consistent_read(consistent)
+                        .set_projection_expression(projection)
+                        .set_expression_attribute_names(names)
+                        .build()
+                        .map_err(|e| StoreError::Sdk(Box::new(e)))?,
+                );
+                let mut items = Vec::with_capacity(chunk.len());
+                let mut attempt = 0;
+                while let Some(request) = pending.take() {
+                    let out = self
+                        .client
+                        .batch_get_item()
+                        .request_items(table, request)
+                        .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                        .send()
+                        .await
+                        .map_err(classify)?;
+                    meter_read_units(out.consumed_capacity.as_deref().unwrap_or_default());
+                    let found = out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default();
+                    meter(found.len() as u64);
+                    for item in found {
+                        items.push(serde_dynamo::from_item(item)?);
                     }
-                    tokio::time::sleep(Duration::from_millis(10 << attempt.min(6))).await;
+                    pending = out
+                        .unprocessed_keys
+                        .and_then(|mut u| u.remove(table))
+                        .filter(|k| !k.keys.is_empty());
+                    if pending.is_some() {
+                        attempt += 1;
+                        if attempt > BATCH_RETRIES {
+                            return Err(StoreError::BatchIncomplete);
+                        }
+                        tokio::time::sleep(Duration::from_millis(10 << attempt.min(6))).await;
+                    }
                 }
+                Ok::<Vec<T>, StoreError>(items)
             }
-        }
-        Ok(items)
+        });
+        let pages = futures::future::try_join_all(chunks).await?;
+        Ok(pages.into_iter().flatten().collect())
     }
 
     /// TransactWriteItems (at most 100 items): all or nothing.
