@@ -853,3 +853,55 @@ async fn the_dashboard_reads_the_rows_it_shows_not_every_follow_up_due() {
         items_read(&after)
     );
 }
+
+/// The queue rows carry their partner's names: a renamed partner's follow-ups show the new name
+/// once the processor has caught up.
+#[tokio::test]
+async fn a_renamed_partner_is_renamed_on_the_action_queue() {
+    let api = TestApi::new().await;
+    let year = Utc::now().format("%Y").to_string().parse::<i64>().unwrap();
+    let created = post(&api, "/partnerships/events", json!({"name": "Expo", "year": year})).await;
+    let event_id = created["event"]["id"].as_str().unwrap().to_string();
+    let partner = api
+        .create_partner(json!({"company": "Old Name Co", "contactName": "Ada"}))
+        .await;
+    let partner_id = partner["id"].as_str().unwrap().to_string();
+    post(
+        &api,
+        &format!("/partnerships/partners/{partner_id}/events"),
+        json!({"eventId": event_id, "status": "pitched", "followUpDate": day(-1)}),
+    )
+    .await;
+    post(
+        &api,
+        &format!("/partnerships/partners/{partner_id}/communications"),
+        json!({"summary": "Call back", "followUpDate": day(2)}),
+    )
+    .await;
+    api.settle().await;
+    let titles = |reply: &integration_tests::Reply| -> Vec<String> {
+        reply.body["actionItems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = api.call("GET", "/partnerships/dashboard", None).await;
+    assert_eq!(titles(&before), vec!["Old Name Co (Ada)", "Old Name Co (Ada)"]);
+    let renamed = api
+        .call(
+            "PATCH",
+            &format!("/partnerships/partners/{partner_id}"),
+            Some(json!({"company": "New Name Co", "contactName": "Ada Lovelace"})),
+        )
+        .await;
+    assert_eq!(renamed.status, 200);
+    api.settle().await;
+    let after = api.call("GET", "/partnerships/dashboard", None).await;
+    assert_eq!(
+        titles(&after),
+        vec!["New Name Co (Ada Lovelace)", "New Name Co (Ada Lovelace)"]
+    );
+    assert_dashboard_equals_a_recount(&api, "").await;
+}

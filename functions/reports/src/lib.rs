@@ -84,7 +84,8 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
         }
         let candidates =
             queue::first_rows(store, &link_queues, &comm_queues, &tallies, &days, params.action_limit).await?;
-        // Only the items shown are named (the queue read the rest of its last day too).
+        // Queue rows carry their partner's names; a partner is read only for an item shown
+        // whose row does not (written before the names were kept).
         let mut shown: Vec<_> = candidates
             .iter()
             .filter_map(|c| Some((c.action_key(&days)?, c)))
@@ -93,6 +94,7 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
         shown.truncate(params.action_limit);
         let partner_ids: Vec<String> = shown
             .iter()
+            .filter(|(_, c)| c.partner_names().is_none())
             .map(|(_, c)| c.partner_id().to_string())
             .collect::<BTreeSet<_>>()
             .into_iter()

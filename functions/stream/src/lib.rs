@@ -1,6 +1,7 @@
 //! The stream processor: one Lambda behind the event source mappings of the tables' DynamoDB
 //! Streams (`template.yaml`), keeping what may lag a write by seconds:
-//! - from the partners stream, the partner counters;
+//! - from the partners stream, the partner counters, and a renamed partner's names on its queue
+//!   rows (the dashboard names action items from them);
 //! - from the links stream, the dashboard's aggregates (`domain::aggregates`): status totals and
 //!   last activity per event, the due and stale rows and their day tallies, the partners per year;
 //! - from the communications stream, the open follow-up rows and their day tallies;
@@ -21,10 +22,11 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use serde::Deserialize;
 use shared::AppContext;
 use shared::domain::aggregates::{
-    CommFacts, LinkEffects, LinkFacts, Membership, StatusDelta, TallyDelta, comm_effects, link_effects,
+    CommFacts, LinkEffects, LinkFacts, Membership, PartnerNames, StatusDelta, TallyDelta, comm_effects, link_effects,
     member_counter_delta, summed_status_deltas, summed_tallies,
 };
 use shared::domain::changes::{Change, PartnerPresence, partner_counts_delta, sequence_after};
+use shared::domain::records::Communication;
 use shared::store::aggregates::{MemberChange, Partition, comm_due_pk, due_pk, row_item, stale_pk};
 use shared::store::stream::Batch;
 use shared::store::{Item, StoreError, WRITE_ATTEMPTS, backoff};
@@ -121,6 +123,7 @@ async fn uncounted<'a>(
 }
 
 async fn apply_partners(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreError> {
+    rename_queue_rows(records, ctx).await?;
     let (pending, mut batch) = uncounted(records, ctx).await?;
     let changes: Vec<Change<PartnerPresence>> = pending.iter().map(|r| change(r)).collect();
     let delta = partner_counts_delta(&changes);
@@ -133,6 +136,136 @@ async fn apply_partners(records: &[EventRecord], ctx: &AppContext) -> Result<(),
     batch.through = sequence(last);
     let item = ctx.store.partner_counts_update(delta)?;
     ctx.store.apply_once(&batch, vec![item], now_seconds()).await
+}
+
+/// A partner's names as its image has them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct Named {
+    id: String,
+    company: String,
+    contact_name: String,
+    version: u64,
+}
+
+/// A renamed partner's queue rows take its new names (each row only if it holds older ones, so
+/// replays and reordering are harmless).
+async fn rename_queue_rows(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreError> {
+    let mut renamed: BTreeMap<String, PartnerNames> = BTreeMap::new();
+    for record in records {
+        let c: Change<Named> = change(record);
+        if let (Some(old), Some(new)) = (c.old, c.new)
+            && (old.company != new.company || old.contact_name != new.contact_name)
+        {
+            let names = PartnerNames {
+                company: new.company,
+                contact_name: new.contact_name,
+                version: new.version.max(1),
+            };
+            renamed.insert(new.id, names);
+        }
+    }
+    for (partner_id, names) in renamed {
+        let (links, (comms, _)) = futures::try_join!(
+            ctx.store.links_of(&partner_id),
+            ctx.store.list_records::<Communication>(&partner_id, None, None),
+        )?;
+        let mut rows = Vec::new();
+        for link in links.iter().map(LinkFacts::from) {
+            rows.extend(link.due_key().map(|sk| (due_pk(&link.event_id), sk)));
+            rows.extend(link.stale_key().map(|sk| (stale_pk(&link.event_id), sk)));
+        }
+        for comm in comms.iter().map(CommFacts::from) {
+            rows.extend(comm.due_key().map(|sk| (comm_due_pk(&comm.key()), sk)));
+        }
+        ctx.store.rename_rows(&rows, &names).await?;
+    }
+    Ok(())
+}
+
+/// A queue row to put, named with its partner's names just before it is written.
+#[derive(Debug, Clone)]
+enum QueueRow {
+    Link(LinkFacts),
+    Comm(CommFacts),
+}
+
+impl QueueRow {
+    fn partner_id(&self) -> &str {
+        match self {
+            QueueRow::Link(l) => &l.partner_id,
+            QueueRow::Comm(c) => &c.partner_id,
+        }
+    }
+
+    fn item(&self, pk: &str, sk: &str, names: Option<&PartnerNames>) -> Result<Item, StoreError> {
+        let names = names.cloned().unwrap_or_default();
+        match self {
+            QueueRow::Link(l) => row_item(
+                pk,
+                sk,
+                &LinkFacts {
+                    partner: names,
+                    ..l.clone()
+                },
+            ),
+            QueueRow::Comm(c) => row_item(
+                pk,
+                sk,
+                &CommFacts {
+                    partner: names,
+                    ..c.clone()
+                },
+            ),
+        }
+    }
+}
+
+/// Puts and deletes queue rows, the puts carrying their partner's names. A rename committed
+/// after the names were read may have been applied to the partner's rows before these existed,
+/// so the names are read again after the write and the rows of a partner that moved on are
+/// written again.
+async fn write_queue_rows(
+    ctx: &AppContext,
+    mut rows: BTreeMap<(String, String), Option<QueueRow>>,
+) -> Result<(), StoreError> {
+    let mut partner_ids: Vec<String> = rows
+        .values()
+        .flatten()
+        .map(|r| r.partner_id().to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut names = ctx.store.partner_names(&partner_ids).await?;
+    for _ in 0..WRITE_ATTEMPTS {
+        let items = rows
+            .iter()
+            .map(|((pk, sk), row)| {
+                let item = row
+                    .as_ref()
+                    .map(|r| r.item(pk, sk, names.get(r.partner_id())))
+                    .transpose()?;
+                Ok(((pk.clone(), sk.clone()), item))
+            })
+            .collect::<Result<BTreeMap<_, _>, StoreError>>()?;
+        ctx.store.write_rows(items).await?;
+        if partner_ids.is_empty() {
+            return Ok(());
+        }
+        let now = ctx.store.partner_names(&partner_ids).await?;
+        let moved: BTreeSet<String> = partner_ids
+            .iter()
+            .filter(|id| now.get(*id).map(|n| n.version) != names.get(*id).map(|n| n.version))
+            .cloned()
+            .collect();
+        if moved.is_empty() {
+            return Ok(());
+        }
+        rows.retain(|_, row| row.as_ref().is_some_and(|r| moved.contains(r.partner_id())));
+        partner_ids = moved.into_iter().collect();
+        names = now;
+    }
+    Ok(())
 }
 
 fn now_seconds() -> i64 {
@@ -152,7 +285,7 @@ async fn apply_links(records: &[EventRecord], ctx: &AppContext) -> Result<(), St
         })
         .collect();
     // Rows and member sets: final state per key, for every record (writing them again is harmless).
-    let mut rows: BTreeMap<(String, String), Option<Item>> = BTreeMap::new();
+    let mut rows: BTreeMap<(String, String), Option<QueueRow>> = BTreeMap::new();
     let mut activity: BTreeMap<String, i64> = BTreeMap::new();
     let mut members: BTreeMap<(Partition, String), Vec<(String, bool)>> = BTreeMap::new();
     for e in &effects {
@@ -166,9 +299,10 @@ async fn apply_links(records: &[EventRecord], ctx: &AppContext) -> Result<(), St
         }
         for (put, pk) in [(&e.due_put, due_pk as fn(&str) -> String), (&e.stale_put, stale_pk)] {
             if let Some((key, facts)) = put {
-                let pk = pk(&key.event_id);
-                let item = row_item(&pk, &key.sort, facts)?;
-                rows.insert((pk, key.sort.clone()), Some(item));
+                rows.insert(
+                    (pk(&key.event_id), key.sort.clone()),
+                    Some(QueueRow::Link(facts.clone())),
+                );
             }
         }
         if let Some((event_id, at)) = &e.activity {
@@ -201,7 +335,7 @@ async fn apply_links(records: &[EventRecord], ctx: &AppContext) -> Result<(), St
         (effects.status_deltas, effects.tallies)
     })
     .await?;
-    ctx.store.write_rows(rows).await?;
+    write_queue_rows(ctx, rows).await?;
     for (event_id, at) in activity {
         ctx.store.record_activity(&event_id, at).await?;
     }
@@ -347,19 +481,17 @@ async fn apply_communications(records: &[EventRecord], ctx: &AppContext) -> Resu
         let c: Change<CommFacts> = change(record);
         comm_effects(c.old.as_ref(), c.new.as_ref())
     };
-    let mut rows: BTreeMap<(String, String), Option<Item>> = BTreeMap::new();
+    let mut rows: BTreeMap<(String, String), Option<QueueRow>> = BTreeMap::new();
     for effects in records.iter().map(comm_change) {
         if let Some((key, sort)) = effects.due_remove {
             rows.insert((comm_due_pk(&key), sort), None);
         }
         if let Some((key, sort, facts)) = effects.due_put {
-            let pk = comm_due_pk(&key);
-            let item = row_item(&pk, &sort, &facts)?;
-            rows.insert((pk, sort), Some(item));
+            rows.insert((comm_due_pk(&key), sort), Some(QueueRow::Comm(facts)));
         }
     }
     count_once(records, ctx, |record| (Vec::new(), comm_change(record).tallies)).await?;
-    ctx.store.write_rows(rows).await?;
+    write_queue_rows(ctx, rows).await?;
     record_orphans(records, ctx).await
 }
 

@@ -58,6 +58,32 @@ pub struct LinkFacts {
     pub follow_up_date: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The partner's names, kept on the queue row by the stream processor (never on the link).
+    #[serde(flatten)]
+    pub partner: PartnerNames,
+}
+
+/// A partner's names as a queue row shows them, at the partner's `version` (0 = not recorded).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PartnerNames {
+    #[serde(rename = "partnerCompany", skip_serializing_if = "String::is_empty")]
+    pub company: String,
+    #[serde(rename = "partnerContactName", skip_serializing_if = "String::is_empty")]
+    pub contact_name: String,
+    #[serde(rename = "partnerVersion", skip_serializing_if = "is_zero")]
+    pub version: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl PartnerNames {
+    /// Whether the row carries them.
+    pub fn recorded(&self) -> bool {
+        self.version > 0
+    }
 }
 
 impl From<&PartnerEventLink> for LinkFacts {
@@ -74,6 +100,7 @@ impl From<&PartnerEventLink> for LinkFacts {
             follow_up_date: link.follow_up_date.clone(),
             created_at: link.created_at,
             updated_at: link.updated_at,
+            partner: PartnerNames::default(),
         }
     }
 }
@@ -408,6 +435,8 @@ pub struct CommFacts {
     #[serde(flatten)]
     pub event: EventRef,
     pub updated_at: i64,
+    #[serde(flatten)]
+    pub partner: PartnerNames,
 }
 
 impl From<&Communication> for CommFacts {
@@ -420,6 +449,7 @@ impl From<&Communication> for CommFacts {
             follow_up_done: comm.follow_up_done,
             event: comm.event.clone(),
             updated_at: comm.audit.updated_at,
+            partner: PartnerNames::default(),
         }
     }
 }
@@ -538,6 +568,7 @@ mod tests {
             follow_up_date: follow_up.map(str::to_string),
             created_at: 1,
             updated_at: touched,
+            partner: PartnerNames::default(),
         }
     }
 

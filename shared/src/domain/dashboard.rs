@@ -9,8 +9,8 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use serde_json::{Map, Value, json};
 
 use super::aggregates::{
-    CommFacts, DayTallies, EventAggregate, LinkFacts, QueueKey, Tally, comm_effects, link_effects, parse_date,
-    stale_eligible,
+    CommFacts, DayTallies, EventAggregate, LinkFacts, PartnerNames, QueueKey, Tally, comm_effects, link_effects,
+    parse_date, stale_eligible,
 };
 use super::event::{PartnershipEvent, compare_events};
 use super::money::{from_cents, sum_cents, to_cents};
@@ -406,6 +406,15 @@ impl Candidate {
             Candidate::Comm(comm) => &comm.partner_id,
         }
     }
+
+    /// The partner's names its queue row carries, if it does.
+    pub fn partner_names(&self) -> Option<&PartnerNames> {
+        let names = match self {
+            Candidate::Link(link) => &link.partner,
+            Candidate::Comm(comm) => &comm.partner,
+        };
+        names.recorded().then_some(names)
+    }
 }
 
 /// What a range of a queue partition holds.
@@ -698,17 +707,17 @@ impl FollowUps {
 }
 
 fn partner_labels(partner: Option<&Partner>) -> (String, String) {
-    let company = partner
-        .map(|p| p.company.trim())
-        .filter(|c| !c.is_empty())
-        .unwrap_or("Unknown company")
-        .to_string();
-    let contact = partner
-        .map(|p| p.contact_name.trim())
-        .filter(|c| !c.is_empty())
-        .unwrap_or("Unknown contact")
-        .to_string();
-    (company, contact)
+    partner.map_or_else(|| labels("", ""), |p| labels(&p.company, &p.contact_name))
+}
+
+fn labels(company: &str, contact: &str) -> (String, String) {
+    let or = |text: &str, unknown: &str| {
+        Some(text.trim())
+            .filter(|t| !t.is_empty())
+            .unwrap_or(unknown)
+            .to_string()
+    };
+    (or(company, "Unknown company"), or(contact, "Unknown contact"))
 }
 
 /// One action item as the client shows it (§6.3).
@@ -719,7 +728,10 @@ fn action_item(
     events_by_id: &HashMap<&str, &PartnershipEvent>,
     partners: &HashMap<String, Partner>,
 ) -> Map<String, Value> {
-    let (company, contact) = partner_labels(partners.get(candidate.partner_id()));
+    let (company, contact) = match candidate.partner_names() {
+        Some(names) => labels(&names.company, &names.contact_name),
+        None => partner_labels(partners.get(candidate.partner_id())),
+    };
     let due_date = key.due.map(|d| d.format("%Y-%m-%d").to_string());
     let days_until_due = key.due.map(|d| days_between(days.today, d));
     let mut item = match candidate {

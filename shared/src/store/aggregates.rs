@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use super::{IndexQuery, Item, Store, StoreError, Update, classify, meter_read_units, meter_write_units};
 use crate::domain::aggregates::{
-    DayTallies, EventAggregate, MemberRow, QueueKey, StatusDelta, StatusTotals, Tally, TallyDelta,
+    DayTallies, EventAggregate, MemberRow, PartnerNames, QueueKey, StatusDelta, StatusTotals, Tally, TallyDelta,
 };
 use crate::tables::{AGGREGATE_KEY, AGGREGATE_PK, AGGREGATE_SK};
 
@@ -272,6 +272,73 @@ impl Store {
                 update.into_transact_at(&self.tables().aggregates, key(&pk, &sk))
             })
             .collect()
+    }
+
+    /// The partners' names as queue rows show them, read strongly consistent (the processor
+    /// compares their versions with what it wrote).
+    pub async fn partner_names(&self, ids: &[String]) -> Result<HashMap<String, PartnerNames>, StoreError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase", default)]
+        #[derive(Default)]
+        struct Names {
+            id: String,
+            company: String,
+            contact_name: String,
+            version: u64,
+        }
+        let found: Vec<Names> = self
+            .batch_get_fields(
+                &self.tables().partners,
+                ids,
+                &["id", "company", "contactName", "version"],
+            )
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|n| {
+                let names = PartnerNames {
+                    company: n.company,
+                    contact_name: n.contact_name,
+                    version: n.version.max(1),
+                };
+                (n.id, names)
+            })
+            .collect())
+    }
+
+    /// Writes a partner's new names on its queue rows that exist and carry older ones (a row
+    /// deleted meanwhile stays deleted; one written with newer names keeps them).
+    pub async fn rename_rows(&self, rows: &[(String, String)], names: &PartnerNames) -> Result<(), StoreError> {
+        let updates = rows.iter().map(|(pk, sk)| async move {
+            let out = self
+                .client()
+                .update_item()
+                .table_name(&self.tables().aggregates)
+                .set_key(Some(key(pk, sk)))
+                .update_expression("SET #c = :c, #n = :n, #v = :v")
+                .condition_expression("attribute_exists(#pk) AND (attribute_not_exists(#v) OR #v < :v)")
+                .expression_attribute_names("#pk", AGGREGATE_PK)
+                .expression_attribute_names("#c", "partnerCompany")
+                .expression_attribute_names("#n", "partnerContactName")
+                .expression_attribute_names("#v", "partnerVersion")
+                .expression_attribute_values(":c", AttributeValue::S(names.company.clone()))
+                .expression_attribute_values(":n", AttributeValue::S(names.contact_name.clone()))
+                .expression_attribute_values(":v", AttributeValue::N(names.version.to_string()))
+                .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            match out {
+                Ok(out) => {
+                    meter_write_units(out.consumed_capacity.as_slice());
+                    Ok(())
+                }
+                Err(e) => match classify(e) {
+                    StoreError::ConditionFailed => Ok(()),
+                    other => Err(other),
+                },
+            }
+        });
+        futures::future::try_join_all(updates).await.map(|_| ())
     }
 
     /// Raises an event's last link activity to `at` (a maximum: replays and reordering are
