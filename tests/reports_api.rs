@@ -541,16 +541,12 @@ async fn the_dashboard_from_aggregates_equals_a_recount_of_the_links() {
         stored.created_at = touched;
         stored.updated_at = touched;
         stored.version += 1;
-        let item = serde_dynamo::to_item(&stored).unwrap();
-        api.ctx
-            .store
-            .client()
-            .put_item()
-            .table_name(&api.ctx.config.tables.links)
-            .set_item(Some(item))
-            .send()
-            .await
-            .unwrap();
+        put_behind_the_api(
+            &api,
+            &api.ctx.config.tables.links,
+            serde_dynamo::to_item(&stored).unwrap(),
+        )
+        .await;
     }
     // A re-key (the year moves), an archived partner, an archived event.
     let rekeyed = api
@@ -613,15 +609,12 @@ async fn the_dashboard_from_aggregates_equals_a_recount_of_the_links() {
         },
         ..Default::default()
     };
-    api.ctx
-        .store
-        .client()
-        .put_item()
-        .table_name(&api.ctx.config.tables.communications)
-        .set_item(Some(serde_dynamo::to_item(&orphan).unwrap()))
-        .send()
-        .await
-        .unwrap();
+    put_behind_the_api(
+        &api,
+        &api.ctx.config.tables.communications,
+        serde_dynamo::to_item(&orphan).unwrap(),
+    )
+    .await;
     api.settle().await;
 
     for query in [
@@ -718,15 +711,12 @@ async fn the_queue_shows_the_first_items_of_many_and_counts_them_all() {
             stored.created_at = touched;
             stored.updated_at = touched;
             stored.version += 1;
-            api.ctx
-                .store
-                .client()
-                .put_item()
-                .table_name(&api.ctx.config.tables.links)
-                .set_item(Some(serde_dynamo::to_item(&stored).unwrap()))
-                .send()
-                .await
-                .unwrap();
+            put_behind_the_api(
+                &api,
+                &api.ctx.config.tables.links,
+                serde_dynamo::to_item(&stored).unwrap(),
+            )
+            .await;
         }
         if i % 2 == 0 {
             let mut comm = json!({"summary": format!("Note {i}"), "followUpDate": day(i % 7 - 3)});
@@ -904,4 +894,17 @@ async fn a_renamed_partner_is_renamed_on_the_action_queue() {
         vec!["New Name Co (Ada Lovelace)", "New Name Co (Ada Lovelace)"]
     );
     assert_dashboard_equals_a_recount(&api, "").await;
+}
+
+/// Writes a record straight to its table, as an import or the old service's data would be.
+async fn put_behind_the_api(api: &TestApi, table: &str, item: shared::store::Item) {
+    api.ctx
+        .store
+        .client()
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .send()
+        .await
+        .unwrap();
 }

@@ -106,6 +106,28 @@ fn year_sk(year: i32) -> String {
     format!("y#{year:04}")
 }
 
+/// A conditional update whose condition found a newer value already there did what it had to.
+fn done_unless_failed<R>(
+    out: Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        aws_sdk_dynamodb::error::SdkError<aws_sdk_dynamodb::operation::update_item::UpdateItemError, R>,
+    >,
+) -> Result<(), StoreError>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match out {
+        Ok(out) => {
+            meter_write_units(out.consumed_capacity.as_slice());
+            Ok(())
+        }
+        Err(e) => match classify(e) {
+            StoreError::ConditionFailed => Ok(()),
+            other => Err(other),
+        },
+    }
+}
+
 /// An event's aggregate from its summary row.
 fn aggregate_of(row: &HashMap<String, serde_json::Value>) -> EventAggregate {
     let mut aggregate = EventAggregate::default();
@@ -327,16 +349,7 @@ impl Store {
                 .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            match out {
-                Ok(out) => {
-                    meter_write_units(out.consumed_capacity.as_slice());
-                    Ok(())
-                }
-                Err(e) => match classify(e) {
-                    StoreError::ConditionFailed => Ok(()),
-                    other => Err(other),
-                },
-            }
+            done_unless_failed(out)
         });
         futures::future::try_join_all(updates).await.map(|_| ())
     }
@@ -356,16 +369,7 @@ impl Store {
             .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
             .send()
             .await;
-        match out {
-            Ok(out) => {
-                meter_write_units(out.consumed_capacity.as_slice());
-                Ok(())
-            }
-            Err(e) => match classify(e) {
-                StoreError::ConditionFailed => Ok(()),
-                other => Err(other),
-            },
-        }
+        done_unless_failed(out)
     }
 
     /// Puts or deletes queue rows (`Some` item = put, see [`row_item`]), the last state per key
