@@ -476,8 +476,6 @@ async fn the_rollup_indexes_partners_archived_before_the_index_existed() {
 /// links answers, after creates, edits, deletes, a re-key, archives and backdated deals.
 #[tokio::test]
 async fn the_dashboard_from_aggregates_equals_a_recount_of_the_links() {
-    use shared::domain::link::PartnerEventLink;
-
     let api = TestApi::new().await;
     let year = Utc::now().format("%Y").to_string().parse::<i64>().unwrap();
     let event = |name: &str, y: i64| json!({"name": name, "year": y, "sponsorshipGoal": 5000});
@@ -534,19 +532,7 @@ async fn the_dashboard_from_aggregates_equals_a_recount_of_the_links() {
     assert_eq!(deleted.status, 200);
     // A deal untouched for 40 days and one for 20 (written as an import would).
     for (n, days) in [(5, 40), (6, 20)] {
-        let mut stored: PartnerEventLink = api.ctx.store.get_link(&links[n]).await.unwrap().unwrap();
-        let touched = (Utc::now() - Duration::days(days)).timestamp_millis();
-        stored.status = "pitched".into();
-        stored.follow_up_date = None;
-        stored.created_at = touched;
-        stored.updated_at = touched;
-        stored.version += 1;
-        put_behind_the_api(
-            &api,
-            &api.ctx.config.tables.links,
-            serde_dynamo::to_item(&stored).unwrap(),
-        )
-        .await;
+        backdate(&api, &links[n], days).await;
     }
     // A re-key (the year moves), an archived partner, an archived event.
     let rekeyed = api
@@ -609,10 +595,9 @@ async fn the_dashboard_from_aggregates_equals_a_recount_of_the_links() {
         },
         ..Default::default()
     };
-    put_behind_the_api(
-        &api,
+    api.put_raw(
         &api.ctx.config.tables.communications,
-        serde_dynamo::to_item(&orphan).unwrap(),
+        serde_json::to_value(&orphan).unwrap(),
     )
     .await;
     api.settle().await;
@@ -682,8 +667,6 @@ async fn assert_dashboard_equals_a_recount(api: &TestApi, query: &str) {
 /// all of them.
 #[tokio::test]
 async fn the_queue_shows_the_first_items_of_many_and_counts_them_all() {
-    use shared::domain::link::PartnerEventLink;
-
     let api = TestApi::new().await;
     let year = Utc::now().format("%Y").to_string().parse::<i64>().unwrap();
     let mut events = Vec::new();
@@ -704,19 +687,7 @@ async fn the_queue_shows_the_first_items_of_many_and_counts_them_all() {
         }
         let created = post(&api, &format!("/partnerships/partners/{partner_id}/events"), body).await;
         if stale {
-            let id = created["link"]["id"].as_str().unwrap();
-            let mut stored: PartnerEventLink = api.ctx.store.get_link(id).await.unwrap().unwrap();
-            let touched = (Utc::now() - Duration::days(10 + 2 * i)).timestamp_millis();
-            stored.status = "pitched".into();
-            stored.created_at = touched;
-            stored.updated_at = touched;
-            stored.version += 1;
-            put_behind_the_api(
-                &api,
-                &api.ctx.config.tables.links,
-                serde_dynamo::to_item(&stored).unwrap(),
-            )
-            .await;
+            backdate(&api, created["link"]["id"].as_str().unwrap(), 10 + 2 * i).await;
         }
         if i % 2 == 0 {
             let mut comm = json!({"summary": format!("Note {i}"), "followUpDate": day(i % 7 - 3)});
@@ -896,15 +867,17 @@ async fn a_renamed_partner_is_renamed_on_the_action_queue() {
     assert_dashboard_equals_a_recount(&api, "").await;
 }
 
-/// Writes a record straight to its table, as an import or the old service's data would be.
-async fn put_behind_the_api(api: &TestApi, table: &str, item: shared::store::Item) {
-    api.ctx
-        .store
-        .client()
-        .put_item()
-        .table_name(table)
-        .set_item(Some(item))
-        .send()
-        .await
-        .unwrap();
+/// Makes a link a `pitched` deal without a follow-up, last touched `days` ago, written straight
+/// to its table as an import (or the old service's data) would be.
+async fn backdate(api: &TestApi, link_id: &str, days: i64) {
+    use shared::domain::link::PartnerEventLink;
+    let mut stored: PartnerEventLink = api.ctx.store.get_link(link_id).await.unwrap().unwrap();
+    let touched = (Utc::now() - Duration::days(days)).timestamp_millis();
+    stored.status = "pitched".into();
+    stored.follow_up_date = None;
+    stored.created_at = touched;
+    stored.updated_at = touched;
+    stored.version += 1;
+    api.put_raw(&api.ctx.config.tables.links, serde_json::to_value(&stored).unwrap())
+        .await;
 }
