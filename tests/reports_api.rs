@@ -414,13 +414,9 @@ async fn the_dashboard_reads_archived_partners_from_their_index_and_names_only_a
             .is_none(),
         "an active one is not"
     );
-    // Items read: events + scoped links + follow-ups + archived partners + action-item partners +
+    // Items read: events + their summaries and tallies + the queue's days + archived partners +
     // counters; never every partner in scope.
-    let items: u64 = dashboard.headers[shared::http::ITEMS_READ_HEADER]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let items = items_read(&dashboard);
     assert!(
         dashboard.body["actionItems"]
             .as_array()
@@ -726,13 +722,6 @@ async fn the_queue_shows_the_first_items_of_many_and_counts_them_all() {
 async fn the_dashboard_reads_no_link_that_needs_no_action() {
     let api = TestApi::new().await;
     let f = fixture(&api).await;
-    let items_read = |reply: &integration_tests::Reply| -> u64 {
-        reply.headers[shared::http::ITEMS_READ_HEADER]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
     let before = api.call("GET", "/partnerships/dashboard", None).await;
     for i in 0..30 {
         let partner = api.create_partner(json!({"company": format!("Quiet {i}")})).await;
@@ -757,18 +746,11 @@ async fn the_dashboard_reads_no_link_that_needs_no_action() {
     );
 }
 
-/// The queue reads the rows it shows (and a page per partition), not every follow-up due:
-/// thirty more overdue deals behind the first `actionLimit` read nothing more.
+/// The queue reads the days that hold the items it shows, not every follow-up due: thirty more
+/// overdue deals behind the first `actionLimit` read next to nothing more.
 #[tokio::test]
 async fn the_dashboard_reads_the_rows_it_shows_not_every_follow_up_due() {
     let api = TestApi::new().await;
-    let items_read = |reply: &integration_tests::Reply| -> u64 {
-        reply.headers[shared::http::ITEMS_READ_HEADER]
-            .to_str()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
     let year = Utc::now().format("%Y").to_string();
     let created = post(
         &api,
@@ -880,4 +862,13 @@ async fn backdate(api: &TestApi, link_id: &str, days: i64) {
     stored.version += 1;
     api.put_raw(&api.ctx.config.tables.links, serde_json::to_value(&stored).unwrap())
         .await;
+}
+
+/// The DynamoDB items a request read, as the store layer counted them.
+fn items_read(reply: &integration_tests::Reply) -> u64 {
+    reply.headers[shared::http::ITEMS_READ_HEADER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
