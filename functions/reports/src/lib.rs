@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::domain::aggregates::{EventAggregate, LinkFacts, QueueKey};
 use shared::domain::dashboard::{
-    DashboardData, DashboardParams, PartnersInScope, QueueDays, Scope, dashboard as build_dashboard,
+    DashboardData, DashboardParams, PartnersInScope, QueueDays, Scope, dashboard as build_dashboard, shown_items,
 };
 use shared::domain::export::{partner_rows, to_csv};
 use shared::domain::normalize::{ALUMNI_TAG, iso_millis};
@@ -86,13 +86,7 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
             queue::first_rows(store, &link_queues, &comm_queues, &tallies, &days, params.action_limit).await?;
         // Queue rows carry their partner's names; a partner is read only for an item shown
         // whose row does not (written before the names were kept).
-        let mut shown: Vec<_> = candidates
-            .iter()
-            .filter_map(|c| Some((c.action_key(&days)?, c)))
-            .collect();
-        shown.sort_by_key(|(key, _)| *key);
-        shown.truncate(params.action_limit);
-        let partner_ids: Vec<String> = shown
+        let partner_ids: Vec<String> = shown_items(&candidates, &days, params.action_limit)
             .iter()
             .filter(|(_, c)| c.partner_names().is_none())
             .map(|(_, c)| c.partner_id().to_string())

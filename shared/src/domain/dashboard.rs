@@ -417,6 +417,18 @@ impl Candidate {
     }
 }
 
+/// The action items shown: the candidates in queue order, cut at `limit` (ties keep the
+/// candidates' order, so the cut is the same wherever it is taken).
+pub fn shown_items<'a>(candidates: &'a [Candidate], days: &QueueDays, limit: usize) -> Vec<(ActionKey, &'a Candidate)> {
+    let mut queue: Vec<(ActionKey, &Candidate)> = candidates
+        .iter()
+        .filter_map(|c| Some((c.action_key(days)?, c)))
+        .collect();
+    queue.sort_by_key(|(key, _)| *key);
+    queue.truncate(limit);
+    queue
+}
+
 /// What a range of a queue partition holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QueueRows {
@@ -968,14 +980,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
     let open_upcoming = counted.upcoming.get(Tally::LinkDueOpen) + comm_upcoming;
     let open_overdue = counted.overdue.get(Tally::LinkDueOpen) + comm_overdue;
     let total_items = link_due(&counted, Tally::LinkDue) + counted.stale + comm_overdue + comm_upcoming;
-    let mut queue: Vec<(ActionKey, &Candidate)> = data
-        .candidates
-        .iter()
-        .filter_map(|c| Some((c.action_key(&days)?, c)))
-        .collect();
-    queue.sort_by_key(|(key, _)| *key);
-    queue.truncate(params.action_limit);
-    let action_items: Vec<Value> = queue
+    let action_items: Vec<Value> = shown_items(&data.candidates, &days, params.action_limit)
         .into_iter()
         .map(|(key, candidate)| Value::Object(action_item(candidate, &key, &days, &events_by_id, &data.partners)))
         .collect();

@@ -665,17 +665,11 @@ impl Store {
     pub async fn put_orphan(&self, event_id: &str, year: i32) -> Result<(), StoreError> {
         let mut item = key(ORPHANS, event_id);
         item.insert("year".into(), AttributeValue::N(year.to_string()));
-        let out = self
-            .client()
-            .put_item()
-            .table_name(&self.tables().aggregates)
-            .set_item(Some(item))
-            .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(classify)?;
-        meter_write_units(out.consumed_capacity.as_slice());
-        Ok(())
+        self.write_rows(BTreeMap::from([(
+            (ORPHANS.to_string(), event_id.to_string()),
+            Some(item),
+        )]))
+        .await
     }
 
     /// `(partners, visible partners)` of a partition.
