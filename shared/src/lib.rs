@@ -8,6 +8,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod record_routes;
+pub mod retry;
 pub mod store;
 pub mod tables;
 

@@ -32,10 +32,6 @@ use crate::tables::{AGGREGATE_KEY, AGGREGATE_PK, AGGREGATE_SK};
 const SUMMARY: &str = "summary";
 const COUNT: &str = "#count";
 const LAST_ACTIVITY: &str = "lastActivityAt";
-/// BatchWriteItem's limit.
-const BATCH_WRITE_MAX: usize = 25;
-const BATCH_WRITE_RETRIES: u32 = 8;
-
 /// Which partners-per-scope partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Partition {
@@ -398,34 +394,7 @@ impl Store {
                 })
             })
             .collect::<Result<_, StoreError>>()?;
-        let table = self.tables().aggregates.clone();
-        for chunk in requests.chunks(BATCH_WRITE_MAX) {
-            let mut pending = chunk.to_vec();
-            let mut attempt = 0;
-            while !pending.is_empty() {
-                let out = self
-                    .client()
-                    .batch_write_item()
-                    .request_items(&table, pending)
-                    .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(classify)?;
-                meter_write_units(out.consumed_capacity.as_deref().unwrap_or_default());
-                pending = out
-                    .unprocessed_items
-                    .and_then(|mut u| u.remove(&table))
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    attempt += 1;
-                    if attempt > BATCH_WRITE_RETRIES {
-                        return Err(StoreError::BatchIncomplete);
-                    }
-                    super::backoff(attempt).await;
-                }
-            }
-        }
-        Ok(())
+        self.batch_write(&self.tables().aggregates.clone(), requests).await
     }
 
     /// A partner's member row in `partition` (strongly consistent: the processor decides on it).

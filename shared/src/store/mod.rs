@@ -5,17 +5,19 @@
 pub mod aggregates;
 pub mod events;
 pub mod links;
+pub mod meta;
 pub mod partners;
 pub mod records;
 pub mod stream;
 mod update;
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, KeysAndAttributes, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, KeysAndAttributes, Put, PutRequest, TransactWriteItem, WriteRequest,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -142,6 +144,7 @@ pub struct Store {
 const BATCH_GET_MAX: usize = 100;
 const BATCH_RETRIES: u32 = 8;
 const TRANSACT_MAX: usize = 100;
+const BATCH_WRITE_MAX: usize = 25;
 
 impl Store {
     /// A store over `client` for the given tables.
@@ -460,7 +463,7 @@ impl Store {
                         if attempt > BATCH_RETRIES {
                             return Err(StoreError::BatchIncomplete);
                         }
-                        tokio::time::sleep(Duration::from_millis(10 << attempt.min(6))).await;
+                        backoff(attempt).await;
                     }
                 }
                 Ok::<Vec<T>, StoreError>(items)
@@ -468,6 +471,53 @@ impl Store {
         });
         let pages = futures::future::try_join_all(chunks).await?;
         Ok(pages.into_iter().flatten().collect())
+    }
+
+    /// BatchWriteItem of any number of puts and deletes on `table`, 25 a call, retrying
+    /// unprocessed items with backoff: the one batch-write loop.
+    pub async fn batch_write(&self, table: &str, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(BATCH_WRITE_MAX) {
+            let mut pending = chunk.to_vec();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(table, pending)
+                    .return_consumed_capacity(aws_sdk_dynamodb::types::ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                meter_write_units(out.consumed_capacity.as_deref().unwrap_or_default());
+                pending = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(table))
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    attempt += 1;
+                    if attempt > BATCH_RETRIES {
+                        return Err(StoreError::BatchIncomplete);
+                    }
+                    backoff(attempt).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts every value of `items` into `table` (overwriting), in batches.
+    pub async fn put_all<T: Serialize>(&self, table: &str, items: &[T]) -> Result<(), StoreError> {
+        let requests = items
+            .iter()
+            .map(|value| {
+                let put = PutRequest::builder()
+                    .set_item(Some(serde_dynamo::to_item(value)?))
+                    .build()
+                    .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.batch_write(table, requests).await
     }
 
     /// TransactWriteItems (at most 100 items): all or nothing.
@@ -529,13 +579,9 @@ fn projection(fields: &[&str]) -> (Option<String>, Option<HashMap<String, String
 /// How many times an optimistic write re-reads and retries before answering 503.
 pub const WRITE_ATTEMPTS: u32 = 16;
 
-/// "Full jitter" exponential backoff before retry `attempt` of an optimistic write: a uniform
-/// wait up to 4 ms × 2^attempt (capped at 250 ms), so racing writers spread out instead of
-/// colliding again in lockstep.
+/// Waits before retry `attempt` of an optimistic write (see [`crate::retry::Backoff::WRITES`]).
 pub async fn backoff(attempt: u32) {
-    let ceiling = (4u64 << attempt.min(6)).min(250);
-    let millis = (uuid::Uuid::new_v4().as_u128() % u128::from(ceiling + 1)) as u64;
-    tokio::time::sleep(Duration::from_millis(millis)).await;
+    crate::retry::Backoff::WRITES.wait(attempt).await;
 }
 
 /// A Query on a GSI partition: optionally range-bounded (`range <= bound`, string ranges),
