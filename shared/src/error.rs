@@ -19,6 +19,12 @@ pub enum ApiError {
     /// 409 for a duplicate of `property`.
     #[error("duplicate {property}")]
     Conflict { property: &'static str, data: Value },
+    /// 409 with a message of its own (a request that collides with another in flight).
+    #[error("{0}")]
+    Conflicting(String),
+    /// 503: a feature this deployment has not configured.
+    #[error("{0}")]
+    NotConfigured(String),
     /// 401: no identity reached the function.
     #[error("unauthorized")]
     Unauthorized,
@@ -67,7 +73,8 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::NotFound { .. } | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::Conflicting(_) => StatusCode::CONFLICT,
+            ApiError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -92,6 +99,7 @@ impl ApiError {
                 "message": format!("A database entry with the same '{property}' already exists!"),
                 "data": capped(data, 0),
             }),
+            ApiError::Conflicting(message) | ApiError::NotConfigured(message) => json!({"message": message}),
             ApiError::Unauthorized => json!({"message": "Unauthorized"}),
             ApiError::Forbidden => {
                 json!({"message": "Forbidden: partnerships admin access is required."})

@@ -83,6 +83,15 @@ pub const ARCHIVED_INDEX_ATTR: &str = "archivedIndex";
 /// See [`ARCHIVED_INDEX_ATTR`].
 pub const ARCHIVED: &str = "archived";
 
+/// `templates-by-state`: the mass-email templates, `active` or `archived`, newest edit first.
+/// Sparse: only template rows carry `templateState`, so listing them reads no other meta row.
+pub const TEMPLATES_BY_STATE: GsiDef = GsiDef {
+    name: "templates-by-state",
+    hash_key: "templateState",
+    range_key: "updatedAt",
+    range_type: "N",
+};
+
 /// `biztechPartners`.
 pub const PARTNERS: TableDef = TableDef {
     logical_id: "PartnersTable",
@@ -129,7 +138,7 @@ pub const META: TableDef = TableDef {
     base_name: "biztechPartnershipsMeta",
     hash_key: ID,
     range_key: None,
-    gsis: &[],
+    gsis: &[TEMPLATES_BY_STATE],
 };
 
 /// `biztechPartnershipsAggregates`: what the stream processor derives from the links for the
@@ -176,6 +185,21 @@ pub const ROLLUP_STATUS_ID: &str = "partnerships_rollup_status";
 /// by event writes so the directory need not scan the events table for its tier options.
 pub const EVENT_TIER_CATALOG_ID: &str = "partnerships_event_tier_catalog";
 
+/// Meta row id holding how many mass-email templates are active (the cap of §8.3 counts them
+/// in the same transaction that creates, archives or restores one).
+pub const TEMPLATE_COUNTS_ID: &str = "partnerships_template_counts";
+
+/// Prefix of the meta rows of addresses that must not be emailed (unsubscribed, bounced,
+/// complained): `suppressed#<lower-cased address>`.
+pub const SUPPRESSED_PREFIX: &str = "suppressed#";
+
+/// Prefix of the meta rows remembering a send's `Idempotency-Key` (expire by TTL).
+pub const IDEMPOTENCY_PREFIX: &str = "idempotency#";
+
+/// Prefix of a campaign's meta rows: `campaign#<id>` (the campaign) and
+/// `campaign#<id>#<partnerId>` (one per recipient, with its state).
+pub const CAMPAIGN_PREFIX: &str = "campaign#";
+
 /// Concrete table names for one stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
@@ -213,6 +237,6 @@ mod tests {
         let t = Tables::with_suffix("dev");
         assert_eq!(t.partners, "biztechPartnersdev");
         assert_eq!(t.meta, "biztechPartnershipsMetadev");
-        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 7);
+        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 8);
     }
 }

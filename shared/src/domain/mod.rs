@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod event;
 pub mod export;
 pub mod link;
+pub mod mass_email;
 pub mod metrics;
 pub mod money;
 pub mod normalize;
