@@ -1,0 +1,129 @@
+//! The meta Lambda (contract §8): the sender's email config, mass-email templates, campaigns
+//! sent through SES, the public unsubscribe page; and the mail worker that continues a campaign
+//! past the request's time budget and suppresses addresses SES reports as bounced or complained.
+
+pub mod campaign;
+pub mod mailer;
+pub mod templates;
+pub mod unsubscribe;
+pub mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use lambda_http::{Body, Request, Response};
+use shared::config::{Config, ConfigError};
+use shared::domain::mass_email::Sender;
+use shared::http::{authenticate, ok, path_param, route_key, serve};
+use shared::{ApiError, ApiResult, AppContext};
+
+/// Mass-email settings, read once at init.
+#[derive(Debug, Clone, Default)]
+pub struct MailSettings {
+    /// Signs unsubscribe links (`PARTNERSHIPS_EMAIL_SIGNING_SECRET`); without it nothing is sent.
+    pub signing_secret: Option<Vec<u8>>,
+    /// Base URL of the public API for unsubscribe links (`PARTNERSHIPS_PUBLIC_API_URL`); by
+    /// default the domain the request came in on.
+    pub public_api_url: Option<String>,
+    /// The EventBridge bus continuations go to (`PARTNERSHIPS_EVENT_BUS`); without one a send
+    /// runs to the end inside the request.
+    pub event_bus: Option<String>,
+    /// How long a send request may spend sending before it hands the rest to the worker
+    /// (`PARTNERSHIPS_SEND_BUDGET_MS`, default 20 s: API Gateway cuts a request at 29 s).
+    pub request_budget: Duration,
+    /// How long one worker invocation may spend sending (`PARTNERSHIPS_WORKER_BUDGET_MS`,
+    /// default 100 s of the worker's 120 s timeout).
+    pub worker_budget: Duration,
+}
+
+impl MailSettings {
+    /// Reads the settings from the environment.
+    pub fn from_env() -> Self {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let millis =
+            |name: &str, default: u64| Duration::from_millis(var(name).and_then(|v| v.parse().ok()).unwrap_or(default));
+        Self {
+            signing_secret: var("PARTNERSHIPS_EMAIL_SIGNING_SECRET").map(String::into_bytes),
+            public_api_url: var("PARTNERSHIPS_PUBLIC_API_URL").map(|u| u.trim_end_matches('/').to_string()),
+            event_bus: var("PARTNERSHIPS_EVENT_BUS"),
+            request_budget: millis("PARTNERSHIPS_SEND_BUDGET_MS", 20_000),
+            worker_budget: millis("PARTNERSHIPS_WORKER_BUDGET_MS", 100_000),
+        }
+    }
+}
+
+/// What the meta function and the mail worker build once at init.
+#[derive(Debug, Clone)]
+pub struct Services {
+    pub ctx: AppContext,
+    pub ses: aws_sdk_ses::Client,
+    pub events: aws_sdk_eventbridge::Client,
+    pub settings: Arc<MailSettings>,
+}
+
+impl Services {
+    /// Services whose AWS clients are built from `sdk` (the local stack passes one that enforces
+    /// the function's IAM role).
+    pub fn from_sdk_config(config: Config, sdk: &SdkConfig, settings: MailSettings) -> Self {
+        Self {
+            ctx: AppContext::from_sdk_config(config, sdk),
+            ses: aws_sdk_ses::Client::new(sdk),
+            events: aws_sdk_eventbridge::Client::new(sdk),
+            settings: Arc::new(settings),
+        }
+    }
+
+    /// Reads the environment (honouring `AWS_ENDPOINT_URL_SES` and `…_EVENTBRIDGE`).
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Ok(Self::from_sdk_config(config, &sdk, MailSettings::from_env()))
+    }
+}
+
+/// The sender of a request: the signed-in caller (§8.2).
+fn sender_of(caller: &shared::auth::Caller) -> ApiResult<Sender> {
+    Ok(Sender::from_claims(
+        &caller.email,
+        &caller.first_name,
+        &caller.last_name,
+        &caller.full_name,
+    )?)
+}
+
+/// Serves one API Gateway request, exactly as Lambda calls it.
+pub async fn handle(request: Request, services: &Services) -> Response<Body> {
+    let route = route_key(&request);
+    serve(&request, &route, async {
+        // The unsubscribe page is public: recipients have no account.
+        match route.as_str() {
+            "GET /partnerships/email/unsubscribe" => return unsubscribe::page(&request, services),
+            "POST /partnerships/email/unsubscribe" => return unsubscribe::confirm(&request, services).await,
+            _ => {}
+        }
+        let caller = authenticate(&request, &services.ctx)?;
+        match route.as_str() {
+            "GET /partnerships/email/config" => ok(&sender_of(&caller)?.config_wire()),
+            "GET /partnerships/email/templates" => templates::list(&request, services).await,
+            "POST /partnerships/email/templates" => templates::create(&request, services, &caller.email).await,
+            "PATCH /partnerships/email/templates/{templateId}" => {
+                templates::update(&request, services, &path_param(&request, "templateId")?, &caller.email).await
+            }
+            "DELETE /partnerships/email/templates/{templateId}" => {
+                templates::archive(services, &path_param(&request, "templateId")?, &caller.email).await
+            }
+            "POST /partnerships/email/send" => campaign::send(&request, services, &sender_of(&caller)?).await,
+            "GET /partnerships/email/campaigns/{campaignId}" => {
+                campaign::show(services, &path_param(&request, "campaignId")?).await
+            }
+            _ => Err(ApiError::NoRoute(route.clone())),
+        }
+    })
+    .await
+}
