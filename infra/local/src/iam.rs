@@ -34,12 +34,25 @@ pub enum IamError {
     NoFunction(String),
 }
 
-/// Where the stack runs: what `${AWS::Region}`, `${AWS::AccountId}` and `${Env}` stand for.
+/// Where the stack runs: what `${AWS::Region}`, `${AWS::AccountId}`, `${Env}` and the other
+/// template parameters stand for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stage {
     pub env: String,
     pub region: String,
     pub account: String,
+    /// Template parameters other than `Env`, as `sam deploy --parameter-overrides` sets them.
+    pub parameters: std::collections::BTreeMap<String, String>,
+}
+
+/// The local stage's SES identity (`SesIdentity`): `PARTNERSHIPS_SES_IDENTITY`, else
+/// `example.org`, the domain `make run` admits.
+pub fn local_ses_identity() -> String {
+    std::env::var("PARTNERSHIPS_SES_IDENTITY")
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "example.org".to_string())
 }
 
 impl Stage {
@@ -49,6 +62,7 @@ impl Stage {
             env: env.to_string(),
             region: region.to_string(),
             account: LOCAL_ACCOUNT.to_string(),
+            parameters: std::collections::BTreeMap::from([("SesIdentity".to_string(), local_ses_identity())]),
         }
     }
 
@@ -61,20 +75,67 @@ impl Stage {
     }
 }
 
+/// One `Condition` test: the request's value of `key` must match one of `values`
+/// (`StringLike` with IAM wildcards, `StringEquals` exactly). A request without the key fails it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ConditionTest {
+    like: bool,
+    key: String,
+    values: Vec<String>,
+}
+
+impl ConditionTest {
+    fn holds(&self, context: &[(String, String)]) -> bool {
+        context
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(&self.key))
+            .any(|(_, actual)| {
+                self.values.iter().any(|v| {
+                    if self.like {
+                        wildcard_match(v, actual)
+                    } else {
+                        v == actual
+                    }
+                })
+            })
+    }
+}
+
 /// One statement, its resources resolved to concrete ARN patterns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Statement {
     allow: bool,
     actions: Vec<String>,
     resources: Vec<String>,
+    conditions: Vec<ConditionTest>,
 }
 
 impl Statement {
-    fn matches(&self, action: &str, resource: &str) -> bool {
+    fn matches(&self, wanted: &Wanted) -> bool {
         self.actions
             .iter()
-            .any(|a| wildcard_match(&a.to_ascii_lowercase(), &action.to_ascii_lowercase()))
-            && self.resources.iter().any(|r| wildcard_match(r, resource))
+            .any(|a| wildcard_match(&a.to_ascii_lowercase(), &wanted.action.to_ascii_lowercase()))
+            && self.resources.iter().any(|r| wildcard_match(r, &wanted.resource))
+            && self.conditions.iter().all(|c| c.holds(&wanted.context))
+    }
+}
+
+/// One permission a request needs: an action on a resource, with the condition keys AWS
+/// evaluates for it (`ses:FromAddress` for a send).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wanted {
+    pub action: String,
+    pub resource: String,
+    pub context: Vec<(String, String)>,
+}
+
+impl Wanted {
+    fn new(action: impl Into<String>, resource: impl Into<String>) -> Self {
+        Self {
+            action: action.into(),
+            resource: resource.into(),
+            context: Vec::new(),
+        }
     }
 }
 
@@ -145,11 +206,13 @@ impl RolePolicy {
                 ))
             })?;
             for s in list {
-                if s.get("Condition").is_some() || s.get("NotAction").is_some() || s.get("NotResource").is_some() {
+                if s.get("NotAction").is_some() || s.get("NotResource").is_some() {
                     return Err(fail(format!(
-                        "statement {s} uses Condition/NotAction/NotResource, not enforced locally"
+                        "statement {s} uses NotAction/NotResource, not enforced locally"
                     )));
                 }
+                let conditions = conditions(s.get("Condition"), template, stage)
+                    .map_err(|why| fail(format!("statement {s}: {why}")))?;
                 let allow = match s["Effect"].as_str() {
                     Some("Allow") => true,
                     Some("Deny") => false,
@@ -172,6 +235,7 @@ impl RolePolicy {
                     allow,
                     actions,
                     resources,
+                    conditions,
                 });
             }
         }
@@ -182,13 +246,14 @@ impl RolePolicy {
         })
     }
 
-    /// Whether the role may perform `action` on `resource`.
+    /// Whether the role may perform `action` on `resource` (a request without condition keys).
     pub fn decide(&self, action: &str, resource: &str) -> Decision {
-        let matching = |allow: bool| {
-            self.statements
-                .iter()
-                .any(|s| s.allow == allow && s.matches(action, resource))
-        };
+        self.decide_wanted(&Wanted::new(action, resource))
+    }
+
+    /// Whether the role may do what `wanted` asks, its condition keys included.
+    pub fn decide_wanted(&self, wanted: &Wanted) -> Decision {
+        let matching = |allow: bool| self.statements.iter().any(|s| s.allow == allow && s.matches(wanted));
         if matching(false) {
             Decision::ExplicitDeny
         } else if matching(true) {
@@ -204,12 +269,10 @@ impl RolePolicy {
             Ok(wanted) => wanted,
             Err(why) => return Some((why, "*".into(), Decision::ImplicitDeny)),
         };
-        wanted
-            .into_iter()
-            .find_map(|(action, resource)| match self.decide(&action, &resource) {
-                Decision::Allowed => None,
-                denied => Some((action, resource, denied)),
-            })
+        wanted.into_iter().find_map(|w| match self.decide_wanted(&w) {
+            Decision::Allowed => None,
+            denied => Some((w.action, w.resource, denied)),
+        })
     }
 
     /// The role's ARN as it appears in AWS's denial message.
@@ -219,6 +282,33 @@ impl RolePolicy {
             self.stage.account, self.function, self.function
         )
     }
+}
+
+/// The statement's `Condition` block: `StringLike` and `StringEquals` are understood; any other
+/// operator fails here rather than being ignored.
+fn conditions(block: Option<&Value>, template: &Template, stage: &Stage) -> Result<Vec<ConditionTest>, String> {
+    let Some(block) = block else { return Ok(Vec::new()) };
+    let operators = block.as_object().ok_or("Condition must be a map")?;
+    let mut tests = Vec::new();
+    for (operator, keys) in operators {
+        let like = match operator.as_str() {
+            "StringLike" => true,
+            "StringEquals" => false,
+            other => return Err(format!("condition operator {other} is not enforced locally")),
+        };
+        for (key, values) in keys.as_object().ok_or("a condition operator needs a map of keys")? {
+            let values = one_or_many(values)
+                .iter()
+                .map(|v| resolve(v, template, stage))
+                .collect::<Result<Vec<_>, _>>()?;
+            tests.push(ConditionTest {
+                like,
+                key: key.clone(),
+                values,
+            });
+        }
+    }
+    Ok(tests)
 }
 
 fn one_or_many(value: &Value) -> Vec<Value> {
@@ -260,6 +350,7 @@ fn resolve(value: &Value, template: &Template, stage: &Stage) -> Result<String, 
                 "AWS::AccountId" => stage.account.clone(),
                 "AWS::Partition" => "aws".to_string(),
                 "Env" => stage.env.clone(),
+                n if stage.parameters.contains_key(n) => stage.parameters[n].clone(),
                 n if n.contains('.') => attribute(n, template, stage)?,
                 n => reference(n, template, stage)?,
             });
@@ -302,10 +393,16 @@ fn attribute(target: &str, template: &Template, stage: &Stage) -> Result<String,
 /// The IAM (action, resource) pairs a request needs, by the rules AWS documents: DynamoDB's
 /// operation on the table (an index for a Query or Scan with `IndexName`), and for batches and
 /// transactions each item's own action on its own table.
-pub fn requested_permissions(request: &HttpRequest, stage: &Stage) -> Result<Vec<(String, String)>, String> {
+pub fn requested_permissions(request: &HttpRequest, stage: &Stage) -> Result<Vec<Wanted>, String> {
     let target = request.headers().get("x-amz-target").unwrap_or_default();
     if let Some(operation) = target.strip_prefix("DynamoDBStreams_20120810.") {
         return stream_permissions(operation, request, stage);
+    }
+    if let Some(operation) = target.strip_prefix("AWSEvents.") {
+        return events_permissions(operation, request, stage);
+    }
+    if signing_service(request).as_deref() == Some("ses") {
+        return ses_permissions(request, stage);
     }
     let Some(operation) = target.strip_prefix("DynamoDB_20120810.") else {
         return Err(format!(
@@ -329,7 +426,7 @@ pub fn requested_permissions(request: &HttpRequest, stage: &Stage) -> Result<Vec
     Ok(match operation {
         "BatchGetItem" | "BatchWriteItem" => tables_of("RequestItems")
             .into_iter()
-            .map(|t| (action(operation), t))
+            .map(|t| Wanted::new(action(operation), t))
             .collect(),
         "TransactWriteItems" | "TransactGetItems" => body
             .get("TransactItems")
@@ -346,33 +443,33 @@ pub fn requested_permissions(request: &HttpRequest, stage: &Stage) -> Result<Vec
                     "ConditionCheck" => "ConditionCheckItem",
                     _ => "GetItem",
                 };
-                (action(op), table(spec.get("TableName")))
+                Wanted::new(action(op), table(spec.get("TableName")))
             })
             .collect(),
-        "ListTables" => vec![(action(operation), "*".to_string())],
+        "ListTables" => vec![Wanted::new(action(operation), "*")],
         "Query" | "Scan" => {
             let base = table(body.get("TableName"));
             let resource = match body.get("IndexName").and_then(Value::as_str) {
                 Some(index) => format!("{base}/index/{index}"),
                 None => base,
             };
-            vec![(action(operation), resource)]
+            vec![Wanted::new(action(operation), resource)]
         }
-        _ => vec![(action(operation), table(body.get("TableName")))],
+        _ => vec![Wanted::new(action(operation), table(body.get("TableName")))],
     })
 }
 
 /// The stream a DynamoDB Streams request reads: `StreamArn` in the body, or the ARN a shard
 /// iterator starts with (`<stream arn>|…`), re-homed to the stage's region and account (DynamoDB
 /// Local names its own).
-fn stream_permissions(operation: &str, request: &HttpRequest, stage: &Stage) -> Result<Vec<(String, String)>, String> {
+fn stream_permissions(operation: &str, request: &HttpRequest, stage: &Stage) -> Result<Vec<Wanted>, String> {
     let body: Map<String, Value> = request
         .body()
         .bytes()
         .and_then(|b| serde_json::from_slice(b).ok())
         .ok_or_else(|| "local IAM could not read the DynamoDB Streams request body".to_string())?;
     let arn = match operation {
-        "ListStreams" => return Ok(vec![(format!("dynamodb:{operation}"), "*".to_string())]),
+        "ListStreams" => return Ok(vec![Wanted::new(format!("dynamodb:{operation}"), "*")]),
         "GetRecords" => body
             .get("ShardIterator")
             .and_then(Value::as_str)
@@ -384,14 +481,85 @@ fn stream_permissions(operation: &str, request: &HttpRequest, stage: &Stage) -> 
         .split_once(":table/")
         .map(|(_, rest)| rest)
         .ok_or_else(|| format!("not a stream ARN: {arn}"))?;
-    Ok(vec![(
+    Ok(vec![Wanted::new(
         format!("dynamodb:{operation}"),
         stage.table_arn(table_and_stream),
     )])
 }
 
+/// The service a request is signed for (the SigV4 credential scope's fourth part).
+fn signing_service(request: &HttpRequest) -> Option<String> {
+    let auth = request.headers().get("authorization")?;
+    let scope = auth.split("Credential=").nth(1)?.split(',').next()?;
+    scope.split('/').nth(3).map(str::to_string)
+}
+
+/// SES (the query protocol): `SendRawEmail` and `SendEmail` on the sending identity (the
+/// domain of the From address) with `ses:FromAddress`; other actions on `*`.
+fn ses_permissions(request: &HttpRequest, stage: &Stage) -> Result<Vec<Wanted>, String> {
+    let bytes = request
+        .body()
+        .bytes()
+        .ok_or("local IAM could not read the SES request body")?;
+    let form: Vec<(String, String)> = form_urlencoded::parse(bytes).into_owned().collect();
+    let param = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let operation = param("Action").ok_or("an SES request without Action")?;
+    let action = format!("ses:{operation}");
+    Ok(match operation.as_str() {
+        "SendRawEmail" | "SendEmail" => {
+            let from = param("Source").ok_or("local IAM needs Source on an SES send")?;
+            let address = from
+                .rsplit_once('<')
+                .map(|(_, a)| a.trim_end_matches('>').to_string())
+                .unwrap_or(from.clone())
+                .trim()
+                .to_lowercase();
+            let domain = address.rsplit_once('@').map(|(_, d)| d.to_string()).unwrap_or_default();
+            vec![Wanted {
+                action,
+                resource: format!("arn:aws:ses:{}:{}:identity/{domain}", stage.region, stage.account),
+                context: vec![("ses:FromAddress".to_string(), address)],
+            }]
+        }
+        _ => vec![Wanted::new(action, "*")],
+    })
+}
+
+/// EventBridge: `PutEvents` on each entry's bus (`default` when unnamed).
+fn events_permissions(operation: &str, request: &HttpRequest, stage: &Stage) -> Result<Vec<Wanted>, String> {
+    let body: Map<String, Value> = request
+        .body()
+        .bytes()
+        .and_then(|b| serde_json::from_slice(b).ok())
+        .ok_or("local IAM could not read the EventBridge request body")?;
+    let bus_arn = |name: &str| {
+        if name.starts_with("arn:") {
+            name.to_string()
+        } else {
+            format!("arn:aws:events:{}:{}:event-bus/{name}", stage.region, stage.account)
+        }
+    };
+    let action = format!("events:{operation}");
+    Ok(match operation {
+        "PutEvents" => body
+            .get("Entries")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|e| Wanted::new(action.clone(), bus_arn(e["EventBusName"].as_str().unwrap_or("default"))))
+            .collect(),
+        _ => vec![Wanted::new(action, "*")],
+    })
+}
+
 /// AWS's answer to a call the role may not make.
-fn access_denied(policy: &RolePolicy, action: &str, resource: &str, decision: Decision) -> HttpResponse {
+fn access_denied(
+    policy: &RolePolicy,
+    request: &HttpRequest,
+    action: &str,
+    resource: &str,
+    decision: Decision,
+) -> HttpResponse {
     let why = match decision {
         Decision::ExplicitDeny => "with an explicit deny in an identity-based policy".to_string(),
         _ => format!("because no identity-based policy allows the {action} action"),
@@ -400,6 +568,21 @@ fn access_denied(policy: &RolePolicy, action: &str, resource: &str, decision: De
         "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
         policy.caller_arn()
     );
+    tracing::warn!(function = %policy.function, %action, %resource, "local IAM denied a call");
+    // Query-protocol services (SES) answer in XML, the JSON ones in JSON.
+    if signing_service(request).as_deref() == Some("ses") {
+        let escaped = message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let body = format!(
+            "<ErrorResponse xmlns=\"http://ses.amazonaws.com/doc/2010-12-01/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>{escaped}</Message></Error><RequestId>{}</RequestId></ErrorResponse>",
+            uuid::Uuid::new_v4()
+        );
+        let mut response = HttpResponse::new(
+            403.try_into().unwrap_or_else(|_| unreachable!("403 is a valid status")),
+            SdkBody::from(body),
+        );
+        response.headers_mut().insert("content-type", "text/xml");
+        return response;
+    }
     let body = serde_json::json!({
         "__type": "com.amazon.coral.service#AccessDeniedException",
         "Message": message,
@@ -414,7 +597,6 @@ fn access_denied(policy: &RolePolicy, action: &str, resource: &str, decision: De
     response
         .headers_mut()
         .insert("x-amzn-requestid", uuid::Uuid::new_v4().to_string());
-    tracing::warn!(function = %policy.function, %action, %resource, "local IAM denied a call");
     response
 }
 
@@ -459,7 +641,7 @@ impl HttpConnector for EnforcingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         match self.policy.first_denied(&request) {
             Some((action, resource, decision)) => {
-                HttpConnectorFuture::ready(Ok(access_denied(&self.policy, &action, &resource, decision)))
+                HttpConnectorFuture::ready(Ok(access_denied(&self.policy, &request, &action, &resource, decision)))
             }
             None => self.inner.call(request),
         }

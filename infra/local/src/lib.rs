@@ -3,6 +3,7 @@
 
 pub mod apigw;
 pub mod bootstrap;
+pub mod eventbus;
 pub mod functions;
 pub mod gateway;
 pub mod iam;

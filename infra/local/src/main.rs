@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use aws_config::BehaviorVersion;
 use local_stack::bootstrap::create_missing_tables;
+use local_stack::eventbus::{EventRouter, verify_sender_identity};
 use local_stack::functions::Functions;
 use local_stack::gateway::{Gateway, serve};
 use local_stack::streams::StreamPoller;
@@ -51,6 +52,13 @@ async fn main() -> Result<(), BoxError> {
     match command.as_str() {
         "create-tables" => Ok(()),
         "serve" => {
+            // SES and EventBridge as a deploy sets them up: the sending identity verified, the
+            // rules that invoke functions created (on the emulator `make run` starts).
+            let identity = local_stack::iam::local_ses_identity();
+            verify_sender_identity(&sdk, &identity).await?;
+            let router = Arc::new(EventRouter::setup(&template, functions.clone(), &sdk, &config.env).await?);
+            router.spawn(std::time::Duration::from_millis(250));
+            tracing::info!(%identity, "SES identity verified; EventBridge rules routed");
             let port: u16 = std::env::var("PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(3000);
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
             let rollup = functions.context("rollup").ok_or("template has no rollup function")?;

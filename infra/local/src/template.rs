@@ -77,6 +77,17 @@ pub struct FunctionSpec {
     pub policies: Vec<Value>,
     /// Its `Type: DynamoDB` events: the table streams Lambda feeds it.
     pub stream_sources: Vec<StreamSourceSpec>,
+    /// Its `Type: EventBridgeRule` events: the buses and patterns that invoke it.
+    pub event_rules: Vec<EventRuleSpec>,
+}
+
+/// An EventBridge rule that targets a function.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRuleSpec {
+    /// The bus name, with `${Env}` still in it.
+    pub bus_name_template: String,
+    /// The rule's event pattern.
+    pub pattern: Value,
 }
 
 /// An event source mapping from a table's stream to a function.
@@ -189,6 +200,11 @@ impl Template {
                             .filter(|e| e["Type"] == "DynamoDB")
                             .map(|e| Self::stream_source(logical_id, &e["Properties"]))
                             .collect::<Result<_, _>>()?,
+                        event_rules: events
+                            .clone()
+                            .filter(|e| e["Type"] == "EventBridgeRule")
+                            .map(|e| Self::event_rule(logical_id, &e["Properties"], resources))
+                            .collect::<Result<_, _>>()?,
                     });
                     for event in events {
                         if event["Type"] != "HttpApi" {
@@ -221,6 +237,33 @@ impl Template {
             functions,
             cors,
             resources: resources.clone(),
+        })
+    }
+
+    fn event_rule(
+        function: &str,
+        props: &Value,
+        resources: &Map<String, Value>,
+    ) -> Result<EventRuleSpec, TemplateError> {
+        let bus = props["EventBusName"]
+            .get("!Ref")
+            .or_else(|| props["EventBusName"].get("Ref"))
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                shape(format!(
+                    "{function}: an EventBridgeRule's EventBusName must be !Ref <EventBus>"
+                ))
+            })?;
+        let name = &resources[bus]["Properties"]["Name"];
+        let bus_name_template = name
+            .get("!Sub")
+            .or_else(|| name.get("Fn::Sub"))
+            .or(Some(name))
+            .and_then(Value::as_str)
+            .ok_or_else(|| shape(format!("{function}: event bus {bus} needs a Name")))?;
+        Ok(EventRuleSpec {
+            bus_name_template: bus_name_template.to_string(),
+            pattern: props["Pattern"].clone(),
         })
     }
 
