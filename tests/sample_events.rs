@@ -3,9 +3,12 @@
 
 use integration_tests::{TestApi, repo_path, template};
 use lambda_http::Request;
+use serde_json::json;
 use shared::domain::event::PartnershipEvent;
+use shared::domain::mass_email::{Campaign, EmailTemplate, TemplateChanges};
 use shared::domain::partner::Partner;
 use shared::domain::records::{Communication, Document, PartnerRecord};
+use shared::store::meta::campaign_row_id;
 
 fn sample(name: &str) -> Request {
     let text = std::fs::read_to_string(repo_path(&format!("events/{name}.json")))
@@ -66,6 +69,24 @@ async fn every_sample_event_runs_through_its_handler() {
     }
     .stamped(1, "test", 1);
     api.ctx.store.create_record(&communication, None).await.unwrap();
+    let template = EmailTemplate::create(
+        &TemplateChanges {
+            name: Some("Sample".into()),
+            subject_template: Some("s".into()),
+            body_template: Some("b".into()),
+            ..Default::default()
+        },
+        "sample-template-0001".into(),
+        "test",
+        1,
+    );
+    api.ctx.store.create_template(&template).await.unwrap();
+    let campaign = Campaign {
+        id: campaign_row_id("sample-campaign-0001", None),
+        campaign_id: "sample-campaign-0001".into(),
+        ..Default::default()
+    };
+    api.ctx.store.put_campaign(&campaign, &[]).await.unwrap();
 
     let sequence = [
         ("partners/create", 201),
@@ -92,6 +113,15 @@ async fn every_sample_event_runs_through_its_handler() {
         ("reports/dashboard", 200),
         ("reports/export", 200),
         ("reports/export-csv", 200),
+        ("meta/config", 200),
+        ("meta/create-template", 201),
+        ("meta/list-templates", 200),
+        ("meta/update-template", 200),
+        ("meta/archive-template", 200),
+        ("meta/send", 200),
+        ("meta/get-campaign", 200),
+        ("meta/unsubscribe-page", 200),
+        ("meta/unsubscribe", 200),
     ];
     for (name, status) in sequence {
         assert_eq!(run(&api, name).await, status, "events/{name}.json");
@@ -147,8 +177,30 @@ async fn every_sample_event_runs_through_its_handler() {
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     let after = tallied(&api.ctx.store.queue_figures(&general, day).await.unwrap().1);
     assert_eq!(after - before, 1, "one open follow-up on 2026-12-05");
+    // The mail worker's events: a campaign continuation from EventBridge, an SES bounce via SNS.
+    for (name, key, expected) in [
+        ("mail-worker/continuation", "campaignId", json!("sample-campaign-0001")),
+        ("mail-worker/ses-bounce", "suppressed", json!(1)),
+    ] {
+        let event =
+            serde_json::from_str(&std::fs::read_to_string(repo_path(&format!("events/{name}.json"))).unwrap()).unwrap();
+        let answer = api
+            .functions
+            .dispatch_event("mail-worker", event)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(answer[key], expected, "events/{name}.json");
+    }
     for file in files {
-        let covered = ["rollup/schedule", "stream/partners", "stream/communications"].contains(&file.as_str())
+        let covered = [
+            "rollup/schedule",
+            "stream/partners",
+            "stream/communications",
+            "mail-worker/continuation",
+            "mail-worker/ses-bounce",
+        ]
+        .contains(&file.as_str())
             || sequence.iter().any(|(name, _)| *name == file);
         assert!(covered, "events/{file}.json is not exercised by this test");
     }

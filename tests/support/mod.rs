@@ -7,9 +7,11 @@ use base64::Engine;
 use lambda_http::{Body, Response};
 use local_stack::apigw::{HttpCall, match_path};
 use local_stack::bootstrap::create_missing_tables;
+use local_stack::eventbus::{EventRouter, verify_sender_identity};
 use local_stack::functions::Functions;
 use local_stack::streams::StreamPoller;
 use local_stack::template::Template;
+use meta::MailSettings;
 use serde_json::{Map, Value, json};
 use shared::AppContext;
 use shared::config::{AdminPolicy, Config};
@@ -70,6 +72,21 @@ impl Reply {
     }
 }
 
+/// The signing secret of the tests' unsubscribe links.
+pub const TEST_SIGNING_SECRET: &[u8] = b"integration-tests-signing-secret-0123456789";
+
+/// Mail settings of a test stack: links signed with [`TEST_SIGNING_SECRET`] under
+/// `https://api.test`, no event bus (a send runs to its end in the request).
+pub fn test_mail_settings() -> MailSettings {
+    MailSettings {
+        signing_secret: Some(TEST_SIGNING_SECRET.to_vec()),
+        public_api_url: Some("https://api.test".into()),
+        event_bus: None,
+        request_budget: std::time::Duration::from_secs(20),
+        worker_budget: std::time::Duration::from_secs(100),
+    }
+}
+
 /// One isolated stack: its own tables, the template's routes, and the handlers, each calling
 /// AWS under its own role from the template.
 pub struct TestApi {
@@ -79,8 +96,11 @@ pub struct TestApi {
     pub functions: Functions,
     /// The event source mappings of the template's streams.
     pub streams: std::sync::Arc<StreamPoller>,
+    /// The EventBridge rules of the template, routed to their functions (see `with_mail`).
+    pub events: Option<std::sync::Arc<EventRouter>>,
     template: Template,
     sdk: aws_config::SdkConfig,
+    mail: MailSettings,
 }
 
 impl TestApi {
@@ -89,9 +109,20 @@ impl TestApi {
         Self::with_template(template()).await
     }
 
+    /// A fresh stack whose mail functions use `mail`; with an event bus in it, the bus is this
+    /// stack's own (`partnerships-<suffix>`) and its rules are routed to the functions, so a
+    /// campaign can continue in the mail worker (`deliver_events`).
+    pub async fn with_mail(mail: MailSettings) -> Self {
+        Self::build(template(), mail).await
+    }
+
     /// A fresh table set whose functions run under the roles of `template` (a test may pass
     /// the real template with a grant removed).
     pub async fn with_template(template: Template) -> Self {
+        Self::build(template, test_mail_settings()).await
+    }
+
+    async fn build(template: Template, mut mail: MailSettings) -> Self {
         let suffix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let sdk = sdk_config().await;
         let client = aws_sdk_dynamodb::Client::new(&sdk);
@@ -104,26 +135,57 @@ impl TestApi {
             AdminPolicy::from_parts("", "example.org", "partnerships-admins"),
         )
         .expect("valid config");
-        let functions = Functions::new(&template, &config, &sdk).expect("every role in the template resolves");
+        if mail.event_bus.is_some() {
+            mail.event_bus = Some(format!("partnerships-{suffix}"));
+        }
+        verify_sender_identity(&sdk, "example.org")
+            .await
+            .expect("the SES emulator that `make test` started verifies the identity");
+        let functions = Functions::with_mail_settings(&template, &config, &sdk, mail.clone())
+            .expect("every role in the template resolves");
         let streams = std::sync::Arc::new(StreamPoller::new(&template, functions.clone(), &sdk, &suffix));
+        let events = match mail.event_bus {
+            Some(_) => Some(std::sync::Arc::new(
+                EventRouter::setup(&template, functions.clone(), &sdk, &suffix)
+                    .await
+                    .expect("EventBridge rules routed on the emulator"),
+            )),
+            None => None,
+        };
         Self {
             ctx: AppContext::new(config, client),
             functions,
             streams,
+            events,
             template,
             sdk,
+            mail,
         }
+    }
+
+    /// Delivers the events waiting on the template's EventBridge rules to their functions, as
+    /// EventBridge does moments after they are put; how many were delivered.
+    pub async fn deliver_events(&self) -> usize {
+        self.events
+            .as_ref()
+            .expect("a stack built with_mail and an event bus")
+            .drain()
+            .await
+            .expect("every event is handled")
     }
 
     /// Another "Lambda instance" of every function on the same tables: same data, fresh memory.
     pub fn sibling(&self) -> Self {
-        let functions = Functions::new(&self.template, &self.ctx.config, &self.sdk).expect("roles resolve");
+        let functions = Functions::with_mail_settings(&self.template, &self.ctx.config, &self.sdk, self.mail.clone())
+            .expect("roles resolve");
         Self {
             ctx: self.ctx.clone(),
             functions,
             streams: self.streams.clone(),
+            events: self.events.clone(),
             template: self.template.clone(),
             sdk: self.sdk.clone(),
+            mail: self.mail.clone(),
         }
     }
 
@@ -156,6 +218,20 @@ impl TestApi {
     ) -> Response<Body> {
         self.dispatch(method, path_and_query, headers, None, Some(admin_claims()))
             .await
+    }
+
+    /// Calls as the admin with request headers and a raw body.
+    pub async fn call_with_headers_and_body(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Reply {
+        Reply::from_response(
+            self.dispatch(method, path_and_query, headers, Some(body), Some(admin_claims()))
+                .await,
+        )
     }
 
     /// Calls with a raw body and explicit claims (`None` = no authorizer context).
@@ -239,4 +315,46 @@ pub fn bearer(claims: &Value) -> String {
         enc(br#"{"alg":"none","typ":"JWT"}"#),
         enc(claims.to_string().as_bytes())
     )
+}
+
+/// GET of a plain-HTTP URL (the emulator's inspection API), its body as text.
+pub async fn http_get(url: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut stream = tokio::net::TcpStream::connect(host).await.expect("emulator reachable");
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await
+        .expect("request sent");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.expect("reply read");
+    let text = String::from_utf8_lossy(&raw).to_string();
+    text.split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
+}
+
+/// The raw messages the SES emulator accepted for `recipient` (through its own inspection API,
+/// `/moto-api/data.json`), oldest first.
+pub async fn sent_mail(recipient: &str) -> Vec<String> {
+    let base = std::env::var("AWS_ENDPOINT_URL_SES").expect("`make test` starts the SES emulator");
+    let data: Value =
+        serde_json::from_str(&http_get(&format!("{base}/moto-api/data.json")).await).expect("emulator data");
+    data["ses"]["RawMessage"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            m["destinations"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|d| d.as_str().is_some_and(|d| d.contains(recipient)))
+        })
+        .filter_map(|m| m["raw_data"].as_str().map(str::to_string))
+        .collect()
 }
