@@ -600,3 +600,136 @@ async fn a_sender_outside_the_ses_identity_is_refused_by_iam() {
     );
     assert!(sent_mail(&to).await.is_empty());
 }
+
+/// An HTTP client in front of a function's own (IAM-enforcing) one that answers its first
+/// `refusals` SES sends as SES answers a throttled one, then lets everything through: SES
+/// throttling on demand, which the emulator does not do.
+#[derive(Debug, Clone)]
+struct ThrottlingClient {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    refusals: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    message: &'static str,
+}
+
+#[derive(Debug)]
+struct ThrottlingConnector {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpConnector,
+    refusals: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    message: &'static str,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for ThrottlingClient {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        aws_smithy_runtime_api::client::http::SharedHttpConnector::new(ThrottlingConnector {
+            inner: self.inner.http_connector(settings, components),
+            refusals: self.refusals.clone(),
+            message: self.message,
+        })
+    }
+}
+
+impl aws_smithy_runtime_api::client::http::HttpConnector for ThrottlingConnector {
+    fn call(
+        &self,
+        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+        use std::sync::atomic::Ordering;
+        let is_send = request
+            .body()
+            .bytes()
+            .is_some_and(|b| String::from_utf8_lossy(b).contains("Action=SendRawEmail"));
+        let refuse = is_send
+            && self
+                .refusals
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+        if !refuse {
+            return self.inner.call(request);
+        }
+        // SES's documented error for a send over the maximum rate.
+        let body = format!(
+            "<ErrorResponse xmlns=\"http://ses.amazonaws.com/doc/2010-12-01/\"><Error><Type>Sender</Type><Code>Throttling</Code><Message>{}</Message></Error><RequestId>t</RequestId></ErrorResponse>",
+            self.message
+        );
+        let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+            400.try_into().unwrap(),
+            aws_smithy_types::body::SdkBody::from(body),
+        );
+        response.headers_mut().insert("content-type", "text/xml");
+        aws_smithy_runtime_api::client::http::HttpConnectorFuture::ready(Ok(response))
+    }
+}
+
+/// The meta function of `api` whose SES client meets `refusals` throttled answers first.
+fn throttled_meta(
+    api: &TestApi,
+    refusals: usize,
+    message: &'static str,
+) -> (meta::Services, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let mut services = api.functions.mail("meta").expect("meta function").clone();
+    let sdk = api.functions.sdk_config("meta").expect("meta role");
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(refusals));
+    let client = ThrottlingClient {
+        inner: sdk.http_client().expect("the role's HTTP client"),
+        refusals: counter.clone(),
+        message,
+    };
+    services.ses = meta::ses_client(&sdk.to_builder().http_client(client).build());
+    (services, counter)
+}
+
+async fn send_with(api: &TestApi, services: &meta::Services, body: Value) -> integration_tests::Reply {
+    let text = body.to_string();
+    let (_, request) = api.request(
+        "POST",
+        "/partnerships/email/send",
+        &[("content-type", "application/json")],
+        Some(&text),
+        Some(integration_tests::admin_claims()),
+    );
+    integration_tests::Reply::from_response(meta::handle(request, services).await)
+}
+
+#[tokio::test]
+async fn a_throttled_send_is_retried_with_backoff_and_delivered_once() {
+    let api = TestApi::new().await;
+    let to = unique_email("slow");
+    let id = partner(&api, "Acme", "", &to).await;
+    let (services, left) = throttled_meta(&api, 2, "Maximum sending rate exceeded.");
+    let reply = send_with(
+        &api,
+        &services,
+        json!({"subject": "s", "body": "b", "partnerIds": [id]}),
+    )
+    .await;
+    assert_eq!(statuses(&reply), ["sent"], "{:?}", reply.body);
+    assert_eq!(
+        left.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "both throttled answers were met"
+    );
+    assert_eq!(sent_mail(&to).await.len(), 1, "delivered once");
+}
+
+#[tokio::test]
+async fn a_spent_daily_quota_fails_the_send_without_retrying() {
+    let api = TestApi::new().await;
+    let to = unique_email("quota");
+    let id = partner(&api, "Acme", "", &to).await;
+    let (services, left) = throttled_meta(&api, 5, "Daily message quota exceeded.");
+    let reply = send_with(
+        &api,
+        &services,
+        json!({"subject": "s", "body": "b", "partnerIds": [id]}),
+    )
+    .await;
+    assert_eq!(statuses(&reply), ["failed_send"]);
+    assert_eq!(reply.body["results"][0]["message"], "Daily message quota exceeded.");
+    assert_eq!(reply.body["message"], "Bulk email finished with partial failures.");
+    assert_eq!(left.load(std::sync::atomic::Ordering::SeqCst), 4, "tried once");
+    assert!(sent_mail(&to).await.is_empty());
+}

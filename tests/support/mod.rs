@@ -55,7 +55,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    fn from_response(response: Response<Body>) -> Self {
+    /// The decoded response.
+    pub fn from_response(response: Response<Body>) -> Self {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let body = match response.body() {
@@ -246,16 +247,16 @@ impl TestApi {
         Reply::from_response(self.dispatch(method, path_and_query, &json, body, claims).await)
     }
 
-    /// Builds the payload-v2 request of the template route that `method path` matches and
-    /// calls its function, under the function's own role.
-    async fn dispatch(
+    /// The payload-v2 request API Gateway would send for `method path_and_query` on its
+    /// template route, and the binary serving it.
+    pub fn request(
         &self,
         method: &str,
         path_and_query: &str,
         headers: &[(&str, &str)],
         body: Option<&str>,
         claims: Option<Value>,
-    ) -> Response<Body> {
+    ) -> (String, lambda_http::Request) {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
         let route = self
             .template
@@ -273,10 +274,21 @@ impl TestApi {
             claims: claims.and_then(|c| c.as_object().cloned()),
             source_ip: "127.0.0.1".into(),
         };
-        self.functions
-            .dispatch(&route.binary, call.to_request().expect("valid v2 event"))
-            .await
-            .expect("known binary")
+        (route.binary.clone(), call.to_request().expect("valid v2 event"))
+    }
+
+    /// Builds the payload-v2 request of the template route that `method path` matches and
+    /// calls its function, under the function's own role.
+    async fn dispatch(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+        claims: Option<Value>,
+    ) -> Response<Body> {
+        let (binary, request) = self.request(method, path_and_query, headers, body, claims);
+        self.functions.dispatch(&binary, request).await.expect("known binary")
     }
 
     /// Creates a partner through the API and returns it.

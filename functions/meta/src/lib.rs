@@ -73,7 +73,7 @@ impl Services {
     pub fn from_sdk_config(config: Config, sdk: &SdkConfig, settings: MailSettings) -> Self {
         Self {
             ctx: AppContext::from_sdk_config(config, sdk),
-            ses: aws_sdk_ses::Client::new(sdk),
+            ses: ses_client(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
             settings: Arc::new(settings),
         }
@@ -85,6 +85,16 @@ impl Services {
         let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
         Ok(Self::from_sdk_config(config, &sdk, MailSettings::from_env()))
     }
+}
+
+/// The SES client of `sdk` with the SDK's own retries off: a throttled send is retried by
+/// `mailer::send_raw` alone (which tells a rate throttle from a spent daily quota), and a send
+/// that failed in transit is never repeated blindly, since SES may have accepted it.
+pub fn ses_client(sdk: &SdkConfig) -> aws_sdk_ses::Client {
+    let config = aws_sdk_ses::config::Builder::from(sdk)
+        .retry_config(aws_sdk_ses::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_ses::Client::from_conf(config)
 }
 
 /// The sender of a request: the signed-in caller (§8.2).
