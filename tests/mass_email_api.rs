@@ -72,6 +72,25 @@ async fn config_refuses_a_caller_without_an_email() {
         "Unable to determine sender email from the signed-in account."
     );
     assert_eq!(reply.body["data"], json!({"actorEmail": "ops"}));
+    let api = &api;
+    let send = |body: Value| {
+        let claims = json!({"cognito:username": "ops", "cognito:groups": ["partnerships-admins"]});
+        let text = body.to_string();
+        async move {
+            api.call_raw("POST", "/partnerships/email/send", Some(&text), Some(claims))
+                .await
+        }
+    };
+    assert_eq!(
+        send(json!({})).await.message(),
+        "'subject' is required.",
+        "the body is checked first"
+    );
+    let valid = send(json!({"subject": "s", "body": "b", "partnerIds": ["p"]})).await;
+    assert_eq!(
+        valid.message(),
+        "Unable to determine sender email from the signed-in account."
+    );
 }
 
 #[tokio::test]

@@ -17,6 +17,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use shared::auth::Caller;
 use shared::domain::event::PartnershipEvent;
 use shared::domain::mass_email::{
     CAMPAIGN_ENTITY, Campaign, CampaignRecipient, MergeValues, NOTHING_TO_SEND, RecipientCard, RecipientResult,
@@ -62,10 +63,11 @@ fn idempotency_key(request: &Request) -> ApiResult<Option<String>> {
     Ok(Some(key.to_string()))
 }
 
-/// POST `/partnerships/email/send`.
-pub async fn send(request: &Request, services: &Services, sender: &Sender) -> ApiResult<Response<Body>> {
+/// POST `/partnerships/email/send`: the body is validated before the sender (§8.4).
+pub async fn send(request: &Request, services: &Services, caller: &Caller) -> ApiResult<Response<Body>> {
     let body = json_body(request)?;
     let send = SendRequest::parse(&body)?;
+    let sender = &crate::sender_of(caller)?;
     let Some(key) = idempotency_key(request)? else {
         let (status, answer) = run(request, services, sender, &send).await?;
         return Ok(json_response(status, &answer));

@@ -98,7 +98,7 @@ pub fn ses_client(sdk: &SdkConfig) -> aws_sdk_ses::Client {
 }
 
 /// The sender of a request: the signed-in caller (§8.2).
-fn sender_of(caller: &shared::auth::Caller) -> ApiResult<Sender> {
+pub(crate) fn sender_of(caller: &shared::auth::Caller) -> ApiResult<Sender> {
     Ok(Sender::from_claims(
         &caller.email,
         &caller.first_name,
@@ -128,7 +128,7 @@ pub async fn handle(request: Request, services: &Services) -> Response<Body> {
             "DELETE /partnerships/email/templates/{templateId}" => {
                 templates::archive(services, &path_param(&request, "templateId")?, &caller.email).await
             }
-            "POST /partnerships/email/send" => campaign::send(&request, services, &sender_of(&caller)?).await,
+            "POST /partnerships/email/send" => campaign::send(&request, services, &caller).await,
             "GET /partnerships/email/campaigns/{campaignId}" => {
                 campaign::show(services, &path_param(&request, "campaignId")?).await
             }
