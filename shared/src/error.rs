@@ -22,6 +22,12 @@ pub enum ApiError {
     /// 409 with a message of its own (a request that collides with another in flight).
     #[error("{0}")]
     Conflicting(String),
+    /// 401 with a message of its own (a public route whose credential is missing or wrong).
+    #[error("{0}")]
+    UnauthorizedBecause(String),
+    /// 403 with a message of its own.
+    #[error("{0}")]
+    ForbiddenBecause(String),
     /// 503: a feature this deployment has not configured.
     #[error("{0}")]
     NotConfigured(String),
@@ -75,8 +81,8 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } | ApiError::Conflicting(_) => StatusCode::CONFLICT,
             ApiError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized | ApiError::UnauthorizedBecause(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden | ApiError::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TableMissing(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -99,7 +105,10 @@ impl ApiError {
                 "message": format!("A database entry with the same '{property}' already exists!"),
                 "data": capped(data, 0),
             }),
-            ApiError::Conflicting(message) | ApiError::NotConfigured(message) => json!({"message": message}),
+            ApiError::Conflicting(message)
+            | ApiError::NotConfigured(message)
+            | ApiError::UnauthorizedBecause(message)
+            | ApiError::ForbiddenBecause(message) => json!({"message": message}),
             ApiError::Unauthorized => json!({"message": "Unauthorized"}),
             ApiError::Forbidden => {
                 json!({"message": "Forbidden: partnerships admin access is required."})

@@ -78,6 +78,21 @@ pub const ARCHIVED_PARTNERS: GsiDef = GsiDef {
     range_type: "S",
 };
 
+/// `partners-by-email-domain`: partners by the domain of their email, then the email. Sparse:
+/// only a partner with a valid email carries `emailDomain` and `emailKey` (its lower-cased
+/// email: a GSI key may not be an empty string, so `email` itself cannot be the key). One index
+/// answers both "who has this address" (hash and range) and "who is at this domain" (hash only).
+pub const PARTNERS_BY_EMAIL_DOMAIN: GsiDef = GsiDef {
+    name: "partners-by-email-domain",
+    hash_key: "emailDomain",
+    range_key: "emailKey",
+    range_type: "S",
+};
+
+/// The attributes behind [`PARTNERS_BY_EMAIL_DOMAIN`].
+pub const EMAIL_DOMAIN_ATTR: &str = "emailDomain";
+pub const EMAIL_KEY_ATTR: &str = "emailKey";
+
 /// The attribute behind [`ARCHIVED_PARTNERS`] and its only value.
 pub const ARCHIVED_INDEX_ATTR: &str = "archivedIndex";
 /// See [`ARCHIVED_INDEX_ATTR`].
@@ -98,7 +113,7 @@ pub const PARTNERS: TableDef = TableDef {
     base_name: "biztechPartners",
     hash_key: ID,
     range_key: None,
-    gsis: &[ARCHIVED_PARTNERS],
+    gsis: &[ARCHIVED_PARTNERS, PARTNERS_BY_EMAIL_DOMAIN],
 };
 /// `biztechPartnershipEvents`.
 pub const EVENTS: TableDef = TableDef {
@@ -200,6 +215,16 @@ pub const IDEMPOTENCY_PREFIX: &str = "idempotency#";
 /// `campaign#<id>#<partnerId>` (one per recipient, with its state).
 pub const CAMPAIGN_PREFIX: &str = "campaign#";
 
+/// Prefix of the meta rows of ingest tokens, by the SHA-256 of the token:
+/// `sync_token#<hex>` → the admin it was issued to.
+pub const SYNC_TOKEN_PREFIX: &str = "sync_token#";
+/// Prefix of the meta rows holding each admin's current ingest-token generation.
+pub const SYNC_TOKEN_OWNER_PREFIX: &str = "sync_token_owner#";
+/// Prefix of the per-mailbox email-sync status rows (`email_sync_mailbox#<mailbox>`).
+pub const SYNC_MAILBOX_PREFIX: &str = "email_sync_mailbox#";
+/// Meta row listing every mailbox that ever synced (a string set, added to atomically).
+pub const SYNC_MAILBOXES_ID: &str = "email_sync_mailboxes";
+
 /// Concrete table names for one stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tables {
@@ -237,6 +262,6 @@ mod tests {
         let t = Tables::with_suffix("dev");
         assert_eq!(t.partners, "biztechPartnersdev");
         assert_eq!(t.meta, "biztechPartnershipsMetadev");
-        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 8);
+        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 9);
     }
 }

@@ -17,6 +17,7 @@ use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
 use shared::http::{authenticate, created, json_body, ok, path_param, query_params, route_key, serve};
 use shared::record_routes::hydrated;
+use shared::store::partners::with_email_index;
 use shared::store::{Retries, Update};
 use shared::tables::{ARCHIVED, ARCHIVED_INDEX_ATTR};
 use shared::{ApiError, ApiResult, AppContext};
@@ -83,6 +84,9 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
         let mut update = Update::new(actor, now).expect_version(stored.version);
         for (attr, value) in changes.assignments(&stored) {
             update = update.set(attr, value)?;
+        }
+        if let Some(email) = &changes.email {
+            update = with_email_index(update, email)?;
         }
         // The sparse index of archived partners follows the flag in the same write.
         update = match changes.archived {

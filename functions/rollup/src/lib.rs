@@ -17,8 +17,12 @@ use shared::domain::event::{EventCounters, PartnershipEvent};
 use shared::domain::link::PartnerEventLink;
 use shared::domain::normalize::iso_millis;
 use shared::domain::partner::Partner;
+use shared::domain::partner::email_index_keys;
+use shared::store::partners::with_email_index;
 use shared::store::{Item, StoreError, Update, put_versioned_item};
-use shared::tables::{ARCHIVED, ARCHIVED_INDEX_ATTR, ID, PARTNER_COUNTS_ID, ROLLUP_STATUS_ID};
+use shared::tables::{
+    ARCHIVED, ARCHIVED_INDEX_ATTR, EMAIL_DOMAIN_ATTR, EMAIL_KEY_ATTR, ID, PARTNER_COUNTS_ID, ROLLUP_STATUS_ID,
+};
 
 /// `updatedBy` of every write the job makes.
 pub const JOB: &str = "rollup";
@@ -198,8 +202,16 @@ pub async fn run(ctx: &AppContext, budget: Duration) -> Result<RollupReport, Sto
                 status.pass_archived_count += i64::from(archived);
                 let legacy = item.contains_key(LEGACY_LINK_SUMMARIES);
                 let indexed = item.contains_key(ARCHIVED_INDEX_ATTR);
+                let email_keys = (
+                    item.get(EMAIL_DOMAIN_ATTR).and_then(|v| v.as_s().ok()).cloned(),
+                    item.get(EMAIL_KEY_ATTR).and_then(|v| v.as_s().ok()).cloned(),
+                );
                 each(table, item, &mut report, async |partner: Partner, report| {
-                    tidy_partner(ctx, &partner, legacy, indexed, report).await
+                    let email_indexed = match email_index_keys(&partner.email) {
+                        Some((domain, key)) => email_keys == (Some(domain), Some(key)),
+                        None => email_keys == (None, None),
+                    };
+                    tidy_partner(ctx, &partner, legacy, indexed, email_indexed, report).await
                 })
                 .await?;
             }
@@ -358,21 +370,25 @@ const LEGACY_LINK_IDS: &str = "linkIds";
 /// links table): removed from items written before, so no partner read pays for it.
 const LEGACY_LINK_SUMMARIES: &str = "linkSummaries";
 
-/// Keeps a partner's derived attributes true: its entry in the sparse archived index follows the
-/// flag (items archived before the index existed), and legacy link copies go. A maintenance write
-/// (version only), made only when something is off.
+/// Keeps a partner's derived attributes true: its entries in the sparse archived and email
+/// indexes follow the flag and the email (items written before the indexes existed), and legacy
+/// link copies go. A maintenance write (version only), made only when something is off.
 async fn tidy_partner(
     ctx: &AppContext,
     partner: &Partner,
     legacy: bool,
     indexed: bool,
+    email_indexed: bool,
     report: &mut RollupReport,
 ) -> Result<(), StoreError> {
-    if !legacy && indexed == partner.archived {
+    if !legacy && indexed == partner.archived && email_indexed {
         return Ok(());
     }
     let store = &ctx.store;
-    let update = Update::maintenance().remove_path(&[LEGACY_LINK_SUMMARIES]);
+    let update = with_email_index(
+        Update::maintenance().remove_path(&[LEGACY_LINK_SUMMARIES]),
+        &partner.email,
+    )?;
     let update = if partner.archived {
         update.set(ARCHIVED_INDEX_ATTR, ARCHIVED)?
     } else {

@@ -4,6 +4,7 @@
 pub mod aggregates;
 pub mod changes;
 pub mod dashboard;
+pub mod email_sync;
 pub mod event;
 pub mod export;
 pub mod link;

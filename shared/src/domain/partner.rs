@@ -91,6 +91,17 @@ impl Partner {
     }
 }
 
+/// The keys of a partner in the `partners-by-email-domain` index: `(domain, address)` of a valid
+/// email, lower-cased; `None` keeps the partner out of the index.
+pub fn email_index_keys(email: &str) -> Option<(String, String)> {
+    let address = email.trim().to_lowercase();
+    if !normalize::is_valid_email(&address) {
+        return None;
+    }
+    let domain = address.rsplit_once('@').map(|(_, d)| d.to_string())?;
+    Some((domain, address))
+}
+
 /// A validated create or patch body.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PartnerChanges {

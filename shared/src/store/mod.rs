@@ -3,6 +3,7 @@
 //! on every write and turn SDK failures into a small [`StoreError`].
 
 pub mod aggregates;
+pub mod email_sync;
 pub mod events;
 pub mod links;
 pub mod meta;

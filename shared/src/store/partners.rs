@@ -4,12 +4,33 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Deserialize;
 
-use super::{Store, StoreError, Update};
+use super::{IndexQuery, Store, StoreError, Update};
 use crate::domain::event::PartnershipEvent;
 use crate::domain::link::PartnerEventLink;
 use crate::domain::metrics::LinkSummary;
-use crate::domain::partner::Partner;
-use crate::tables::{ARCHIVED, ARCHIVED_PARTNERS, EVENT_TIER_CATALOG_ID, LINKS_BY_PARTNER, PARTNER_COUNTS_ID};
+use crate::domain::partner::{Partner, email_index_keys};
+use crate::tables::{
+    ARCHIVED, ARCHIVED_PARTNERS, EMAIL_DOMAIN_ATTR, EMAIL_KEY_ATTR, EVENT_TIER_CATALOG_ID, LINKS_BY_PARTNER,
+    PARTNER_COUNTS_ID, PARTNERS_BY_EMAIL_DOMAIN,
+};
+
+/// `update` with the partner's email index keys following `email` (set for a valid address,
+/// removed otherwise), in the same write.
+pub fn with_email_index(update: Update, email: &str) -> Result<Update, StoreError> {
+    Ok(match email_index_keys(email) {
+        Some((domain, key)) => update.set(EMAIL_DOMAIN_ATTR, domain)?.set(EMAIL_KEY_ATTR, key)?,
+        None => update.remove_path(&[EMAIL_DOMAIN_ATTR]).remove_path(&[EMAIL_KEY_ATTR]),
+    })
+}
+
+/// A partner the email sync matched: what it needs to choose and to write.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct EmailMatch {
+    pub id: String,
+    pub email_key: String,
+    pub archived: bool,
+}
 
 /// Parallel segments of a whole-table scan: enough to keep DynamoDB's partitions (and
 /// DynamoDB Local's threads) busy without flooding a small table with requests.
@@ -36,7 +57,21 @@ impl Store {
     /// Writes a new partner; fails if the id is taken. One conditional put: the partner counters
     /// follow from the partners stream (see `store::stream`).
     pub async fn create_partner(&self, partner: &Partner) -> Result<(), StoreError> {
-        self.put_new(&self.tables().partners, partner).await
+        let mut item = serde_json::to_value(partner).map_err(|e| StoreError::Sdk(Box::new(e)))?;
+        if let (Some((domain, key)), Some(map)) = (email_index_keys(&partner.email), item.as_object_mut()) {
+            map.insert(EMAIL_DOMAIN_ATTR.into(), domain.into());
+            map.insert(EMAIL_KEY_ATTR.into(), key.into());
+        }
+        self.put_new(&self.tables().partners, &item).await
+    }
+
+    /// Partners whose email is `address` (hash and range), or at `domain` when `address` is
+    /// `None`: the email sync's matcher. An index read, eventually consistent.
+    pub async fn partners_by_email(&self, domain: &str, address: Option<&str>) -> Result<Vec<EmailMatch>, StoreError> {
+        let mut query = IndexQuery::new(&self.tables().partners, PARTNERS_BY_EMAIL_DOMAIN, domain);
+        query.range_at_least = address;
+        query.range_at_most = address;
+        Ok(self.query(query).await?.0)
     }
 
     /// `(all partners, archived partners)`, from the counters the stream processor keeps.
