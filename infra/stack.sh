@@ -112,6 +112,12 @@ case "$cmd" in
     export PARTNERSHIPS_EMAIL_SIGNING_SECRET=${PARTNERSHIPS_EMAIL_SIGNING_SECRET:-$(cat "$DATA_DIR/signing-secret")}
     export PARTNERSHIPS_PUBLIC_API_URL=${PARTNERSHIPS_PUBLIC_API_URL:-http://127.0.0.1:$PORT}
     export PARTNERSHIPS_EVENT_BUS=${PARTNERSHIPS_EVENT_BUS:-partnerships-$ENV}
+    # Email sync on, for the local domain: ingest URLs from the Emails tab carry a token; signed
+    # integrations use the secret kept with the data (README, "Email sync").
+    export PARTNERSHIPS_EMAIL_SYNC_ENABLED=${PARTNERSHIPS_EMAIL_SYNC_ENABLED:-true}
+    export PARTNERSHIPS_EMAIL_SYNC_ALLOWED_DOMAINS=${PARTNERSHIPS_EMAIL_SYNC_ALLOWED_DOMAINS:-example.org}
+    [ -s "$DATA_DIR/sync-secret" ] || head -c 32 /dev/urandom | base64 | tr -d '\n' >"$DATA_DIR/sync-secret"
+    export PARTNERSHIPS_EMAIL_SYNC_SIGNING_SECRET=${PARTNERSHIPS_EMAIL_SYNC_SIGNING_SECRET:-$(cat "$DATA_DIR/sync-secret")}
     PORT=$PORT target/debug/local-stack serve ;;
   test)
     install_ddb; install_moto

@@ -1,9 +1,11 @@
-//! The meta Lambda (contract §8): the sender's email config, mass-email templates, campaigns
-//! sent through SES, the public unsubscribe page; and the mail worker that continues a campaign
-//! past the request's time budget and suppresses addresses SES reports as bounced or complained.
+//! The meta Lambda (contract §7, §8): the sender's email config, mass-email templates, campaigns
+//! sent through SES, the public unsubscribe page, the email-sync status and ingest; and the mail
+//! worker that continues a campaign past the request's time budget and suppresses addresses SES
+//! reports as bounced or complained.
 
 pub mod campaign;
 pub mod mailer;
+pub mod sync;
 pub mod templates;
 pub mod unsubscribe;
 pub mod worker;
@@ -35,6 +37,8 @@ pub struct MailSettings {
     /// How long one worker invocation may spend sending (`PARTNERSHIPS_WORKER_BUDGET_MS`,
     /// default 100 s of the worker's 120 s timeout).
     pub worker_budget: Duration,
+    /// Email sync (status, ingest, mailbox pull).
+    pub sync: sync::SyncSettings,
 }
 
 impl MailSettings {
@@ -54,6 +58,7 @@ impl MailSettings {
             event_bus: var("PARTNERSHIPS_EVENT_BUS"),
             request_budget: millis("PARTNERSHIPS_SEND_BUDGET_MS", 20_000),
             worker_budget: millis("PARTNERSHIPS_WORKER_BUDGET_MS", 100_000),
+            sync: sync::SyncSettings::from_env(),
         }
     }
 }
@@ -115,6 +120,8 @@ pub async fn handle(request: Request, services: &Services) -> Response<Body> {
         match route.as_str() {
             "GET /partnerships/email/unsubscribe" => return unsubscribe::page(&request, services),
             "POST /partnerships/email/unsubscribe" => return unsubscribe::confirm(&request, services).await,
+            // Authenticated by its URL's token or a signature, not by Cognito (a script posts it).
+            "POST /partnerships/email/sync/ingest" => return sync::ingest(&request, services).await,
             _ => {}
         }
         let caller = authenticate(&request, &services.ctx)?;
@@ -129,6 +136,8 @@ pub async fn handle(request: Request, services: &Services) -> Response<Body> {
                 templates::archive(services, &path_param(&request, "templateId")?, &caller.email).await
             }
             "POST /partnerships/email/send" => campaign::send(&request, services, &caller).await,
+            "GET /partnerships/email/sync/status" => sync::status(&request, services, &caller).await,
+            "POST /partnerships/email/sync/token" => sync::rotate_token(&request, services, &caller).await,
             "GET /partnerships/email/campaigns/{campaignId}" => {
                 campaign::show(services, &path_param(&request, "campaignId")?).await
             }
