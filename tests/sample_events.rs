@@ -122,6 +122,9 @@ async fn every_sample_event_runs_through_its_handler() {
         ("meta/get-campaign", 200),
         ("meta/unsubscribe-page", 200),
         ("meta/unsubscribe", 200),
+        ("meta/sync-status", 200),
+        ("meta/sync-ingest", 200),
+        ("meta/sync-rotate-token", 200),
     ];
     for (name, status) in sequence {
         assert_eq!(run(&api, name).await, status, "events/{name}.json");

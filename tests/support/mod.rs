@@ -76,8 +76,12 @@ impl Reply {
 /// The signing secret of the tests' unsubscribe links.
 pub const TEST_SIGNING_SECRET: &[u8] = b"integration-tests-signing-secret-0123456789";
 
+/// The secret signed email-sync integrations share with the tests' stacks.
+pub const TEST_SYNC_SECRET: &[u8] = b"integration-tests-sync-secret";
+
 /// Mail settings of a test stack: links signed with [`TEST_SIGNING_SECRET`] under
-/// `https://api.test`, no event bus (a send runs to its end in the request).
+/// `https://api.test`, no event bus (a send runs to its end in the request); email sync on for
+/// `example.org`, signed integrations with [`TEST_SYNC_SECRET`], domain matching on.
 pub fn test_mail_settings() -> MailSettings {
     MailSettings {
         signing_secret: Some(TEST_SIGNING_SECRET.to_vec()),
@@ -85,6 +89,13 @@ pub fn test_mail_settings() -> MailSettings {
         event_bus: None,
         request_budget: std::time::Duration::from_secs(20),
         worker_budget: std::time::Duration::from_secs(100),
+        sync: meta::sync::SyncSettings {
+            enabled: true,
+            allowed_domains: vec!["example.org".into()],
+            ingest_url: None,
+            signing_secret: Some(TEST_SYNC_SECRET.to_vec()),
+            domain_matching: true,
+        },
     }
 }
 
