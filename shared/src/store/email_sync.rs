@@ -85,6 +85,21 @@ pub struct MailboxRun {
     pub failure: Option<String>,
 }
 
+/// How far a mailbox folder was read: the folder's UIDVALIDITY and the last UID imported. A
+/// different UIDVALIDITY means the server renumbered the folder: read it again from the start
+/// (the dedupe keeps what was imported already).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ImapCursor {
+    pub id: String,
+    pub uid_validity: u32,
+    pub last_uid: u32,
+}
+
+fn cursor_row_id(mailbox: &str, folder: &str) -> String {
+    format!("email_sync_cursor#{mailbox}#{folder}")
+}
+
 fn mailbox_row_id(mailbox: &str) -> String {
     format!("{SYNC_MAILBOX_PREFIX}{mailbox}")
 }
@@ -191,6 +206,28 @@ impl Store {
             .add_to_set("mailboxes", std::slice::from_ref(&run.mailbox));
         let listed = self.update::<Value>(table, SYNC_MAILBOXES_ID, &listed).await;
         mailbox.and(listed).map(|_| ())
+    }
+
+    /// The cursor of a mailbox folder (strongly consistent).
+    pub async fn imap_cursor(&self, mailbox: &str, folder: &str) -> Result<Option<ImapCursor>, StoreError> {
+        self.get(&self.tables().meta, &cursor_row_id(mailbox, folder)).await
+    }
+
+    /// Moves a folder's cursor (one puller per mailbox at a time: the schedule's runs do not
+    /// overlap, see the template's `ReservedConcurrentExecutions`).
+    pub async fn save_imap_cursor(
+        &self,
+        mailbox: &str,
+        folder: &str,
+        uid_validity: u32,
+        last_uid: u32,
+    ) -> Result<(), StoreError> {
+        let cursor = ImapCursor {
+            id: cursor_row_id(mailbox, folder),
+            uid_validity,
+            last_uid,
+        };
+        self.put_all(&self.tables().meta, std::slice::from_ref(&cursor)).await
     }
 
     /// Every mailbox's status (strongly consistent).
