@@ -1,8 +1,11 @@
 # Two commands set everything up on a fresh machine: `make run` and `make test`.
-.PHONY: run test lint fmt clippy ci install build release bench
+.PHONY: run test lint fmt clippy ci install build release bench sync-mailboxes
 
 run:        ## DynamoDB Local (data in .data/) + every route on http://127.0.0.1:3000 (PORT, DDB_PORT, DATA_DIR override)
 	infra/stack.sh run
+
+sync-mailboxes: ## with `make run` going: pull the configured mailboxes now (PORT as for make run)
+	curl -s -X POST http://127.0.0.1:$${PORT:-3000}/_local/sync-mailboxes; echo
 
 test:       ## the whole test suite against its own in-memory DynamoDB Local
 	infra/stack.sh test

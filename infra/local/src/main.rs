@@ -36,6 +36,30 @@ fn spawn_rollup_schedule(ctx: AppContext) {
     });
 }
 
+/// Plays the mailbox pull's EventBridge schedule: every `MAILBOX_SYNC_INTERVAL_SECS` (default
+/// 600, as `rate(10 minutes)` in template.yaml), when there are mailboxes.
+fn spawn_mailbox_schedule(functions: &Functions, mailboxes: Vec<mailbox::MailboxConfig>) {
+    let Some(services) = functions.mail("mailbox-sync").cloned() else {
+        return;
+    };
+    if mailboxes.is_empty() {
+        return;
+    }
+    let every = std::env::var("MAILBOX_SYNC_INTERVAL_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600u64)
+        .max(1);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_secs(every));
+        loop {
+            ticker.tick().await;
+            let report = mailbox::run(&services, &mailboxes, std::time::Duration::from_secs(240)).await;
+            tracing::info!(mailboxes = report.mailboxes.len(), "scheduled mailbox pull finished");
+        }
+    });
+}
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     shared::context::init_tracing();
@@ -72,7 +96,15 @@ async fn main() -> Result<(), BoxError> {
             if poll_ms > 0 {
                 streams.clone().spawn(std::time::Duration::from_millis(poll_ms));
             }
-            let gateway = Arc::new(Gateway::new(&template, functions)?.with_streams(streams));
+            // The mailbox pull's schedule (`rate(10 minutes)` in the template) and its on-demand
+            // route, over the mailboxes of `PARTNERSHIPS_MAILBOXES`.
+            let mailboxes = mailbox::mailboxes_from_json(&std::env::var("PARTNERSHIPS_MAILBOXES").unwrap_or_default())?;
+            spawn_mailbox_schedule(&functions, mailboxes.clone());
+            let gateway = Arc::new(
+                Gateway::new(&template, functions)?
+                    .with_streams(streams)
+                    .with_mailboxes(mailboxes),
+            );
             tracing::info!(url = %format!("http://127.0.0.1:{port}"), routes = template.routes.len(), "serving");
             serve(listener, gateway, async {
                 let _ = tokio::signal::ctrl_c().await;
