@@ -1,0 +1,283 @@
+//! The scheduled mailbox pull (issue 12) against the real IMAP server `make test` starts
+//! (Dovecot) and DynamoDB Local: real MIME messages in, timeline entries out, once each.
+
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use integration_tests::TestApi;
+use mailbox::{MailboxAuth, MailboxConfig};
+use serde_json::{Value, json};
+
+const OWNER: &str = "exec@example.org";
+const PASSWORD: &str = "test-imap-pass";
+
+fn imap_port() -> u16 {
+    std::env::var("PARTNERSHIPS_TEST_IMAP_PORT")
+        .expect("`make test` starts Dovecot")
+        .parse()
+        .unwrap()
+}
+
+/// A folder of this test's own on the shared server.
+fn folder() -> String {
+    format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+fn config(folder: &str, password: &str) -> MailboxConfig {
+    MailboxConfig {
+        owner: OWNER.into(),
+        host: "127.0.0.1".into(),
+        port: imap_port(),
+        tls: false,
+        username: OWNER.into(),
+        auth: MailboxAuth::Password {
+            password: password.into(),
+        },
+        folders: vec![folder.into()],
+    }
+}
+
+async fn session() -> async_imap::Session<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", imap_port()))
+        .await
+        .unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap();
+    client.login(OWNER, PASSWORD).await.map_err(|(e, _)| e).unwrap()
+}
+
+/// Puts raw messages into `folder` (created if new), as a mail server delivering them would.
+async fn deliver(folder: &str, messages: &[&str]) {
+    let mut s = session().await;
+    let _ = s.create(folder).await;
+    for raw in messages {
+        s.append(folder, None, None, raw.replace('\n', "\r\n")).await.unwrap();
+    }
+    s.logout().await.unwrap();
+}
+
+/// Deletes and recreates `folder` with `messages`: the server gives it a new UIDVALIDITY.
+async fn recreate(folder: &str, messages: &[&str]) {
+    let mut s = session().await;
+    s.delete(folder).await.unwrap();
+    s.logout().await.unwrap();
+    deliver(folder, messages).await;
+    let mut s = session().await;
+    let selected = s.select(folder).await.unwrap();
+    assert!(selected.uid_validity.is_some());
+    let _: Vec<_> = s.uid_fetch("1:*", "UID").await.unwrap().try_collect().await.unwrap();
+    s.logout().await.unwrap();
+}
+
+async fn pull(api: &TestApi, configs: &[MailboxConfig]) -> mailbox::RunReport {
+    mailbox::run(
+        api.functions.mail("mailbox-sync").unwrap(),
+        configs,
+        Duration::from_secs(60),
+    )
+    .await
+}
+
+async fn timeline(api: &TestApi, partner_id: &str) -> Vec<Value> {
+    api.call(
+        "GET",
+        &format!("/partnerships/partners/{partner_id}/communications"),
+        None,
+    )
+    .await
+    .body["communications"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+const PLAIN: &str = "From: Jo Lee <jo@acme-imap.com>
+To: Exec <exec@example.org>
+Subject: Sponsorship for Blueprint
+Message-ID: <plain-1@acme-imap.com>
+Date: Mon, 30 Nov 2026 15:04:05 +0000
+Content-Type: text/plain; charset=utf-8
+
+Hi, we would like to sponsor Blueprint again.
+";
+
+const MULTIPART_ENCODED: &str = "From: =?utf-8?q?Ren=C3=A9e_M=C3=BCller?= <renee@beta-imap.io>
+To: exec@example.org
+Subject: =?utf-8?b?QW5nZWJvdCDigJMgR29sZCBwYWNrYWdl?=
+Message-ID: <multi-1@beta-imap.io>
+Date: Tue, 01 Dec 2026 09:00:00 -0800
+MIME-Version: 1.0
+Content-Type: multipart/alternative; boundary=\"b1\"
+
+--b1
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: quoted-printable
+
+Gr=C3=BC=C3=9Fe! The Gold package works for us.
+--b1
+Content-Type: text/html; charset=utf-8
+
+<p>Gr&uuml;&szlig;e! The <b>Gold</b> package works for us.</p>
+--b1--
+";
+
+const REPLY: &str = "From: exec@example.org
+To: Jo Lee <jo@acme-imap.com>
+Subject: Re: Sponsorship for Blueprint
+Message-ID: <reply-1@example.org>
+In-Reply-To: <plain-1@acme-imap.com>
+References: <plain-1@acme-imap.com>
+Date: Mon, 30 Nov 2026 16:00:00 +0000
+Content-Type: text/plain; charset=utf-8
+
+Wonderful, I will send the contract.
+";
+
+#[tokio::test]
+async fn real_messages_are_pulled_onto_the_timelines_once() {
+    let api = TestApi::new().await;
+    let acme = api
+        .create_partner(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let beta = api
+        .create_partner(json!({"company": "Beta", "email": "renee@beta-imap.io"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let folder = folder();
+    deliver(&folder, &[PLAIN, MULTIPART_ENCODED, REPLY]).await;
+    let report = pull(&api, &[config(&folder, PASSWORD)]).await;
+    let pulled = report.mailboxes[0].1.as_ref().expect("the mailbox was read");
+    assert_eq!(pulled.stats.received, 3);
+    assert_eq!(pulled.stats.imported, 3);
+    assert!(pulled.complete);
+
+    let acme_rows = timeline(&api, &acme).await;
+    assert_eq!(acme_rows.len(), 2);
+    let inbound = acme_rows
+        .iter()
+        .find(|r| r["externalMessageId"] == "plain-1@acme-imap.com")
+        .unwrap();
+    assert_eq!(inbound["direction"], "inbound");
+    assert_eq!(inbound["subject"], "Sponsorship for Blueprint");
+    assert_eq!(inbound["summary"], "Hi, we would like to sponsor Blueprint again.");
+    assert_eq!(inbound["recipientEmail"], OWNER);
+    assert_eq!(inbound["sourceProvider"], "imap");
+    assert_eq!(inbound["occurredAt"], "2026-11-30T15:04:05.000Z");
+    let reply = acme_rows
+        .iter()
+        .find(|r| r["externalMessageId"] == "reply-1@example.org")
+        .unwrap();
+    assert_eq!(reply["direction"], "outbound", "the exec's own reply");
+    assert_eq!(
+        reply["externalThreadId"], "plain-1@acme-imap.com",
+        "a reply joins its thread"
+    );
+    let beta_rows = timeline(&api, &beta).await;
+    assert_eq!(
+        beta_rows[0]["subject"], "Angebot – Gold package",
+        "encoded words decoded"
+    );
+    assert_eq!(
+        beta_rows[0]["summary"], "Grüße! The Gold package works for us.",
+        "the text part of a multipart message"
+    );
+    assert_eq!(beta_rows[0]["occurredAt"], "2026-12-01T17:00:00.000Z");
+
+    // Nothing new: the cursor is past every message.
+    let again = pull(&api, &[config(&folder, PASSWORD)]).await;
+    assert_eq!(again.mailboxes[0].1.as_ref().unwrap().stats.received, 0);
+    // The same message delivered a second time (a new UID) is one row still.
+    deliver(&folder, &[PLAIN]).await;
+    let twice = pull(&api, &[config(&folder, PASSWORD)]).await;
+    let stats = twice.mailboxes[0].1.as_ref().unwrap().stats;
+    assert_eq!((stats.received, stats.duplicates, stats.imported), (1, 1, 0));
+    assert_eq!(timeline(&api, &acme).await.len(), 2);
+
+    let status = api.call("GET", "/partnerships/email/sync/status", None).await;
+    let mailbox = status.body["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["kind"] == "imap")
+        .unwrap()
+        .clone();
+    assert_eq!(mailbox["mailbox"], OWNER);
+    assert_eq!(mailbox["stats"]["imported"], 3);
+    assert_eq!(mailbox["lastStatusCode"], 200);
+}
+
+#[tokio::test]
+async fn a_folder_renumbered_by_the_server_is_read_again_without_duplicates() {
+    let api = TestApi::new().await;
+    let acme = api
+        .create_partner(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let folder = folder();
+    deliver(&folder, &[PLAIN, REPLY]).await;
+    pull(&api, &[config(&folder, PASSWORD)]).await;
+    recreate(&folder, &[PLAIN, REPLY]).await;
+    let report = pull(&api, &[config(&folder, PASSWORD)]).await;
+    let stats = report.mailboxes[0].1.as_ref().unwrap().stats;
+    assert_eq!(
+        (stats.received, stats.duplicates, stats.imported),
+        (2, 2, 0),
+        "the new UIDVALIDITY resets the cursor"
+    );
+    assert_eq!(timeline(&api, &acme).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_failing_mailbox_is_recorded_and_never_stops_the_others() {
+    let api = TestApi::new().await;
+    let acme = api
+        .create_partner(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let folder = folder();
+    deliver(&folder, &[PLAIN]).await;
+    let mut broken = config(&folder, "wrong-password");
+    broken.owner = "someone@example.org".into();
+    let report = pull(&api, &[broken, config(&folder, PASSWORD)]).await;
+    assert!(report.mailboxes[0].1.is_err());
+    assert!(report.mailboxes[1].1.is_ok());
+    assert_eq!(timeline(&api, &acme).await.len(), 1);
+    let status = api.call("GET", "/partnerships/email/sync/status", None).await;
+    let failed = status.body["mailboxes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mailbox"] == "someone@example.org")
+        .unwrap()
+        .clone();
+    assert_eq!(failed["lastStatusCode"], 502);
+    assert!(
+        failed["lastError"].as_str().unwrap().starts_with("login refused"),
+        "{failed}"
+    );
+}
+
+#[tokio::test]
+async fn a_run_out_of_time_resumes_where_it_stopped() {
+    let api = TestApi::new().await;
+    api.create_partner(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
+        .await;
+    let folder = folder();
+    deliver(&folder, &[PLAIN, REPLY]).await;
+    let services = api.functions.mail("mailbox-sync").unwrap();
+    let cut = mailbox::run(services, &[config(&folder, PASSWORD)], Duration::ZERO).await;
+    let first = cut.mailboxes[0].1.as_ref().unwrap();
+    assert!(!first.complete);
+    assert_eq!(first.stats.received, 0);
+    let resumed = pull(&api, &[config(&folder, PASSWORD)]).await;
+    assert_eq!(resumed.mailboxes[0].1.as_ref().unwrap().stats.imported, 2);
+}
