@@ -211,7 +211,18 @@ pub async fn status(request: &Request, services: &Services, caller: &Caller) -> 
         "lastSuccessAt": mailboxes.iter().filter_map(|m| m.last_success_at.clone()).max(),
         "lastIngestStatusCode": newest.and_then(|m| m.last_status_code),
         "stats": stats.to_wire(),
-        "recentActorEmails": mailboxes.iter().map(|m| m.mailbox.clone()).take(MAX_ACTORS).collect::<Vec<_>>(),
+        "recentActorEmails": mailboxes
+            .iter()
+            .map(|m| m.mailbox.clone())
+            .fold(Vec::<String>::new(), |mut seen, m| {
+                if !seen.contains(&m) {
+                    seen.push(m);
+                }
+                seen
+            })
+            .into_iter()
+            .take(MAX_ACTORS)
+            .collect::<Vec<_>>(),
         "unmatchedEmails": unmatched,
         "recentErrors": errors,
         "mailboxes": mailboxes.iter().map(mailbox_wire).collect::<Vec<_>>(),

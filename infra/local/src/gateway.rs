@@ -225,10 +225,16 @@ impl Gateway {
             route_path: route.path.clone(),
             raw_path,
             raw_query: parts.uri.query().unwrap_or_default().to_string(),
+            // API Gateway tells the function how the client connected; this gateway is plain HTTP.
             headers: parts
                 .headers
                 .iter()
+                .filter(|(k, _)| !k.as_str().eq_ignore_ascii_case("x-forwarded-proto"))
                 .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+                .chain([
+                    ("x-forwarded-proto".to_string(), "http".to_string()),
+                    ("x-forwarded-for".to_string(), peer.ip().to_string()),
+                ])
                 .collect(),
             body: (!bytes.is_empty()).then(|| bytes.to_vec()),
             claims,

@@ -100,8 +100,13 @@ fn cursor_row_id(mailbox: &str, folder: &str) -> String {
     format!("email_sync_cursor#{mailbox}#{folder}")
 }
 
-fn mailbox_row_id(mailbox: &str) -> String {
-    format!("{SYNC_MAILBOX_PREFIX}{mailbox}")
+/// A mailbox is an owner's, per way in: the Apps Script and an IMAP pull of the same exec are two.
+fn mailbox_key(kind: &str, mailbox: &str) -> String {
+    format!("{kind}#{mailbox}")
+}
+
+fn mailbox_row_id(key: &str) -> String {
+    format!("{SYNC_MAILBOX_PREFIX}{key}")
 }
 
 impl Store {
@@ -198,12 +203,11 @@ impl Store {
         for (name, value) in SyncStats::NAMES.iter().zip(run.stats.values()) {
             update = update.add(name, value as i64);
         }
-        let mailbox = self
-            .update::<Value>(table, &mailbox_row_id(&run.mailbox), &update)
-            .await;
+        let key = mailbox_key(&run.kind, &run.mailbox);
+        let mailbox = self.update::<Value>(table, &mailbox_row_id(&key), &update).await;
         let listed = Update::maintenance()
             .allow_missing()
-            .add_to_set("mailboxes", std::slice::from_ref(&run.mailbox));
+            .add_to_set("mailboxes", std::slice::from_ref(&key));
         let listed = self.update::<Value>(table, SYNC_MAILBOXES_ID, &listed).await;
         mailbox.and(listed).map(|_| ())
     }
