@@ -68,10 +68,11 @@ install_dovecot() {
 DOVECOT_CONF=""
 stop_dovecot() { if [ -n "$DOVECOT_CONF" ]; then doveadm -c "$DOVECOT_CONF" stop 2>/dev/null || true; DOVECOT_CONF=""; fi; }
 
-# start_dovecot PORT DIR USER PASSWORD: a real IMAP server (Dovecot from Debian) on loopback,
-# plain IMAP on PORT, one passwd-file user, maildirs under DIR.
+# start_dovecot PORT DIR USER PASSWORD [INTROSPECTION_URL]: a real IMAP server (Dovecot from
+# Debian) on loopback, plain IMAP on PORT, one passwd-file user, maildirs under DIR; with an
+# OAuth2 introspection URL it also takes XOAUTH2 logins, checking tokens there as a provider would.
 start_dovecot() {
-  local port=$1 dir; dir=$(realpath -m "$2")
+  local port=$1 dir oauth=${5:-}; dir=$(realpath -m "$2")
   mkdir -p "$dir/run" "$dir/state" "$dir/mail" "$dir/home"
   chmod 777 "$dir/mail" "$dir/home"
   printf '%s:{PLAIN}%s\n' "$3" "$4" >"$dir/users"
@@ -105,6 +106,11 @@ userdb {
   args = uid=dovecot gid=dovecot home=$dir/home/%u
 }
 CONF
+  if [ -n "$oauth" ]; then
+    sed -i 's/^auth_mechanisms = plain login$/auth_mechanisms = plain login xoauth2 oauthbearer/' "$dir/dovecot.conf"
+    printf 'introspection_mode = post\nintrospection_url = %s\nusername_attribute = email\nactive_attribute = active\nactive_value = true\n' "$oauth" >"$dir/oauth2.conf.ext"
+    printf 'passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s/oauth2.conf.ext\n}\n' "$dir" >>"$dir/dovecot.conf"
+  fi
   dovecot -c "$dir/dovecot.conf"
   DOVECOT_CONF="$dir/dovecot.conf"
   for _ in $(seq 1 100); do
@@ -189,10 +195,11 @@ case "$cmd" in
     start_ddb "$port" -inMemory
     aws_local_env "$port"
     start_moto "$(free_port)"
-    imap_port=$(free_port)
+    imap_port=$(free_port); oauth_port=$(free_port)
     rm -rf "$TOOLS/imap-test"
-    start_dovecot "$imap_port" "$TOOLS/imap-test" exec@example.org test-imap-pass
-    export PARTNERSHIPS_TEST_IMAP_PORT=$imap_port
+    # XOAUTH2 tokens are checked against the tests' fake OAuth provider on $oauth_port.
+    start_dovecot "$imap_port" "$TOOLS/imap-test" exec@example.org test-imap-pass "http://127.0.0.1:$oauth_port/introspect"
+    export PARTNERSHIPS_TEST_IMAP_PORT=$imap_port PARTNERSHIPS_TEST_OAUTH_PORT=$oauth_port
     set +e
     # Debug-build futures are large; give test threads room.
     RUST_MIN_STACK=${RUST_MIN_STACK:-8388608} cargo test --workspace "${@:2}"

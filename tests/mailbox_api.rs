@@ -281,3 +281,124 @@ async fn a_run_out_of_time_resumes_where_it_stopped() {
     let resumed = pull(&api, &[config(&folder, PASSWORD)]).await;
     assert_eq!(resumed.mailboxes[0].1.as_ref().unwrap().stats.imported, 2);
 }
+
+/// A fake OAuth provider on the port Dovecot introspects: the refresh-token grant at `/token`
+/// (Google's documented request and answer) and token introspection at `/introspect`. It
+/// accepts refresh token `good-refresh` only; the access tokens it issues are active for the
+/// mailbox's owner. Answers every form it receives on the returned channel.
+async fn fake_oauth_provider() -> tokio::sync::mpsc::UnboundedReceiver<(String, String)> {
+    use http_body_util::BodyExt;
+    let port: u16 = std::env::var("PARTNERSHIPS_TEST_OAUTH_PORT")
+        .expect("`make test` names it")
+        .parse()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("the OAuth port is free");
+    let (seen, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                    let seen = seen.clone();
+                    async move {
+                        let path = request.uri().path().to_string();
+                        let body = request.into_body().collect().await.unwrap().to_bytes();
+                        let form: std::collections::HashMap<String, String> =
+                            form_urlencoded_pairs(&String::from_utf8_lossy(&body));
+                        let _ = seen.send((path.clone(), String::from_utf8_lossy(&body).to_string()));
+                        let (status, answer) = match path.as_str() {
+                            "/token"
+                                if form.get("grant_type").map(String::as_str) == Some("refresh_token")
+                                    && form.get("refresh_token").map(String::as_str) == Some("good-refresh") =>
+                            {
+                                (
+                                    200,
+                                    json!({"access_token": "access-1", "expires_in": 3599, "scope": "https://mail.google.com/", "token_type": "Bearer"}),
+                                )
+                            }
+                            "/token" => (
+                                400,
+                                json!({"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
+                            ),
+                            _ => (
+                                200,
+                                json!({"active": form.get("token").map(String::as_str) == Some("access-1"), "email": OWNER}),
+                            ),
+                        };
+                        Ok::<_, std::convert::Infallible>(
+                            hyper::Response::builder()
+                                .status(status)
+                                .header("content-type", "application/json")
+                                .body(http_body_util::Full::new(hyper::body::Bytes::from(answer.to_string())))
+                                .unwrap(),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    received
+}
+
+fn form_urlencoded_pairs(text: &str) -> std::collections::HashMap<String, String> {
+    text.split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.replace('+', " ").replace("%40", "@")))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_xoauth2_mailbox_gets_a_fresh_token_and_a_revoked_one_is_recorded() {
+    let mut provider = fake_oauth_provider().await;
+    let api = TestApi::new().await;
+    let acme = api
+        .create_partner(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let folder = folder();
+    deliver(&folder, &[PLAIN]).await;
+    let port = std::env::var("PARTNERSHIPS_TEST_OAUTH_PORT").unwrap();
+    let oauth = |refresh: &str| MailboxConfig {
+        auth: MailboxAuth::Xoauth2(mailbox::OAuthCredentials {
+            token_url: Some(format!("http://127.0.0.1:{port}/token")),
+            client_id: "client-1".into(),
+            client_secret: "secret-1".into(),
+            refresh_token: refresh.into(),
+            ..Default::default()
+        }),
+        ..config(&folder, "unused")
+    };
+    let report = pull(&api, &[oauth("good-refresh")]).await;
+    assert_eq!(report.mailboxes[0].1.as_ref().expect("XOAUTH2 login").stats.imported, 1);
+    assert_eq!(timeline(&api, &acme).await.len(), 1);
+    let (path, form) = provider.recv().await.unwrap();
+    assert_eq!(path, "/token");
+    assert!(
+        form.contains("grant_type=refresh_token")
+            && form.contains("client_id=client-1")
+            && form.contains("refresh_token=good-refresh"),
+        "{form}"
+    );
+    let (path, form) = provider.recv().await.unwrap();
+    assert_eq!(
+        (path.as_str(), form.starts_with("token=access-1")),
+        ("/introspect", true),
+        "the server checked the fresh token"
+    );
+
+    let revoked = pull(&api, &[oauth("revoked-refresh")]).await;
+    assert_eq!(
+        revoked.mailboxes[0].1.as_ref().unwrap_err(),
+        "OAuth token refresh failed: invalid_grant"
+    );
+}

@@ -195,8 +195,21 @@ async fn every_sample_event_runs_through_its_handler() {
             .unwrap();
         assert_eq!(answer[key], expected, "events/{name}.json");
     }
+    // The mailbox pull's schedule event: Lambda hands it over, the run reads the configured
+    // mailboxes (none here) and records nothing.
+    let tick: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_path("events/mailbox/schedule.json")).unwrap()).unwrap();
+    assert_eq!(tick["detail-type"], "Scheduled Event");
+    let run = mailbox::run(
+        api.functions.mail("mailbox-sync").unwrap(),
+        &[],
+        std::time::Duration::from_secs(5),
+    )
+    .await;
+    assert!(run.mailboxes.is_empty());
     for file in files {
         let covered = [
+            "mailbox/schedule",
             "rollup/schedule",
             "stream/partners",
             "stream/communications",

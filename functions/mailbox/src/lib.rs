@@ -32,11 +32,25 @@ const IO_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum MailboxAuth {
     /// `LOGIN` with a password (any IMAP server; app passwords).
     Password { password: String },
-    /// `AUTHENTICATE XOAUTH2` with an OAuth access token (Google Workspace, Microsoft 365).
-    Xoauth2 {
-        #[serde(rename = "accessToken")]
-        access_token: String,
-    },
+    /// `AUTHENTICATE XOAUTH2` (Google Workspace, Microsoft 365): an access token fetched at each
+    /// run with the OAuth refresh-token grant, or given as is.
+    Xoauth2(OAuthCredentials),
+}
+
+/// Where an XOAUTH2 mailbox's access token comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct OAuthCredentials {
+    /// A ready access token (short-lived: for a one-off run).
+    pub access_token: Option<String>,
+    /// The provider's token endpoint, e.g. `https://oauth2.googleapis.com/token` or
+    /// `https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token`.
+    pub token_url: Option<String>,
+    pub client_id: String,
+    pub client_secret: String,
+    pub refresh_token: String,
+    /// Microsoft needs it (`https://outlook.office.com/IMAP.AccessAsUser.All offline_access`).
+    pub scope: Option<String>,
 }
 
 /// One mailbox to pull, as `PARTNERSHIPS_MAILBOXES` (a JSON list, from Secrets Manager on AWS)
@@ -156,6 +170,8 @@ pub enum PullError {
     Timeout,
     #[error("storing: {0}")]
     Store(String),
+    #[error("OAuth token refresh failed: {0}")]
+    OAuth(String),
 }
 
 async fn timed<T, E: Into<PullError>>(f: impl std::future::Future<Output = Result<T, E>>) -> Result<T, PullError> {
@@ -194,10 +210,11 @@ where
             })
             .await?
         }
-        MailboxAuth::Xoauth2 { access_token } => {
+        MailboxAuth::Xoauth2(credentials) => {
+            let token = access_token(credentials).await?;
             timed(async {
                 client
-                    .authenticate("XOAUTH2", XOAuth2(xoauth2_response(&config.username, access_token)))
+                    .authenticate("XOAUTH2", XOAuth2(xoauth2_response(&config.username, &token)))
                     .await
                     .map_err(|(e, _)| PullError::Login(e.to_string()))
             })
@@ -275,6 +292,81 @@ where
     }
     let _ = timed(session.logout()).await;
     Ok(report)
+}
+
+/// The access token of an XOAUTH2 mailbox: the given one, or a fresh one from the provider's
+/// token endpoint by the refresh-token grant (RFC 6749 §6, as Google and Microsoft document it).
+pub async fn access_token(credentials: &OAuthCredentials) -> Result<String, PullError> {
+    if let Some(token) = credentials.access_token.as_ref().filter(|t| !t.is_empty()) {
+        return Ok(token.clone());
+    }
+    let url = credentials
+        .token_url
+        .as_deref()
+        .ok_or_else(|| PullError::OAuth("no accessToken and no tokenUrl".into()))?;
+    // Built before any await: the serializer is not Send.
+    let form = {
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("grant_type", "refresh_token")
+            .append_pair("client_id", &credentials.client_id)
+            .append_pair("client_secret", &credentials.client_secret)
+            .append_pair("refresh_token", &credentials.refresh_token);
+        if let Some(scope) = &credentials.scope {
+            form.append_pair("scope", scope);
+        }
+        form.finish()
+    };
+    let (status, body) = timed(post_form(url, form)).await?;
+    let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    match answer["access_token"].as_str() {
+        Some(token) if status.is_success() => Ok(token.to_string()),
+        _ => Err(PullError::OAuth(
+            answer["error"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("HTTP {status}")),
+        )),
+    }
+}
+
+/// POSTs a form over HTTP/1.1 (TLS for `https`): the answer's status and body.
+async fn post_form(url: &str, form: String) -> Result<(http::StatusCode, Vec<u8>), PullError> {
+    use http_body_util::BodyExt;
+    let oauth = |e: &dyn std::fmt::Display| PullError::OAuth(e.to_string());
+    let uri: http::Uri = url.parse().map_err(|e| oauth(&e))?;
+    let host = uri
+        .host()
+        .ok_or_else(|| PullError::OAuth(format!("no host in {url}")))?
+        .to_string();
+    let https = uri.scheme_str() == Some("https");
+    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+    let request = http::Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
+        .header(http::header::HOST, &host)
+        .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(http::header::ACCEPT, "application/json")
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(form)))
+        .map_err(|e| oauth(&e))?;
+    let tcp = TcpStream::connect((host.as_str(), port)).await?;
+    let response = if https {
+        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| oauth(&e))?;
+        let tls = tokio_rustls::TlsConnector::from(tls_config())
+            .connect(name, tcp)
+            .await?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+            .await
+            .map_err(|e| oauth(&e))?;
+        tokio::spawn(connection);
+        sender.send_request(request).await.map_err(|e| oauth(&e))?
+    } else {
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+            .await
+            .map_err(|e| oauth(&e))?;
+        tokio::spawn(connection);
+        sender.send_request(request).await.map_err(|e| oauth(&e))?
+    };
+    let status = response.status();
+    let body = response.into_body().collect().await.map_err(|e| oauth(&e))?.to_bytes();
+    Ok((status, body.to_vec()))
 }
 
 fn tls_config() -> Arc<tokio_rustls::rustls::ClientConfig> {
@@ -383,9 +475,10 @@ mod tests {
         assert!(list[0].tls);
         assert_eq!(
             list[0].auth,
-            MailboxAuth::Xoauth2 {
-                access_token: "t".into()
-            }
+            MailboxAuth::Xoauth2(OAuthCredentials {
+                access_token: Some("t".into()),
+                ..Default::default()
+            })
         );
         assert_eq!(list[1].folders, vec!["INBOX"]);
         assert!(mailboxes_from_json(" ").unwrap().is_empty());
