@@ -60,23 +60,7 @@ fn script_payload(message_id: &str, from: &str, to: &str, direction: &str) -> Va
 }
 
 async fn partner(api: &TestApi, company: &str, email: &str) -> String {
-    api.create_partner(json!({"company": company, "email": email})).await["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-async fn timeline(api: &TestApi, partner_id: &str) -> Vec<Value> {
-    api.call(
-        "GET",
-        &format!("/partnerships/partners/{partner_id}/communications"),
-        None,
-    )
-    .await
-    .body["communications"]
-        .as_array()
-        .unwrap()
-        .clone()
+    api.create_partner_id(json!({"company": company, "email": email})).await
 }
 
 #[tokio::test]
@@ -126,7 +110,7 @@ async fn the_generated_script_payload_lands_on_the_partners_timeline_once() {
         assert_eq!(again.body["stats"]["duplicates"], 1);
         assert_eq!(again.body["stats"]["imported"], 0);
     }
-    let rows = timeline(&api, &id).await;
+    let rows = api.timeline(&id).await;
     assert_eq!(rows.len(), 1, "one row for one message");
     let row = &rows[0];
     assert_eq!(row["source"], "email_sync");
@@ -170,7 +154,7 @@ async fn ingest_without_a_valid_token_or_signature_is_refused_and_imports_nothin
         claims_alone.status, 401,
         "claiming an allowed actorEmail is not enough (§14.2)"
     );
-    assert!(timeline(&api, &id).await.is_empty());
+    assert!(api.timeline(&id).await.is_empty());
 }
 
 #[tokio::test]
@@ -232,7 +216,7 @@ async fn signed_bodies_are_accepted_fresh_and_once() {
     )
     .await;
     assert_eq!(tampered.status, 401, "the signature covers the body");
-    assert_eq!(timeline(&api, &id).await.len(), 1);
+    assert_eq!(api.timeline(&id).await.len(), 1);
     let unsigned_actor = json!({"from": "jo@acme.com", "to": "tester@example.org"}).to_string();
     let no_actor = post(
         &api,
@@ -300,7 +284,7 @@ async fn the_execs_own_reply_is_outbound_and_colleagues_are_never_unmatched() {
     let reply = post(&api, &path, &[], &payload.to_string()).await;
     assert_eq!(reply.body["stats"]["imported"], 1);
     assert_eq!(reply.body["unmatchedEmails"], json!(["stranger@nowhere-co.io"]));
-    let row = &timeline(&api, &id).await[0];
+    let row = &api.timeline(&id).await[0];
     assert_eq!(row["direction"], "outbound");
     assert_eq!(row["sender"], "tester@example.org");
     assert_eq!(row["recipientEmail"], "jo@acme.com");
@@ -325,7 +309,7 @@ async fn an_unknown_address_matches_the_only_partner_of_its_domain() {
         reply.body["stats"]["unmatched"], 2,
         "two partners share twins.com; gmail.com is public"
     );
-    let rows = timeline(&api, &acme).await;
+    let rows = api.timeline(&acme).await;
     assert_eq!(rows[0]["sender"], "new.person@acme-corp.com");
 }
 
@@ -342,8 +326,8 @@ async fn one_email_to_two_partners_is_on_both_timelines() {
     assert_eq!(reply.body["stats"]["imported"], 2);
     assert_eq!(reply.body["stats"]["processed"], 1);
     assert_eq!(reply.body["touchedPartnerCount"], 2);
-    assert_eq!(timeline(&api, &a).await.len(), 1);
-    assert_eq!(timeline(&api, &b).await.len(), 1);
+    assert_eq!(api.timeline(&a).await.len(), 1);
+    assert_eq!(api.timeline(&b).await.len(), 1);
 }
 
 #[tokio::test]
@@ -355,7 +339,7 @@ async fn entries_without_an_id_dedupe_on_their_content() {
     post(&api, &path, &[], &json!({"entries": [entry]}).to_string()).await;
     let again = post(&api, &path, &[], &json!({"entries": [entry]}).to_string()).await;
     assert_eq!(again.body["stats"]["duplicates"], 1);
-    assert_eq!(timeline(&api, &id).await.len(), 1);
+    assert_eq!(api.timeline(&id).await.len(), 1);
 }
 
 #[tokio::test]

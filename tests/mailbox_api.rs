@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::TryStreamExt;
 use integration_tests::TestApi;
 use mailbox::{MailboxAuth, MailboxConfig};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const OWNER: &str = "exec@example.org";
 const PASSWORD: &str = "test-imap-pass";
@@ -78,19 +78,6 @@ async fn pull(api: &TestApi, configs: &[MailboxConfig]) -> mailbox::RunReport {
     .await
 }
 
-async fn timeline(api: &TestApi, partner_id: &str) -> Vec<Value> {
-    api.call(
-        "GET",
-        &format!("/partnerships/partners/{partner_id}/communications"),
-        None,
-    )
-    .await
-    .body["communications"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 const PLAIN: &str = "From: Jo Lee <jo@acme-imap.com>
 To: Exec <exec@example.org>
 Subject: Sponsorship for Blueprint
@@ -137,17 +124,11 @@ Wonderful, I will send the contract.
 async fn real_messages_are_pulled_onto_the_timelines_once() {
     let api = TestApi::new().await;
     let acme = api
-        .create_partner(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_partner_id(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
+        .await;
     let beta = api
-        .create_partner(json!({"company": "Beta", "email": "renee@beta-imap.io"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_partner_id(json!({"company": "Beta", "email": "renee@beta-imap.io"}))
+        .await;
     let folder = folder();
     deliver(&folder, &[PLAIN, MULTIPART_ENCODED, REPLY]).await;
     let report = pull(&api, &[config(&folder, PASSWORD)]).await;
@@ -156,7 +137,7 @@ async fn real_messages_are_pulled_onto_the_timelines_once() {
     assert_eq!(pulled.stats.imported, 3);
     assert!(pulled.complete);
 
-    let acme_rows = timeline(&api, &acme).await;
+    let acme_rows = api.timeline(&acme).await;
     assert_eq!(acme_rows.len(), 2);
     let inbound = acme_rows
         .iter()
@@ -177,7 +158,7 @@ async fn real_messages_are_pulled_onto_the_timelines_once() {
         reply["externalThreadId"], "plain-1@acme-imap.com",
         "a reply joins its thread"
     );
-    let beta_rows = timeline(&api, &beta).await;
+    let beta_rows = api.timeline(&beta).await;
     assert_eq!(
         beta_rows[0]["subject"], "Angebot – Gold package",
         "encoded words decoded"
@@ -196,7 +177,7 @@ async fn real_messages_are_pulled_onto_the_timelines_once() {
     let twice = pull(&api, &[config(&folder, PASSWORD)]).await;
     let stats = twice.mailboxes[0].1.as_ref().unwrap().stats;
     assert_eq!((stats.received, stats.duplicates, stats.imported), (1, 1, 0));
-    assert_eq!(timeline(&api, &acme).await.len(), 2);
+    assert_eq!(api.timeline(&acme).await.len(), 2);
 
     let status = api.call("GET", "/partnerships/email/sync/status", None).await;
     let mailbox = status.body["mailboxes"]
@@ -215,11 +196,8 @@ async fn real_messages_are_pulled_onto_the_timelines_once() {
 async fn a_folder_renumbered_by_the_server_is_read_again_without_duplicates() {
     let api = TestApi::new().await;
     let acme = api
-        .create_partner(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_partner_id(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
+        .await;
     let folder = folder();
     deliver(&folder, &[PLAIN, REPLY]).await;
     pull(&api, &[config(&folder, PASSWORD)]).await;
@@ -231,18 +209,15 @@ async fn a_folder_renumbered_by_the_server_is_read_again_without_duplicates() {
         (2, 2, 0),
         "the new UIDVALIDITY resets the cursor"
     );
-    assert_eq!(timeline(&api, &acme).await.len(), 2);
+    assert_eq!(api.timeline(&acme).await.len(), 2);
 }
 
 #[tokio::test]
 async fn a_failing_mailbox_is_recorded_and_never_stops_the_others() {
     let api = TestApi::new().await;
     let acme = api
-        .create_partner(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_partner_id(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
+        .await;
     let folder = folder();
     deliver(&folder, &[PLAIN]).await;
     let mut broken = config(&folder, "wrong-password");
@@ -250,7 +225,7 @@ async fn a_failing_mailbox_is_recorded_and_never_stops_the_others() {
     let report = pull(&api, &[broken, config(&folder, PASSWORD)]).await;
     assert!(report.mailboxes[0].1.is_err());
     assert!(report.mailboxes[1].1.is_ok());
-    assert_eq!(timeline(&api, &acme).await.len(), 1);
+    assert_eq!(api.timeline(&acme).await.len(), 1);
     let status = api.call("GET", "/partnerships/email/sync/status", None).await;
     let failed = status.body["mailboxes"]
         .as_array()
@@ -360,11 +335,8 @@ async fn an_xoauth2_mailbox_gets_a_fresh_token_and_a_revoked_one_is_recorded() {
     let mut provider = fake_oauth_provider().await;
     let api = TestApi::new().await;
     let acme = api
-        .create_partner(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_partner_id(json!({"company": "Acme", "email": "jo@acme-imap.com"}))
+        .await;
     let folder = folder();
     deliver(&folder, &[PLAIN]).await;
     let port = std::env::var("PARTNERSHIPS_TEST_OAUTH_PORT").unwrap();
@@ -380,7 +352,7 @@ async fn an_xoauth2_mailbox_gets_a_fresh_token_and_a_revoked_one_is_recorded() {
     };
     let report = pull(&api, &[oauth("good-refresh")]).await;
     assert_eq!(report.mailboxes[0].1.as_ref().expect("XOAUTH2 login").stats.imported, 1);
-    assert_eq!(timeline(&api, &acme).await.len(), 1);
+    assert_eq!(api.timeline(&acme).await.len(), 1);
     let (path, form) = provider.recv().await.unwrap();
     assert_eq!(path, "/token");
     assert!(

@@ -309,6 +309,26 @@ impl TestApi {
         reply.body["partner"].as_object().cloned().expect("partner object")
     }
 
+    /// Creates a partner through the API and returns its id.
+    pub async fn create_partner_id(&self, body: Value) -> String {
+        self.create_partner(body).await["id"]
+            .as_str()
+            .expect("partner id")
+            .to_string()
+    }
+
+    /// A partner's communication timeline, newest first, as the client reads it.
+    pub async fn timeline(&self, partner_id: &str) -> Vec<Value> {
+        let reply = self
+            .call(
+                "GET",
+                &format!("/partnerships/partners/{partner_id}/communications"),
+                None,
+            )
+            .await;
+        reply.body["communications"].as_array().cloned().unwrap_or_default()
+    }
+
     /// A raw item from a table, for asserting what was stored.
     pub async fn stored(&self, table: &str, id: &str) -> Option<Map<String, Value>> {
         self.ctx.store.get(table, id).await.expect("get item")
