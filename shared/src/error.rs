@@ -28,6 +28,13 @@ pub enum ApiError {
     /// 403 with a message of its own.
     #[error("{0}")]
     ForbiddenBecause(String),
+    /// 412: `If-Match` names a version the record no longer has; the body carries the current
+    /// record under its key (`partner`, `event`, …) so the client can merge and retry.
+    #[error("precondition failed")]
+    PreconditionFailed { key: &'static str, current: Value },
+    /// 422: an `Idempotency-Key` reused with a different request.
+    #[error("{0}")]
+    Unprocessable(String),
     /// 503: a feature this deployment has not configured.
     #[error("{0}")]
     NotConfigured(String),
@@ -81,6 +88,8 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } | ApiError::Conflicting(_) => StatusCode::CONFLICT,
             ApiError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized | ApiError::UnauthorizedBecause(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -105,7 +114,20 @@ impl ApiError {
                 "message": format!("A database entry with the same '{property}' already exists!"),
                 "data": capped(data, 0),
             }),
+            ApiError::PreconditionFailed { key, current } => {
+                let version = current.get("version").cloned().unwrap_or(Value::Null);
+                let mut body = serde_json::Map::new();
+                body.insert(
+                    "message".into(),
+                    json!(format!(
+                        "This record changed since you read it (it is at version {version} now). Reload it, apply your change again and retry."
+                    )),
+                );
+                body.insert((*key).into(), current.clone());
+                Value::Object(body)
+            }
             ApiError::Conflicting(message)
+            | ApiError::Unprocessable(message)
             | ApiError::NotConfigured(message)
             | ApiError::UnauthorizedBecause(message)
             | ApiError::ForbiddenBecause(message) => json!({"message": message}),

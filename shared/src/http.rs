@@ -229,3 +229,135 @@ pub fn finish(route: &str, result: ApiResult<Response<Body>>) -> Response<Body> 
         }
     }
 }
+
+/// The version an `If-Match` header requires (`"3"`, `W/"3"` or `3`); `None` without the header
+/// or with `*`. A value that names no version can never match: `Some(u64::MAX)`.
+pub fn if_match(request: &Request) -> Option<u64> {
+    let raw = request
+        .headers()
+        .get(header::IF_MATCH)?
+        .to_str()
+        .unwrap_or_default()
+        .trim();
+    if raw == "*" {
+        return None;
+    }
+    let tag = raw.trim_start_matches("W/").trim_matches('"');
+    Some(tag.parse().unwrap_or(u64::MAX))
+}
+
+/// 412 with the current record unless `If-Match` (if any) names `version`.
+pub fn check_if_match(
+    request: &Request,
+    version: u64,
+    key: &'static str,
+    current: impl FnOnce() -> Value,
+) -> ApiResult<()> {
+    match if_match(request) {
+        Some(expected) if expected != version => Err(ApiError::PreconditionFailed {
+            key,
+            current: current(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// `response` with the record's `ETag` (its version, as `If-Match` takes it back).
+pub fn with_etag(mut response: Response<Body>, version: u64) -> Response<Body> {
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response
+}
+
+/// Header naming a create's idempotency key.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+/// Header marking an answer replayed from an earlier request with the same key.
+pub const IDEMPOTENT_REPLAYED_HEADER: &str = "idempotent-replayed";
+/// Longest `Idempotency-Key` accepted.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+fn sha256_hex(parts: &[&[u8]]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn raw_body(request: &Request) -> &[u8] {
+    match request.body() {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    }
+}
+
+/// Runs a create under the request's `Idempotency-Key`, if it has one: the first request with a
+/// key runs and its answer is kept for 24 h; a retry with the same key and body gets that answer
+/// again (`Idempotent-Replayed: true`) and creates nothing; the key with another body is 422; a
+/// second request while the first runs is 409. Keys are per caller and route. A request that
+/// failed on the server side (5xx) frees its key, so a retry may run.
+pub async fn idempotent(
+    request: &Request,
+    ctx: &AppContext,
+    caller: &str,
+    create: impl Future<Output = ApiResult<Response<Body>>>,
+) -> ApiResult<Response<Body>> {
+    use crate::store::meta::IdempotencyClaim;
+    let Some(raw) = request.headers().get(IDEMPOTENCY_KEY_HEADER) else {
+        return create.await;
+    };
+    let key = raw.to_str().unwrap_or_default().trim();
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
+        return Err(ApiError::validation(
+            format!("'Idempotency-Key' must be 1 to {MAX_IDEMPOTENCY_KEY} visible characters."),
+            json!({}),
+        ));
+    }
+    let route = route_key(request);
+    let key_id = sha256_hex(&[caller.as_bytes(), route.as_bytes(), key.as_bytes()]);
+    let request_hash = sha256_hex(&[request.uri().path().as_bytes(), raw_body(request)]);
+    let store = &ctx.store;
+    match store
+        .claim_idempotency_key(&key_id, &request_hash, chrono::Utc::now().timestamp())
+        .await?
+    {
+        IdempotencyClaim::Started => {}
+        IdempotencyClaim::Done { status, response } => {
+            let answer: Value = serde_json::from_str(&response).unwrap_or(Value::Null);
+            let mut reply = json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), &answer);
+            reply
+                .headers_mut()
+                .insert(IDEMPOTENT_REPLAYED_HEADER, HeaderValue::from_static("true"));
+            return Ok(reply);
+        }
+        IdempotencyClaim::InProgress => {
+            return Err(ApiError::Conflicting(
+                "A request with this Idempotency-Key is still in progress.".into(),
+            ));
+        }
+        IdempotencyClaim::Mismatch => {
+            return Err(ApiError::Unprocessable(
+                "This Idempotency-Key was already used with a different request.".into(),
+            ));
+        }
+    }
+    let response = finish(&route, create.await);
+    if response.status().is_server_error() {
+        if let Err(e) = store.release_idempotency_key(&key_id).await {
+            tracing::error!(error = %error_chain(&e), "could not free an idempotency key");
+        }
+        return Ok(response);
+    }
+    let text = match response.body() {
+        Body::Text(text) => text.clone(),
+        _ => String::new(),
+    };
+    store
+        .finish_idempotency_key(&key_id, response.status().as_u16(), &text)
+        .await?;
+    Ok(response)
+}
