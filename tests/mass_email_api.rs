@@ -558,7 +558,7 @@ async fn an_idempotent_retry_answers_the_first_result_and_sends_nothing_twice() 
             &json!({"subject": "other", "body": "b", "partnerIds": [id]}).to_string(),
         )
         .await;
-    assert_eq!(other.status, 409, "one key, one request");
+    assert_eq!(other.status, 422, "one key, one request");
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use crate::AppContext;
 use crate::domain::event::PartnershipEvent;
 use crate::domain::records::{EventRef, EventTarget};
 use crate::error::{ApiError, ApiResult};
-use crate::http::{created, json_body, ok, query_params};
+use crate::http::{check_if_match, created, json_body, ok, query_params};
 use crate::store::Retries;
 use crate::store::records::{RecordTable, decode_cursor, encode_cursor};
 
@@ -177,6 +177,9 @@ pub async fn update<R: RecordTable>(
         retries.next().await?;
         // A record deleted meanwhile is a 404 here, never a 5xx.
         let stored = load::<R>(ctx, id).await?;
+        check_if_match(request, stored.audit().version, R::ITEM_KEY, || {
+            Value::Object(stored.to_wire())
+        })?;
         let target = EventTarget::parse(&body, stored.event())?;
         let (event_ref, event) = resolve(ctx, &target, stored.event()).await?;
         let old_event_exists = event_exists(ctx, stored.event()).await?;
@@ -199,12 +202,15 @@ pub async fn update<R: RecordTable>(
     }
 }
 
-/// DELETE: 404 or a hard delete (§5.16).
-pub async fn delete<R: RecordTable>(ctx: &AppContext, id: &str) -> ApiResult<Response<Body>> {
+/// DELETE: 404 or a hard delete (§5.16); 412 when `If-Match` names another version.
+pub async fn delete<R: RecordTable>(request: &Request, ctx: &AppContext, id: &str) -> ApiResult<Response<Body>> {
     let mut retries = Retries::default();
     loop {
         retries.next().await?;
         let stored = load::<R>(ctx, id).await?;
+        check_if_match(request, stored.audit().version, R::ITEM_KEY, || {
+            Value::Object(stored.to_wire())
+        })?;
         let exists = event_exists(ctx, stored.event()).await?;
         match ctx.store.delete_record(&stored, exists).await {
             Ok(()) => return ok(&json!({"message": R::DELETED_MESSAGE})),

@@ -3,7 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::domain::records::Communication;
-use shared::http::{authenticate, path_param, route_key, serve};
+use shared::http::{authenticate, idempotent, path_param, route_key, serve};
 use shared::record_routes;
 use shared::{ApiError, AppContext};
 
@@ -17,13 +17,9 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
                 record_routes::list::<Communication>(&request, ctx, &path_param(&request, "partnerId")?).await
             }
             "POST /partnerships/partners/{partnerId}/communications" => {
-                record_routes::create::<Communication>(
-                    &request,
-                    ctx,
-                    &path_param(&request, "partnerId")?,
-                    &caller.email,
-                )
-                .await
+                let partner_id = path_param(&request, "partnerId")?;
+                let create = record_routes::create::<Communication>(&request, ctx, &partner_id, &caller.email);
+                idempotent(&request, ctx, &caller.email, create).await
             }
             "PATCH /partnerships/partner-communications/{communicationId}" => {
                 record_routes::update::<Communication>(
@@ -35,7 +31,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
                 .await
             }
             "DELETE /partnerships/partner-communications/{communicationId}" => {
-                record_routes::delete::<Communication>(ctx, &path_param(&request, "communicationId")?).await
+                record_routes::delete::<Communication>(&request, ctx, &path_param(&request, "communicationId")?).await
             }
             _ => Err(ApiError::NoRoute(route.clone())),
         }

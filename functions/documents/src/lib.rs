@@ -3,7 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::domain::records::Document;
-use shared::http::{authenticate, path_param, route_key, serve};
+use shared::http::{authenticate, idempotent, path_param, route_key, serve};
 use shared::record_routes;
 use shared::{ApiError, AppContext};
 
@@ -17,15 +17,16 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
                 record_routes::list::<Document>(&request, ctx, &path_param(&request, "partnerId")?).await
             }
             "POST /partnerships/partners/{partnerId}/documents" => {
-                record_routes::create::<Document>(&request, ctx, &path_param(&request, "partnerId")?, &caller.email)
-                    .await
+                let partner_id = path_param(&request, "partnerId")?;
+                let create = record_routes::create::<Document>(&request, ctx, &partner_id, &caller.email);
+                idempotent(&request, ctx, &caller.email, create).await
             }
             "PATCH /partnerships/partner-documents/{documentId}" => {
                 record_routes::update::<Document>(&request, ctx, &path_param(&request, "documentId")?, &caller.email)
                     .await
             }
             "DELETE /partnerships/partner-documents/{documentId}" => {
-                record_routes::delete::<Document>(ctx, &path_param(&request, "documentId")?).await
+                record_routes::delete::<Document>(&request, ctx, &path_param(&request, "documentId")?).await
             }
             _ => Err(ApiError::NoRoute(route.clone())),
         }

@@ -12,7 +12,9 @@ use shared::domain::normalize::stored_tier;
 use shared::domain::partner::Partner;
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
-use shared::http::{authenticate, created, json_body, ok, path_param, route_key, serve};
+use shared::http::{
+    authenticate, check_if_match, created, idempotent, json_body, ok, path_param, route_key, serve, with_etag,
+};
 use shared::store::Retries;
 use shared::{ApiError, ApiResult, AppContext};
 
@@ -26,10 +28,12 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
         let id = || path_param(&request, "eventId");
         match route.as_str() {
             "GET /partnerships/events" => list(ctx).await,
-            "POST /partnerships/events" => create(&request, ctx, &caller.email).await,
+            "POST /partnerships/events" => {
+                idempotent(&request, ctx, &caller.email, create(&request, ctx, &caller.email)).await
+            }
             "GET /partnerships/events/{eventId}" => detail(&id()?, ctx).await,
             "PATCH /partnerships/events/{eventId}" => update(&id()?, &request, ctx, &caller.email).await,
-            "DELETE /partnerships/events/{eventId}" => delete(&id()?, ctx, &caller.email).await,
+            "DELETE /partnerships/events/{eventId}" => delete(&id()?, &request, ctx, &caller.email).await,
             _ => Err(ApiError::NoRoute(route.clone())),
         }
     })
@@ -91,7 +95,9 @@ async fn repaired(event: PartnershipEvent, ctx: &AppContext) -> PartnershipEvent
 }
 
 async fn detail(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
-    ok(&detail_body(id, ctx).await?)
+    let body = detail_body(id, ctx).await?;
+    let version = body["event"]["version"].as_u64().unwrap_or(0);
+    Ok(with_etag(ok(&body)?, version))
 }
 
 /// §5.6: the event with metrics from its links, sponsorships with partner cards, the pipeline.
@@ -182,6 +188,8 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
         if retries.retrying() {
             stored = load(id, ctx).await?;
         }
+        // With If-Match, a record changed meanwhile is the client's to merge, not ours.
+        check_if_match(request, stored.version, "event", || json!(stored.to_wire()))?;
         let updated = changes.apply_to(&stored)?;
         match ctx
             .store
@@ -199,11 +207,12 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
     }
 }
 
-async fn delete(id: &str, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
+async fn delete(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
     let mut retries = Retries::default();
     loop {
         retries.next().await?;
         let event = load(id, ctx).await?;
+        check_if_match(request, event.version, "event", || json!(event.to_wire()))?;
         if event.counters.relationship_count > 0 {
             return Err(ApiError::validation(
                 "Cannot delete this partnerships event while sponsor associations exist. Archive it instead.",

@@ -5,7 +5,7 @@ use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::domain::link::{LinkChanges, NewLink, PartnerEventLink};
-use shared::http::{authenticate, created, json_body, ok, path_param, route_key, serve};
+use shared::http::{authenticate, check_if_match, created, idempotent, json_body, ok, path_param, route_key, serve};
 use shared::store::Retries;
 use shared::store::links::item;
 use shared::{ApiError, ApiResult, AppContext};
@@ -19,12 +19,21 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
         let caller = authenticate(&request, ctx)?;
         match route.as_str() {
             "POST /partnerships/partners/{partnerId}/events" => {
-                create(&path_param(&request, "partnerId")?, &request, ctx, &caller.email).await
+                let partner_id = path_param(&request, "partnerId")?;
+                idempotent(
+                    &request,
+                    ctx,
+                    &caller.email,
+                    create(&partner_id, &request, ctx, &caller.email),
+                )
+                .await
             }
             "PATCH /partnerships/partner-events/{linkId}" => {
                 update(&path_param(&request, "linkId")?, &request, ctx, &caller.email).await
             }
-            "DELETE /partnerships/partner-events/{linkId}" => delete(&path_param(&request, "linkId")?, ctx).await,
+            "DELETE /partnerships/partner-events/{linkId}" => {
+                delete(&path_param(&request, "linkId")?, &request, ctx).await
+            }
             _ => Err(ApiError::NoRoute(route.clone())),
         }
     })
@@ -85,6 +94,7 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
     loop {
         retries.next().await?;
         let stored = load(id, ctx).await?;
+        check_if_match(request, stored.version, "link", || json!(stored.to_wire()))?;
         let event = ctx.store.get_event(&stored.event_id).await?;
         let now = Utc::now().timestamp_millis();
         let updated = PartnerEventLink {
@@ -106,11 +116,12 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
     }
 }
 
-async fn delete(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
+async fn delete(id: &str, request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
     let mut retries = Retries::default();
     loop {
         retries.next().await?;
         let stored = load(id, ctx).await?;
+        check_if_match(request, stored.version, "link", || json!(stored.to_wire()))?;
         let event_exists = ctx.store.get_event(&stored.event_id).await?.is_some();
         match ctx.store.delete_link(&stored, event_exists).await {
             Ok(()) => {

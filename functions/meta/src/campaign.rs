@@ -16,7 +16,6 @@ use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use shared::auth::Caller;
 use shared::domain::event::PartnershipEvent;
 use shared::domain::mass_email::{
@@ -26,7 +25,7 @@ use shared::domain::mass_email::{
 use shared::domain::normalize::iso_millis;
 use shared::domain::records::{Audit, Communication, EventRef};
 use shared::http::{json_body, json_response, ok};
-use shared::store::meta::{IdempotencyClaim, campaign_row_id};
+use shared::store::meta::campaign_row_id;
 use shared::{ApiError, ApiResult};
 use tokio::time::Instant;
 
@@ -37,85 +36,14 @@ use crate::mailer::{Outgoing, build_message, send_interval, send_raw};
 pub const CONTINUATION_SOURCE: &str = "partnerships.mass-email";
 pub const CONTINUATION_DETAIL_TYPE: &str = "Campaign continuation";
 
-/// Longest `Idempotency-Key` accepted.
-const MAX_IDEMPOTENCY_KEY: usize = 255;
-
-fn sha256_hex(parts: &[&[u8]]) -> String {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part);
-    }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn idempotency_key(request: &Request) -> ApiResult<Option<String>> {
-    let Some(raw) = request.headers().get("idempotency-key") else {
-        return Ok(None);
-    };
-    let key = raw.to_str().unwrap_or_default().trim();
-    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY {
-        return Err(ApiError::validation(
-            format!("'Idempotency-Key' must be 1 to {MAX_IDEMPOTENCY_KEY} visible characters."),
-            json!({}),
-        ));
-    }
-    Ok(Some(key.to_string()))
-}
-
-/// POST `/partnerships/email/send`: the body is validated before the sender (§8.4).
+/// POST `/partnerships/email/send`: the body is validated before the sender (§8.4). An
+/// `Idempotency-Key` is honoured around it (`shared::http::idempotent`).
 pub async fn send(request: &Request, services: &Services, caller: &Caller) -> ApiResult<Response<Body>> {
     let body = json_body(request)?;
     let send = SendRequest::parse(&body)?;
-    let sender = &crate::sender_of(caller)?;
-    let Some(key) = idempotency_key(request)? else {
-        let (status, answer) = run(request, services, sender, &send).await?;
-        return Ok(json_response(status, &answer));
-    };
-    // Keys are per sender: two people may pick the same key.
-    let key_id = sha256_hex(&[sender.email.as_bytes(), key.as_bytes()]);
-    let request_hash = sha256_hex(&[Value::Object(body).to_string().as_bytes()]);
-    let store = &services.ctx.store;
-    match store
-        .claim_idempotency_key(&key_id, &request_hash, Utc::now().timestamp())
-        .await?
-    {
-        IdempotencyClaim::Started => {}
-        IdempotencyClaim::Done { status, response } => {
-            let answer: Value = serde_json::from_str(&response).unwrap_or(Value::Null);
-            let mut reply = json_response(StatusCode::from_u16(status).unwrap_or(StatusCode::OK), &answer);
-            reply.headers_mut().insert(
-                "idempotent-replayed",
-                lambda_http::http::HeaderValue::from_static("true"),
-            );
-            return Ok(reply);
-        }
-        IdempotencyClaim::InProgress => {
-            return Err(ApiError::Conflicting(
-                "A send with this Idempotency-Key is still in progress.".into(),
-            ));
-        }
-        IdempotencyClaim::Mismatch => {
-            return Err(ApiError::Conflicting(
-                "This Idempotency-Key was already used for a different send.".into(),
-            ));
-        }
-    }
-    match run(request, services, sender, &send).await {
-        Ok((status, answer)) => {
-            store
-                .finish_idempotency_key(&key_id, status.as_u16(), &answer.to_string())
-                .await?;
-            Ok(json_response(status, &answer))
-        }
-        Err(err) => {
-            // Nothing was sent (a failure comes before the first email): let a retry run.
-            if let Err(release) = store.release_idempotency_key(&key_id).await {
-                tracing::error!(error = %shared::error::error_chain(&release), "could not release an idempotency key");
-            }
-            Err(err)
-        }
-    }
+    let sender = crate::sender_of(caller)?;
+    let (status, answer) = run(request, services, &sender, &send).await?;
+    Ok(json_response(status, &answer))
 }
 
 /// The public base URL the unsubscribe links point at.

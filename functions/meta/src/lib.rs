@@ -17,7 +17,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_http::{Body, Request, Response};
 use shared::config::{Config, ConfigError};
 use shared::domain::mass_email::Sender;
-use shared::http::{authenticate, ok, path_param, route_key, serve};
+use shared::http::{authenticate, idempotent, ok, path_param, route_key, serve};
 use shared::{ApiError, ApiResult, AppContext};
 
 /// Mass-email settings, read once at init.
@@ -128,14 +128,25 @@ pub async fn handle(request: Request, services: &Services) -> Response<Body> {
         match route.as_str() {
             "GET /partnerships/email/config" => ok(&sender_of(&caller)?.config_wire()),
             "GET /partnerships/email/templates" => templates::list(&request, services).await,
-            "POST /partnerships/email/templates" => templates::create(&request, services, &caller.email).await,
+            "POST /partnerships/email/templates" => {
+                let create = templates::create(&request, services, &caller.email);
+                idempotent(&request, &services.ctx, &caller.email, create).await
+            }
             "PATCH /partnerships/email/templates/{templateId}" => {
                 templates::update(&request, services, &path_param(&request, "templateId")?, &caller.email).await
             }
             "DELETE /partnerships/email/templates/{templateId}" => {
-                templates::archive(services, &path_param(&request, "templateId")?, &caller.email).await
+                templates::archive(&request, services, &path_param(&request, "templateId")?, &caller.email).await
             }
-            "POST /partnerships/email/send" => campaign::send(&request, services, &caller).await,
+            "POST /partnerships/email/send" => {
+                idempotent(
+                    &request,
+                    &services.ctx,
+                    &caller.email,
+                    campaign::send(&request, services, &caller),
+                )
+                .await
+            }
             "GET /partnerships/email/sync/status" => sync::status(&request, services, &caller).await,
             "POST /partnerships/email/sync/token" => sync::rotate_token(&request, services, &caller).await,
             "GET /partnerships/email/campaigns/{campaignId}" => {

@@ -6,7 +6,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::domain::mass_email::{EmailTemplate, MAX_TEMPLATES, TemplateChanges};
 use shared::domain::normalize::query_boolean;
-use shared::http::{created, json_body, ok, query_params};
+use shared::http::{check_if_match, created, json_body, ok, query_params};
 use shared::store::Retries;
 use shared::store::meta::TemplateWriteError;
 use shared::{ApiError, ApiResult};
@@ -59,11 +59,18 @@ async fn load(services: &Services, id: &str) -> ApiResult<EmailTemplate> {
 }
 
 /// Applies `changes` to the stored template, re-reading it when someone wrote in between.
-async fn write(services: &Services, id: &str, changes: &TemplateChanges, actor: &str) -> ApiResult<EmailTemplate> {
+async fn write(
+    request: &Request,
+    services: &Services,
+    id: &str,
+    changes: &TemplateChanges,
+    actor: &str,
+) -> ApiResult<EmailTemplate> {
     let mut retries = Retries::default();
     loop {
         retries.next().await?;
         let stored = load(services, id).await?;
+        check_if_match(request, stored.version, "template", || stored.to_wire())?;
         let next = stored.apply(changes, actor, Utc::now().timestamp_millis());
         match services.ctx.store.replace_template(&stored, &next).await {
             Ok(()) => return Ok(next),
@@ -78,16 +85,16 @@ async fn write(services: &Services, id: &str, changes: &TemplateChanges, actor: 
 pub async fn update(request: &Request, services: &Services, id: &str, actor: &str) -> ApiResult<Response<Body>> {
     load(services, id).await?;
     let changes = TemplateChanges::parse_update(&json_body(request)?)?;
-    let template = write(services, id, &changes, actor).await?;
+    let template = write(request, services, id, &changes, actor).await?;
     ok(&json!({"message": "Mass email template updated.", "template": template.to_wire()}))
 }
 
 /// DELETE: a soft archive, repeatable (§8.3).
-pub async fn archive(services: &Services, id: &str, actor: &str) -> ApiResult<Response<Body>> {
+pub async fn archive(request: &Request, services: &Services, id: &str, actor: &str) -> ApiResult<Response<Body>> {
     let changes = TemplateChanges {
         archived: Some(true),
         ..Default::default()
     };
-    let template = write(services, id, &changes, actor).await?;
+    let template = write(request, services, id, &changes, actor).await?;
     ok(&json!({"message": "Mass email template archived.", "template": template.to_wire()}))
 }

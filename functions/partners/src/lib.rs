@@ -15,7 +15,10 @@ use shared::domain::partner::{DirectoryQuery, PartnerChanges, directory, status_
 use shared::domain::records::{Communication, Document, PartnerRecord};
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
-use shared::http::{authenticate, created, json_body, ok, path_param, query_params, route_key, serve};
+use shared::http::{
+    authenticate, check_if_match, created, idempotent, json_body, ok, path_param, query_params, route_key, serve,
+    with_etag,
+};
 use shared::record_routes::hydrated;
 use shared::store::partners::with_email_index;
 use shared::store::{Retries, Update};
@@ -31,7 +34,9 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
         let caller = authenticate(&request, ctx)?;
         match route.as_str() {
             "GET /partnerships/partners" => list(&request, ctx).await,
-            "POST /partnerships/partners" => create(&request, ctx, &caller.email).await,
+            "POST /partnerships/partners" => {
+                idempotent(&request, ctx, &caller.email, create(&request, ctx, &caller.email)).await
+            }
             "GET /partnerships/partners/{partnerId}" => detail(&path_param(&request, "partnerId")?, ctx).await,
             "PATCH /partnerships/partners/{partnerId}" => {
                 update(&path_param(&request, "partnerId")?, &request, ctx, &caller.email).await
@@ -80,6 +85,8 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
                 json!({}),
             ));
         }
+        // With If-Match, a partner changed meanwhile is the client's to merge (no lost tag).
+        check_if_match(request, stored.version, PARTNER, || json!(stored.to_wire()))?;
         let now = Utc::now().timestamp_millis();
         let mut update = Update::new(actor, now).expect_version(stored.version);
         for (attr, value) in changes.assignments(&stored) {
@@ -123,7 +130,9 @@ fn newest_first_by_touch(records: &mut [Map<String, Value>]) {
 }
 
 async fn detail(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
-    ok(&detail_body(id, ctx).await?)
+    let body = detail_body(id, ctx).await?;
+    let version = body["partner"]["version"].as_u64().unwrap_or(0);
+    Ok(with_etag(ok(&body)?, version))
 }
 
 /// §5.3: the partner with metrics, its hydrated links, documents and communications, options.

@@ -260,6 +260,12 @@ impl Gateway {
         let mut out = Response::new(Full::new(Bytes::from(body.to_vec())));
         *out.status_mut() = parts.status;
         *out.headers_mut() = parts.headers;
+        // API Gateway's CORS configuration adds the exposed headers to every answer.
+        if !self.cors.expose_headers.is_empty()
+            && let Ok(value) = hyper::header::HeaderValue::from_str(&self.cors.expose_headers.join(","))
+        {
+            out.headers_mut().insert("access-control-expose-headers", value);
+        }
         out
     }
 }

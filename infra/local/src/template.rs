@@ -107,6 +107,8 @@ pub struct CorsSpec {
     pub allow_origins: Vec<String>,
     pub allow_headers: Vec<String>,
     pub allow_methods: Vec<String>,
+    /// Response headers a browser script may read (`ETag`, `Idempotent-Replayed`).
+    pub expose_headers: Vec<String>,
     pub max_age: Option<u64>,
 }
 
@@ -225,6 +227,7 @@ impl Template {
                         allow_origins: str_list(c.get("AllowOrigins")),
                         allow_headers: str_list(c.get("AllowHeaders")),
                         allow_methods: str_list(c.get("AllowMethods")),
+                        expose_headers: str_list(c.get("ExposeHeaders")),
                         max_age: c["MaxAge"].as_u64(),
                     };
                 }

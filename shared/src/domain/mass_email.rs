@@ -452,6 +452,7 @@ impl EmailTemplate {
             "lastUsedAt": self.last_used_at,
             "createdAt": stamp(self.created_at),
             "updatedAt": stamp(self.updated_at),
+            "version": self.version,
         })
     }
 }
