@@ -54,6 +54,8 @@ pub struct Config {
     pub main_events_table: Option<String>,
     /// Who is allowed in.
     pub admins: AdminPolicy,
+    /// The EventBridge bus change events go to (`PARTNERSHIPS_EVENT_BUS`); none = not published.
+    pub event_bus: Option<String>,
 }
 
 impl Config {
@@ -61,7 +63,7 @@ impl Config {
     /// endpoint override for local use is aws-config's own `AWS_ENDPOINT_URL_DYNAMODB`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let var = |name: &str| std::env::var(name).unwrap_or_default();
-        Self::build(
+        let mut config = Self::build(
             &var("ENV"),
             &var("MAIN_EVENTS_TABLE"),
             AdminPolicy::from_parts(
@@ -69,7 +71,10 @@ impl Config {
                 &var("PARTNERSHIPS_ADMIN_DOMAINS"),
                 &var("PARTNERSHIPS_ADMIN_GROUP"),
             ),
-        )
+        )?;
+        let bus = var("PARTNERSHIPS_EVENT_BUS");
+        config.event_bus = Some(bus.trim().to_string()).filter(|b| !b.is_empty());
+        Ok(config)
     }
 
     /// Validates and assembles a configuration.
@@ -85,6 +90,7 @@ impl Config {
             tables: Tables::with_suffix(env),
             main_events_table: (!main_events_table.is_empty()).then(|| main_events_table.to_string()),
             admins,
+            event_bus: None,
         })
     }
 }

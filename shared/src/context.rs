@@ -13,15 +13,27 @@ use crate::store::Store;
 pub struct AppContext {
     pub config: Arc<Config>,
     pub store: Store,
+    /// EventBridge, for the change events the stream processor publishes.
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl AppContext {
-    /// A context over an existing client (tests and the local gateway share one).
+    /// A context over an existing DynamoDB client (tests and the local gateway share one).
     pub fn new(config: Config, client: aws_sdk_dynamodb::Client) -> Self {
+        let events = aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::Config::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .build(),
+        );
+        Self::with_clients(config, client, events)
+    }
+
+    fn with_clients(config: Config, client: aws_sdk_dynamodb::Client, events: aws_sdk_eventbridge::Client) -> Self {
         let store = Store::new(client, config.tables.clone());
         Self {
             config: Arc::new(config),
             store,
+            events,
         }
     }
 
@@ -38,7 +50,11 @@ impl AppContext {
     /// A context whose AWS clients are built from `sdk` (its endpoints, credentials and HTTP
     /// client: the local stack passes one that enforces the function's IAM role).
     pub fn from_sdk_config(config: Config, sdk: &aws_config::SdkConfig) -> Self {
-        Self::new(config, aws_sdk_dynamodb::Client::new(sdk))
+        Self::with_clients(
+            config,
+            aws_sdk_dynamodb::Client::new(sdk),
+            aws_sdk_eventbridge::Client::new(sdk),
+        )
     }
 
     /// Reads the environment and builds the SDK client (honouring `AWS_ENDPOINT_URL_DYNAMODB`).

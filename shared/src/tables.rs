@@ -1,4 +1,4 @@
-//! The one source of truth for the seven tables: base names, keys and GSIs. `template.yaml` must
+//! The one source of truth for the eight tables: base names, keys and GSIs. `template.yaml` must
 //! agree; a test in `infra/local` parses the template and fails if it does not.
 
 /// A global secondary index: string hash key, range key, projection ALL.
@@ -167,6 +167,17 @@ pub const AGGREGATES: TableDef = TableDef {
     gsis: &[],
 };
 
+/// `biztechPartnershipsActivity`: the activity log the stream processor writes, one partition
+/// per partner or event (`pk` = `partner#<id>` / `event#<id>`), newest last by `sk` =
+/// `<epoch ms, 15 digits>#<stream sequence number>` (a retried batch rewrites the same entries).
+pub const ACTIVITY: TableDef = TableDef {
+    logical_id: "PartnershipsActivityTable",
+    base_name: "biztechPartnershipsActivity",
+    hash_key: AGGREGATE_PK,
+    range_key: Some(AGGREGATE_SK),
+    gsis: &[],
+};
+
 /// Hash key of the aggregates table.
 pub const AGGREGATE_PK: &str = "pk";
 /// Range key of the aggregates table.
@@ -180,8 +191,17 @@ pub const AGGREGATE_KEY: GsiDef = GsiDef {
     range_type: "S",
 };
 
-/// All seven tables.
-pub const ALL: [TableDef; 7] = [PARTNERS, EVENTS, LINKS, DOCUMENTS, COMMUNICATIONS, META, AGGREGATES];
+/// All eight tables.
+pub const ALL: [TableDef; 8] = [
+    PARTNERS,
+    EVENTS,
+    LINKS,
+    DOCUMENTS,
+    COMMUNICATIONS,
+    META,
+    AGGREGATES,
+    ACTIVITY,
+];
 
 /// Meta row id holding the partner counters (`partnerCount`, `archivedPartnerCount`), kept by
 /// the stream processor from the partners table's stream (seconds behind a write, exact).
@@ -235,6 +255,7 @@ pub struct Tables {
     pub communications: String,
     pub meta: String,
     pub aggregates: String,
+    pub activity: String,
 }
 
 impl Tables {
@@ -249,6 +270,7 @@ impl Tables {
             communications: name(COMMUNICATIONS),
             meta: name(META),
             aggregates: name(AGGREGATES),
+            activity: name(ACTIVITY),
         }
     }
 }

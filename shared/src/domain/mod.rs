@@ -1,6 +1,7 @@
 //! Pure business rules: normalization, metrics and ordering. Nothing here touches AWS, so every
 //! rule is unit-tested in isolation.
 
+pub mod activity;
 pub mod aggregates;
 pub mod changes;
 pub mod dashboard;

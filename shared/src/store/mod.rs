@@ -2,6 +2,7 @@
 //! which follow every page to the end, retry unprocessed batch keys, stamp the audit attributes
 //! on every write and turn SDK failures into a small [`StoreError`].
 
+pub mod activity;
 pub mod aggregates;
 pub mod email_sync;
 pub mod events;
