@@ -21,6 +21,7 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::Deserialize;
 use shared::AppContext;
+use shared::domain::activity::{ChangeRecord, Entity, change_record};
 use shared::domain::aggregates::{
     CommFacts, LinkEffects, LinkFacts, Membership, PartnerNames, StatusDelta, TallyDelta, comm_effects, link_effects,
     member_counter_delta, summed_status_deltas, summed_tallies,
@@ -86,16 +87,89 @@ async fn apply(records: &[EventRecord], ctx: &AppContext) -> Result<(), StoreErr
         return Ok(());
     };
     let tables = ctx.store.tables();
-    match table_of(first) {
-        Some(t) if t == tables.partners => apply_partners(records, ctx).await,
-        Some(t) if t == tables.links => apply_links(records, ctx).await,
-        Some(t) if t == tables.events => apply_events(records, ctx).await,
-        Some(t) if t == tables.communications => apply_communications(records, ctx).await,
+    let entity = match table_of(first) {
+        Some(t) if t == tables.partners => {
+            apply_partners(records, ctx).await?;
+            Entity::Partner
+        }
+        Some(t) if t == tables.links => {
+            apply_links(records, ctx).await?;
+            Entity::Link
+        }
+        Some(t) if t == tables.events => {
+            apply_events(records, ctx).await?;
+            Entity::Event
+        }
+        Some(t) if t == tables.communications => {
+            apply_communications(records, ctx).await?;
+            Entity::Communication
+        }
+        Some(t) if t == tables.documents => Entity::Document,
         other => {
             tracing::warn!(table = ?other, "records of a table this processor does not follow; skipped");
-            Ok(())
+            return Ok(());
+        }
+    };
+    log_changes(records, entity, ctx).await
+}
+
+/// Change events go to EventBridge at most this many per call.
+const EVENTS_PER_PUT: usize = 10;
+
+/// Writes the batch's activity entries and publishes its change events. Both are keyed by the
+/// stream record, so a retried batch rewrites the same entries (and consumers dedupe events by
+/// their `id`).
+async fn log_changes(records: &[EventRecord], entity: Entity, ctx: &AppContext) -> Result<(), StoreError> {
+    let json = |item: &serde_dynamo::Item| -> Option<serde_json::Map<String, serde_json::Value>> {
+        (!item.is_empty())
+            .then(|| serde_dynamo::from_item(item.clone()).ok())
+            .flatten()
+    };
+    let changes: Vec<ChangeRecord> = records
+        .iter()
+        .filter_map(|r| {
+            change_record(
+                entity,
+                &sequence(r),
+                json(&r.change.old_image).as_ref(),
+                json(&r.change.new_image).as_ref(),
+                r.change.approximate_creation_date_time.timestamp_millis(),
+            )
+        })
+        .collect();
+    if changes.is_empty() {
+        return Ok(());
+    }
+    ctx.store.write_activity_log(&changes).await?;
+    let Some(bus) = &ctx.config.event_bus else {
+        return Ok(());
+    };
+    for chunk in changes.chunks(EVENTS_PER_PUT) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .map(|c| {
+                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .event_bus_name(bus)
+                    .source("partnerships")
+                    .detail_type(c.detail_type())
+                    .detail(c.to_wire().to_string())
+                    .build()
+            })
+            .collect();
+        let out = ctx
+            .events
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| StoreError::Sdk(Box::new(e)))?;
+        if out.failed_entry_count() > 0 {
+            return Err(StoreError::Sdk(
+                format!("{} change events refused by EventBridge", out.failed_entry_count()).into(),
+            ));
         }
     }
+    Ok(())
 }
 
 /// The records a previous attempt of this batch did not count yet, and the mark it left.
