@@ -110,6 +110,8 @@ async fn every_sample_event_runs_through_its_handler() {
         ("events/delete", 406),
         ("links/delete", 200),
         ("events/delete", 406),
+        ("partners/activity", 200),
+        ("events/activity", 200),
         ("reports/dashboard", 200),
         ("reports/export", 200),
         ("reports/export-csv", 200),

@@ -219,3 +219,38 @@ pub async fn delete<R: RecordTable>(request: &Request, ctx: &AppContext, id: &st
         }
     }
 }
+
+/// Default page of an activity log.
+const ACTIVITY_PAGE: usize = 50;
+
+/// GET `/partnerships/partners/{id}/activity` and `/partnerships/events/{id}/activity`: the
+/// subject's activity, newest first, `?limit=` (1–1000, default 50) and the opaque `cursor` of
+/// the previous page's `nextCursor`.
+pub async fn activity(request: &Request, ctx: &AppContext, subject: &str) -> ApiResult<Response<Body>> {
+    use crate::store::activity::{decode_activity_cursor, encode_activity_cursor};
+    let params = query_params(request);
+    let limit = match params.get("limit").map(|l| l.trim()).filter(|l| !l.is_empty()) {
+        None => ACTIVITY_PAGE,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                return Err(ApiError::validation(
+                    format!("'limit' must be an integer from 1 to {MAX_PAGE}."),
+                    json!({"limit": raw}),
+                ));
+            }
+        },
+    };
+    let start = match params.get("cursor").map(|c| c.trim()).filter(|c| !c.is_empty()) {
+        None => None,
+        Some(raw) => Some(
+            decode_activity_cursor(raw, subject)
+                .ok_or_else(|| ApiError::validation("'cursor' is invalid.", json!({"cursor": raw})))?,
+        ),
+    };
+    let (entries, next) = ctx.store.activity(subject, limit, start).await?;
+    ok(&json!({
+        "activity": entries,
+        "nextCursor": next.as_ref().and_then(encode_activity_cursor),
+    }))
+}

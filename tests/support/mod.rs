@@ -141,7 +141,7 @@ impl TestApi {
         create_missing_tables(&client, &template, &suffix)
             .await
             .expect("tables created");
-        let config = Config::build(
+        let mut config = Config::build(
             &suffix,
             "",
             AdminPolicy::from_parts("", "example.org", "partnerships-admins"),
@@ -149,6 +149,8 @@ impl TestApi {
         .expect("valid config");
         if mail.event_bus.is_some() {
             mail.event_bus = Some(format!("partnerships-{suffix}"));
+            // Change events go to the same bus.
+            config.event_bus = mail.event_bus.clone();
         }
         verify_sender_identity(&sdk, "example.org")
             .await

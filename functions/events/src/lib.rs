@@ -32,6 +32,11 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
                 idempotent(&request, ctx, &caller.email, create(&request, ctx, &caller.email)).await
             }
             "GET /partnerships/events/{eventId}" => detail(&id()?, ctx).await,
+            "GET /partnerships/events/{eventId}/activity" => {
+                let id = id()?;
+                load(&id, ctx).await?;
+                shared::record_routes::activity(&request, ctx, &format!("event#{id}")).await
+            }
             "PATCH /partnerships/events/{eventId}" => update(&id()?, &request, ctx, &caller.email).await,
             "DELETE /partnerships/events/{eventId}" => delete(&id()?, &request, ctx, &caller.email).await,
             _ => Err(ApiError::NoRoute(route.clone())),

@@ -360,7 +360,7 @@ mod tests {
         assert_eq!(
             t.tables.len(),
             ALL.len(),
-            "the template must define exactly the seven tables"
+            "the template must define exactly the tables of shared::tables::ALL"
         );
         for def in ALL {
             let spec = t
