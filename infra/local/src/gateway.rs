@@ -38,8 +38,38 @@ pub struct Gateway {
     functions: Functions,
     streams: Option<Arc<StreamPoller>>,
     mailboxes: Vec<mailbox::MailboxConfig>,
+    openapi: Option<Value>,
 }
 
+/// Local routes serving the API's OpenAPI document and a page listing its operations.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+pub const DOCS_PATH: &str = "/docs";
+
+/// A page listing every operation of the document (no script: it works offline).
+fn docs_page(doc: &Value) -> String {
+    let escape = |t: &str| t.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let mut rows = String::new();
+    for (path, ops) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in ops.as_object().into_iter().flatten() {
+            let codes: Vec<&str> = op["responses"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(c, _)| c.as_str())
+                .collect();
+            rows.push_str(&format!(
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                method.to_uppercase(),
+                escape(path),
+                escape(op["summary"].as_str().unwrap_or_default()),
+                codes.join(" ")
+            ));
+        }
+    }
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Partnerships CRM API</title></head><body style=\"font-family:sans-serif\"><h1>Partnerships CRM API</h1><p>The machine-readable document: <a href=\"{OPENAPI_PATH}\">{OPENAPI_PATH}</a> (OpenAPI 3.1).</p><table border=\"1\" cellpadding=\"4\" style=\"border-collapse:collapse\"><tr><th>method</th><th>path</th><th>what</th><th>answers</th></tr>{rows}</table></body></html>"
+    )
+}
 /// A local-only route (not in the template): what the stream processor has cost so far.
 pub const STREAM_STATS_PATH: &str = "/_local/streams";
 
@@ -104,7 +134,14 @@ impl Gateway {
             functions,
             streams: None,
             mailboxes: Vec::new(),
+            openapi: None,
         })
+    }
+
+    /// Serves `doc` at [`OPENAPI_PATH`] and a page of its operations at [`DOCS_PATH`].
+    pub fn with_openapi(mut self, doc: Value) -> Self {
+        self.openapi = Some(doc);
+        self
     }
 
     /// Runs the mailbox pull over `mailboxes` when [`MAILBOX_SYNC_PATH`] is posted to.
@@ -153,6 +190,19 @@ impl Gateway {
                 StatusCode::OK,
                 &serde_json::to_value(streams.stats()).unwrap_or_default(),
             );
+        }
+        if let (Some(doc), true) = (&self.openapi, parts.method == Method::GET) {
+            if raw_path == OPENAPI_PATH {
+                return reply(StatusCode::OK, doc);
+            }
+            if raw_path == DOCS_PATH {
+                let mut page = Response::new(Full::new(Bytes::from(docs_page(doc))));
+                page.headers_mut().insert(
+                    "content-type",
+                    hyper::header::HeaderValue::from_static("text/html; charset=utf-8"),
+                );
+                return page;
+            }
         }
         if parts.method == Method::POST && raw_path == MAILBOX_SYNC_PATH {
             let Some(services) = self.functions.mail("mailbox-sync") else {

@@ -100,10 +100,14 @@ async fn main() -> Result<(), BoxError> {
             // route, over the mailboxes of `PARTNERSHIPS_MAILBOXES`.
             let mailboxes = mailbox::mailboxes_from_json(&std::env::var("PARTNERSHIPS_MAILBOXES").unwrap_or_default())?;
             spawn_mailbox_schedule(&functions, mailboxes.clone());
+            let openapi: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+                std::env::var("OPENAPI").unwrap_or_else(|_| "api/openapi.json".into()),
+            )?)?;
             let gateway = Arc::new(
                 Gateway::new(&template, functions)?
                     .with_streams(streams)
-                    .with_mailboxes(mailboxes),
+                    .with_mailboxes(mailboxes)
+                    .with_openapi(openapi),
             );
             tracing::info!(url = %format!("http://127.0.0.1:{port}"), routes = template.routes.len(), "serving");
             serve(listener, gateway, async {
