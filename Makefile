@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine: `make run` and `make test`.
-.PHONY: run test lint fmt clippy ci install build release bench sync-mailboxes
+.PHONY: run test lint fmt clippy ci install build release bench sync-mailboxes fuzz
 
 run:        ## DynamoDB Local (data in .data/) + every route on http://127.0.0.1:3000 (PORT, DDB_PORT, DATA_DIR override)
 	infra/stack.sh run
@@ -9,6 +9,9 @@ sync-mailboxes: ## with `make run` going: pull the configured mailboxes now (POR
 
 test:       ## the whole test suite against its own in-memory DynamoDB Local
 	infra/stack.sh test
+
+fuzz:       ## schemathesis from api/openapi.json against a fresh local stack (bounded; any 5xx or off-schema answer fails)
+	infra/stack.sh fuzz
 
 bench:      ## release build + wrk per route (1x, 10x dataset) + cold starts -> BENCHMARKS.md (not part of CI)
 	infra/stack.sh bench
@@ -35,3 +38,4 @@ ci: lint
 	cargo fmt --all -- --check
 	$(MAKE) clippy
 	$(MAKE) test
+	$(MAKE) fuzz

