@@ -88,12 +88,20 @@ async fn links_documents_and_communications_are_on_their_partners_and_events_act
         .to_string();
     api.call("DELETE", &format!("/partnerships/partner-documents/{document}"), None)
         .await;
-    api.call(
-        "POST",
-        &format!("/partnerships/partners/{partner}/communications"),
-        Some(json!({"summary": "Call"})),
-    )
-    .await;
+    let communication = api
+        .call(
+            "POST",
+            &format!("/partnerships/partners/{partner}/communications"),
+            Some(json!({"summary": "Call"})),
+        )
+        .await
+        .body["communication"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/partnerships/partner-communications/{communication}");
+    api.call("PATCH", &path, Some(json!({"summary": "Long call"}))).await;
+    api.call("DELETE", &path, None).await;
     api.settle().await;
     let on_partner = actions(&activity(&api, &format!("/partnerships/partners/{partner}/activity")).await);
     for expected in [
@@ -102,6 +110,8 @@ async fn links_documents_and_communications_are_on_their_partners_and_events_act
         "document.created",
         "document.deleted",
         "communication.created",
+        "communication.updated",
+        "communication.deleted",
         "partner.created",
     ] {
         assert!(
@@ -334,4 +344,46 @@ async fn change_events_reach_a_queue_subscribed_on_the_bus() {
         json!({"from": "Acme", "to": "Acme Inc"})
     );
     assert_eq!(updated["detail"]["entityId"], id.as_str());
+}
+
+#[tokio::test]
+async fn a_deleted_link_and_event_keep_their_log() {
+    let api = TestApi::new().await;
+    let partner = api.create_partner_id(json!({"company": "Acme"})).await;
+    let event = api
+        .call(
+            "POST",
+            "/partnerships/events",
+            Some(json!({"name": "Gala", "year": 2026})),
+        )
+        .await
+        .body["event"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let link = api
+        .call(
+            "POST",
+            &format!("/partnerships/partners/{partner}/events"),
+            Some(json!({"eventId": event, "status": "pitched"})),
+        )
+        .await
+        .body["link"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.call("DELETE", &format!("/partnerships/partner-events/{link}"), None)
+        .await;
+    let deleted = api.call("DELETE", &format!("/partnerships/events/{event}"), None).await;
+    assert_eq!(deleted.status, 200, "{:?}", deleted.body);
+    api.settle().await;
+    let on_event = actions(&activity(&api, &format!("/partnerships/events/{event}/activity")).await);
+    assert!(on_event.contains(&"event.deleted".to_string()), "{on_event:?}");
+    assert!(on_event.contains(&"link.deleted".to_string()), "{on_event:?}");
+    assert_eq!(
+        api.call("GET", "/partnerships/events/never-was/activity", None)
+            .await
+            .status,
+        404
+    );
 }

@@ -149,3 +149,29 @@ async fn the_mapping_reads_the_stream_under_the_functions_role() {
         "denied as AWS denies it: {error:?}"
     );
 }
+
+#[tokio::test]
+async fn a_record_with_an_unreadable_image_does_not_block_the_shard() {
+    let api = TestApi::new().await;
+    let mut batch = serde_json::to_value(partner_inserts(
+        &api,
+        &[("p-bad", "000000000000000000301"), ("p-good", "000000000000000000302")],
+    ))
+    .unwrap();
+    // The first record's image has every attribute of the wrong type.
+    batch["Records"][0]["dynamodb"]["NewImage"] = json!({
+        "id": {"S": "p-bad"}, "company": {"N": "5"}, "archived": {"S": "maybe"}, "tags": {"N": "1"}, "updatedAt": {"S": "soon"}
+    });
+    let batch = serde_json::from_value(batch).unwrap();
+    let response = stream::handle(batch, api.function("stream")).await;
+    assert!(response.batch_item_failures.is_empty(), "the shard moves on");
+    assert_eq!(
+        api.ctx.store.partner_counts().await.unwrap(),
+        (2, 0),
+        "both records counted"
+    );
+    let good = api.ctx.store.activity("partner#p-good", 10, None).await.unwrap().0;
+    assert_eq!(good.len(), 1, "the record behind it is logged");
+    let bad = api.ctx.store.activity("partner#p-bad", 10, None).await.unwrap().0;
+    assert_eq!(bad[0]["changes"]["company"]["to"], 5, "logged as it was");
+}

@@ -225,8 +225,16 @@ const ACTIVITY_PAGE: usize = 50;
 
 /// GET `/partnerships/partners/{id}/activity` and `/partnerships/events/{id}/activity`: the
 /// subject's activity, newest first, `?limit=` (1–1000, default 50) and the opaque `cursor` of
-/// the previous page's `nextCursor`.
-pub async fn activity(request: &Request, ctx: &AppContext, subject: &str) -> ApiResult<Response<Body>> {
+/// the previous page's `nextCursor`. A record deleted since still shows its log (its deletion
+/// first); a record that never existed is a 404.
+pub async fn activity(
+    request: &Request,
+    ctx: &AppContext,
+    subject: &str,
+    exists: bool,
+    kind: &'static str,
+    id: &str,
+) -> ApiResult<Response<Body>> {
     use crate::store::activity::{decode_activity_cursor, encode_activity_cursor};
     let params = query_params(request);
     let limit = match params.get("limit").map(|l| l.trim()).filter(|l| !l.is_empty()) {
@@ -249,6 +257,9 @@ pub async fn activity(request: &Request, ctx: &AppContext, subject: &str) -> Api
         ),
     };
     let (entries, next) = ctx.store.activity(subject, limit, start).await?;
+    if entries.is_empty() && !exists {
+        return Err(ApiError::not_found(kind, id));
+    }
     ok(&json!({
         "activity": entries,
         "nextCursor": next.as_ref().and_then(encode_activity_cursor),

@@ -34,8 +34,9 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             "GET /partnerships/events/{eventId}" => detail(&id()?, ctx).await,
             "GET /partnerships/events/{eventId}/activity" => {
                 let id = id()?;
-                load(&id, ctx).await?;
-                shared::record_routes::activity(&request, ctx, &format!("event#{id}")).await
+                let exists = ctx.store.get_event(&id).await?.is_some();
+                shared::record_routes::activity(&request, ctx, &format!("event#{id}"), exists, "partnership event", &id)
+                    .await
             }
             "PATCH /partnerships/events/{eventId}" => update(&id()?, &request, ctx, &caller.email).await,
             "DELETE /partnerships/events/{eventId}" => delete(&id()?, &request, ctx, &caller.email).await,

@@ -40,11 +40,8 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             "GET /partnerships/partners/{partnerId}" => detail(&path_param(&request, "partnerId")?, ctx).await,
             "GET /partnerships/partners/{partnerId}/activity" => {
                 let id = path_param(&request, "partnerId")?;
-                ctx.store
-                    .get_partner(&id)
-                    .await?
-                    .ok_or_else(|| ApiError::not_found(PARTNER, &id))?;
-                shared::record_routes::activity(&request, ctx, &format!("partner#{id}")).await
+                let exists = ctx.store.get_partner(&id).await?.is_some();
+                shared::record_routes::activity(&request, ctx, &format!("partner#{id}"), exists, PARTNER, &id).await
             }
             "PATCH /partnerships/partners/{partnerId}" => {
                 update(&path_param(&request, "partnerId")?, &request, ctx, &caller.email).await
