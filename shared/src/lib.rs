@@ -7,6 +7,7 @@ pub mod context;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod https;
 pub mod record_routes;
 pub mod retry;
 pub mod store;

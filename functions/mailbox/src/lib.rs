@@ -316,7 +316,17 @@ pub async fn access_token(credentials: &OAuthCredentials) -> Result<String, Pull
         }
         form.finish()
     };
-    let (status, body) = timed(post_form(url, form)).await?;
+    let (status, body) = shared::https::request(
+        http::Method::POST,
+        url,
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("accept", "application/json"),
+        ],
+        form.into_bytes(),
+    )
+    .await
+    .map_err(|e| PullError::OAuth(e.to_string()))?;
     let answer: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
     match answer["access_token"].as_str() {
         Some(token) if status.is_success() => Ok(token.to_string()),
@@ -327,46 +337,6 @@ pub async fn access_token(credentials: &OAuthCredentials) -> Result<String, Pull
                 .unwrap_or_else(|| format!("HTTP {status}")),
         )),
     }
-}
-
-/// POSTs a form over HTTP/1.1 (TLS for `https`): the answer's status and body.
-async fn post_form(url: &str, form: String) -> Result<(http::StatusCode, Vec<u8>), PullError> {
-    use http_body_util::BodyExt;
-    let oauth = |e: &dyn std::fmt::Display| PullError::OAuth(e.to_string());
-    let uri: http::Uri = url.parse().map_err(|e| oauth(&e))?;
-    let host = uri
-        .host()
-        .ok_or_else(|| PullError::OAuth(format!("no host in {url}")))?
-        .to_string();
-    let https = uri.scheme_str() == Some("https");
-    let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-    let request = http::Request::post(uri.path_and_query().map_or("/", |p| p.as_str()))
-        .header(http::header::HOST, &host)
-        .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(http::header::ACCEPT, "application/json")
-        .body(http_body_util::Full::new(hyper::body::Bytes::from(form)))
-        .map_err(|e| oauth(&e))?;
-    let tcp = TcpStream::connect((host.as_str(), port)).await?;
-    let response = if https {
-        let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.clone()).map_err(|e| oauth(&e))?;
-        let tls = tokio_rustls::TlsConnector::from(tls_config())
-            .connect(name, tcp)
-            .await?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-            .await
-            .map_err(|e| oauth(&e))?;
-        tokio::spawn(connection);
-        sender.send_request(request).await.map_err(|e| oauth(&e))?
-    } else {
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-            .await
-            .map_err(|e| oauth(&e))?;
-        tokio::spawn(connection);
-        sender.send_request(request).await.map_err(|e| oauth(&e))?
-    };
-    let status = response.status();
-    let body = response.into_body().collect().await.map_err(|e| oauth(&e))?.to_bytes();
-    Ok((status, body.to_vec()))
 }
 
 fn tls_config() -> Arc<tokio_rustls::rustls::ClientConfig> {
