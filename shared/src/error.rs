@@ -35,6 +35,9 @@ pub enum ApiError {
     /// 422: an `Idempotency-Key` reused with a different request.
     #[error("{0}")]
     Unprocessable(String),
+    /// 502: a provider we call (Google) failed; its message is shown.
+    #[error("{0}")]
+    Upstream(String),
     /// 503: a feature this deployment has not configured.
     #[error("{0}")]
     NotConfigured(String),
@@ -89,6 +92,7 @@ impl ApiError {
             ApiError::Conflict { .. } | ApiError::Conflicting(_) => StatusCode::CONFLICT,
             ApiError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized | ApiError::UnauthorizedBecause(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden | ApiError::ForbiddenBecause(_) => StatusCode::FORBIDDEN,
@@ -127,6 +131,7 @@ impl ApiError {
                 Value::Object(body)
             }
             ApiError::Conflicting(message)
+            | ApiError::Upstream(message)
             | ApiError::Unprocessable(message)
             | ApiError::NotConfigured(message)
             | ApiError::UnauthorizedBecause(message)

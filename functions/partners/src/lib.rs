@@ -20,9 +20,8 @@ use shared::http::{
     with_etag,
 };
 use shared::record_routes::hydrated;
-use shared::store::partners::with_email_index;
-use shared::store::{Retries, Update};
-use shared::tables::{ARCHIVED, ARCHIVED_INDEX_ATTR};
+use shared::store::Retries;
+use shared::store::partners::partner_update;
 use shared::{ApiError, ApiResult, AppContext};
 
 const PARTNER: &str = "partner";
@@ -92,20 +91,9 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
         }
         // With If-Match, a partner changed meanwhile is the client's to merge (no lost tag).
         check_if_match(request, stored.version, PARTNER, || json!(stored.to_wire()))?;
-        let now = Utc::now().timestamp_millis();
-        let mut update = Update::new(actor, now).expect_version(stored.version);
-        for (attr, value) in changes.assignments(&stored) {
-            update = update.set(attr, value)?;
-        }
-        if let Some(email) = &changes.email {
-            update = with_email_index(update, email)?;
-        }
-        // The sparse index of archived partners follows the flag in the same write.
-        update = match changes.archived {
-            Some(true) => update.set(ARCHIVED_INDEX_ATTR, ARCHIVED)?,
-            Some(false) => update.remove_path(&[ARCHIVED_INDEX_ATTR]),
-            None => update,
-        };
+        // Every change is written, even one that sets what is stored (the contract's PATCH).
+        let update = partner_update(&stored, &changes, actor, Utc::now().timestamp_millis(), false)?
+            .ok_or_else(|| ApiError::Internal("no partner update was built".into()))?;
         match ctx.store.update_partner(id, update).await {
             Ok(partner) => {
                 return ok(&json!({"message": "Partner updated successfully.", "partner": partner.to_wire()}));

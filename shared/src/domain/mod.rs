@@ -15,6 +15,7 @@ pub mod money;
 pub mod normalize;
 pub mod partner;
 pub mod records;
+pub mod sheets;
 pub mod sort;
 
 use serde_json::Value;

@@ -8,10 +8,10 @@ use super::{IndexQuery, Store, StoreError, Update};
 use crate::domain::event::PartnershipEvent;
 use crate::domain::link::PartnerEventLink;
 use crate::domain::metrics::LinkSummary;
-use crate::domain::partner::{Partner, email_index_keys};
+use crate::domain::partner::{Partner, PartnerChanges, email_index_keys};
 use crate::tables::{
-    ARCHIVED, ARCHIVED_PARTNERS, EMAIL_DOMAIN_ATTR, EMAIL_KEY_ATTR, EVENT_TIER_CATALOG_ID, LINKS_BY_PARTNER,
-    PARTNER_COUNTS_ID, PARTNERS_BY_EMAIL_DOMAIN,
+    ARCHIVED, ARCHIVED_INDEX_ATTR, ARCHIVED_PARTNERS, EMAIL_DOMAIN_ATTR, EMAIL_KEY_ATTR, EVENT_TIER_CATALOG_ID,
+    LINKS_BY_PARTNER, PARTNER_COUNTS_ID, PARTNERS_BY_EMAIL_DOMAIN,
 };
 
 /// `update` with the partner's email index keys following `email` (set for a valid address,
@@ -21,6 +21,41 @@ pub fn with_email_index(update: Update, email: &str) -> Result<Update, StoreErro
         Some((domain, key)) => update.set(EMAIL_DOMAIN_ATTR, domain)?.set(EMAIL_KEY_ATTR, key)?,
         None => update.remove_path(&[EMAIL_DOMAIN_ATTR]).remove_path(&[EMAIL_KEY_ATTR]),
     })
+}
+
+/// The conditional write that applies `changes` to `stored` by `actor`: only if `stored` is
+/// still the current version, with the email and archived indexes following in the same write.
+/// With `only_changed`, `None` when the changes would change nothing (a sync does not rewrite
+/// an unchanged partner; an explicit PATCH always writes, as the contract's).
+pub fn partner_update(
+    stored: &Partner,
+    changes: &PartnerChanges,
+    actor: &str,
+    now_ms: i64,
+    only_changed: bool,
+) -> Result<Option<Update>, StoreError> {
+    let current = serde_json::to_value(stored).unwrap_or_default();
+    let assignments: Vec<(&str, serde_json::Value)> = changes
+        .assignments(stored)
+        .into_iter()
+        .filter(|(attr, value)| !only_changed || current.get(*attr) != Some(value))
+        .collect();
+    if only_changed && assignments.is_empty() {
+        return Ok(None);
+    }
+    let mut update = Update::new(actor, now_ms).expect_version(stored.version);
+    for (attr, value) in &assignments {
+        update = update.set(attr, value)?;
+    }
+    if let Some(email) = &changes.email {
+        update = with_email_index(update, email)?;
+    }
+    update = match changes.archived {
+        Some(true) => update.set(ARCHIVED_INDEX_ATTR, ARCHIVED)?,
+        Some(false) => update.remove_path(&[ARCHIVED_INDEX_ATTR]),
+        None => update,
+    };
+    Ok(Some(update))
 }
 
 /// A partner the email sync matched: what it needs to choose and to write.
