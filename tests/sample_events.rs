@@ -127,6 +127,8 @@ async fn every_sample_event_runs_through_its_handler() {
         ("meta/sync-status", 200),
         ("meta/sync-ingest", 200),
         ("meta/sync-rotate-token", 200),
+        ("sheets/status", 200),
+        ("sheets/sync", 503),
     ];
     for (name, status) in sequence {
         assert_eq!(run(&api, name).await, status, "events/{name}.json");
@@ -209,8 +211,18 @@ async fn every_sample_event_runs_through_its_handler() {
     )
     .await;
     assert!(run.mailboxes.is_empty());
+    // The auto-push's events: a change marks a push due, the schedule pushes (neither does
+    // anything on a stage where Sheets is not configured).
+    for name in ["sheets-sync/change", "sheets-sync/schedule"] {
+        let event =
+            serde_json::from_str(&std::fs::read_to_string(repo_path(&format!("events/{name}.json"))).unwrap()).unwrap();
+        let answer = api.functions.dispatch_event("sheets-sync", event).await.unwrap();
+        assert!(answer.is_ok(), "events/{name}.json: {answer:?}");
+    }
     for file in files {
         let covered = [
+            "sheets-sync/change",
+            "sheets-sync/schedule",
             "mailbox/schedule",
             "rollup/schedule",
             "stream/partners",

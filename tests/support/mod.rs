@@ -2,6 +2,8 @@
 //! `template.yaml`), and calls that go through the template's routes into the handlers
 //! in-process, as the local gateway does.
 
+pub mod google_fake;
+
 use aws_config::BehaviorVersion;
 use base64::Engine;
 use lambda_http::{Body, Response};
@@ -113,12 +115,18 @@ pub struct TestApi {
     template: Template,
     sdk: aws_config::SdkConfig,
     mail: MailSettings,
+    sheets: sheets::SheetsSettings,
 }
 
 impl TestApi {
     /// Creates a fresh table set for this test.
     pub async fn new() -> Self {
         Self::with_template(template()).await
+    }
+
+    /// A fresh stack whose sheets functions use `sheets` (a test's fake Google).
+    pub async fn with_sheets(sheets: sheets::SheetsSettings) -> Self {
+        Self::build_with(template(), test_mail_settings(), sheets).await
     }
 
     /// A fresh stack whose mail functions use `mail`; with an event bus in it, the bus is this
@@ -134,7 +142,11 @@ impl TestApi {
         Self::build(template, test_mail_settings()).await
     }
 
-    async fn build(template: Template, mut mail: MailSettings) -> Self {
+    async fn build(template: Template, mail: MailSettings) -> Self {
+        Self::build_with(template, mail, sheets::SheetsSettings::default()).await
+    }
+
+    async fn build_with(template: Template, mut mail: MailSettings, sheets_settings: sheets::SheetsSettings) -> Self {
         let suffix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let sdk = sdk_config().await;
         let client = aws_sdk_dynamodb::Client::new(&sdk);
@@ -155,7 +167,7 @@ impl TestApi {
         verify_sender_identity(&sdk, "example.org")
             .await
             .expect("the SES emulator that `make test` started verifies the identity");
-        let functions = Functions::with_mail_settings(&template, &config, &sdk, mail.clone())
+        let functions = Functions::with_settings(&template, &config, &sdk, mail.clone(), sheets_settings.clone())
             .expect("every role in the template resolves");
         let streams = std::sync::Arc::new(StreamPoller::new(&template, functions.clone(), &sdk, &suffix));
         let events = match mail.event_bus {
@@ -174,6 +186,7 @@ impl TestApi {
             template,
             sdk,
             mail,
+            sheets: sheets_settings,
         }
     }
 
@@ -190,8 +203,14 @@ impl TestApi {
 
     /// Another "Lambda instance" of every function on the same tables: same data, fresh memory.
     pub fn sibling(&self) -> Self {
-        let functions = Functions::with_mail_settings(&self.template, &self.ctx.config, &self.sdk, self.mail.clone())
-            .expect("roles resolve");
+        let functions = Functions::with_settings(
+            &self.template,
+            &self.ctx.config,
+            &self.sdk,
+            self.mail.clone(),
+            self.sheets.clone(),
+        )
+        .expect("roles resolve");
         Self {
             ctx: self.ctx.clone(),
             functions,
@@ -200,6 +219,7 @@ impl TestApi {
             template: self.template.clone(),
             sdk: self.sdk.clone(),
             mail: self.mail.clone(),
+            sheets: self.sheets.clone(),
         }
     }
 

@@ -22,7 +22,11 @@ pub const KNOWN_BINARIES: &[&str] = &[
     "communications",
     "reports",
     "meta",
+    "sheets",
 ];
+
+/// Binaries that talk to Google Sheets.
+const SHEETS_BINARIES: &[&str] = &["sheets", "sheets-sync"];
 
 /// Binaries that send mail: built with SES and EventBridge clients besides DynamoDB's.
 const MAIL_BINARIES: &[&str] = &["meta", "mail-worker", "mailbox-sync"];
@@ -47,6 +51,7 @@ pub struct Functions {
     contexts: BTreeMap<String, AppContext>,
     sdk_configs: BTreeMap<String, SdkConfig>,
     mail: BTreeMap<String, meta::Services>,
+    sheets: BTreeMap<String, sheets::Services>,
 }
 
 impl Functions {
@@ -63,6 +68,17 @@ impl Functions {
         config: &Config,
         sdk: &SdkConfig,
         settings: MailSettings,
+    ) -> Result<Self, IamError> {
+        Self::with_settings(template, config, sdk, settings, sheets::SheetsSettings::from_env())
+    }
+
+    /// As [`Functions::new`], the mail and sheets functions configured as given.
+    pub fn with_settings(
+        template: &Template,
+        config: &Config,
+        sdk: &SdkConfig,
+        settings: MailSettings,
+        sheets_settings: sheets::SheetsSettings,
     ) -> Result<Self, IamError> {
         let sdk_configs: BTreeMap<String, SdkConfig> = template
             .functions
@@ -88,11 +104,30 @@ impl Functions {
                 )
             })
             .collect();
+        let sheets = sdk_configs
+            .iter()
+            .filter(|(binary, _)| SHEETS_BINARIES.contains(&binary.as_str()))
+            .map(|(binary, sdk)| {
+                (
+                    binary.clone(),
+                    sheets::Services::new(
+                        AppContext::from_sdk_config(config.clone(), sdk),
+                        sheets_settings.clone(),
+                    ),
+                )
+            })
+            .collect();
         Ok(Self {
             contexts,
             sdk_configs,
             mail,
+            sheets,
         })
+    }
+
+    /// The services of a sheets function (`sheets`, `sheets-sync`).
+    pub fn sheets(&self, binary: &str) -> Option<&sheets::Services> {
+        self.sheets.get(binary)
     }
 
     /// The services of a mail function (`meta`, `mail-worker`).
@@ -113,6 +148,7 @@ impl Functions {
                     .await
                     .map_err(|e| e.to_string()),
             ),
+            "sheets-sync" => Some(sheets::autosync::handle(&event, self.sheets(binary)?).await),
             _ => None,
         }
     }
@@ -132,6 +168,9 @@ impl Functions {
     pub async fn dispatch(&self, binary: &str, request: Request) -> Option<Response<Body>> {
         if binary == "meta" {
             return Some(meta::handle(request, self.mail(binary)?).await);
+        }
+        if binary == "sheets" {
+            return Some(sheets::handle(request, self.sheets(binary)?).await);
         }
         dispatch(binary, request, self.context(binary)?).await
     }

@@ -60,6 +60,21 @@ fn spawn_mailbox_schedule(functions: &Functions, mailboxes: Vec<mailbox::Mailbox
     });
 }
 
+/// Plays the auto-push's one-minute schedule (`rate(1 minute)` in template.yaml).
+fn spawn_sheets_schedule(functions: &Functions) {
+    let functions = functions.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            ticker.tick().await;
+            let tick = serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}});
+            if let Some(Err(e)) = functions.dispatch_event("sheets-sync", tick).await {
+                tracing::error!(error = %e, "scheduled sheets push failed");
+            }
+        }
+    });
+}
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     shared::context::init_tracing();
@@ -100,6 +115,7 @@ async fn main() -> Result<(), BoxError> {
             // route, over the mailboxes of `PARTNERSHIPS_MAILBOXES`.
             let mailboxes = mailbox::mailboxes_from_json(&std::env::var("PARTNERSHIPS_MAILBOXES").unwrap_or_default())?;
             spawn_mailbox_schedule(&functions, mailboxes.clone());
+            spawn_sheets_schedule(&functions);
             let openapi: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
                 std::env::var("OPENAPI").unwrap_or_else(|_| "api/openapi.json".into()),
             )?)?;
