@@ -128,7 +128,7 @@ async fn every_sample_event_runs_through_its_handler() {
         ("meta/sync-ingest", 200),
         ("meta/sync-rotate-token", 200),
         ("sheets/status", 200),
-        ("sheets/sync", 503),
+        ("sheets/sync", 409),
     ];
     for (name, status) in sequence {
         assert_eq!(run(&api, name).await, status, "events/{name}.json");

