@@ -63,6 +63,14 @@ impl MailSettings {
     }
 }
 
+/// HMAC-SHA256 keyed with `secret`: the one constructor of the unsubscribe tokens, the ingest
+/// tokens and the ingest signatures.
+pub(crate) fn hmac_sha256(secret: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::Mac;
+    // HMAC takes a key of any length; this cannot fail.
+    <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC takes any key"))
+}
+
 /// What the meta function and the mail worker build once at init.
 #[derive(Debug, Clone)]
 pub struct Services {

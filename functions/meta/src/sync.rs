@@ -13,7 +13,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use lambda_http::http::StatusCode;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -73,7 +73,7 @@ const SIGNATURE_WINDOW_SECS: i64 = 300;
 /// The ingest token of `owner`'s generation `generation`: derived from the signing secret, so the
 /// status route can show it again without storing it; only its hash is stored.
 pub fn ingest_token(secret: &[u8], owner: &str, generation: u64) -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC takes any key"));
+    let mut mac = crate::hmac_sha256(secret);
     mac.update(format!("partnerships-sync-token\n{owner}\n{generation}").as_bytes());
     format!("pst_{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
 }
@@ -109,7 +109,7 @@ pub fn verify_signature(secret: &[u8], header: &str, body: &[u8], now_secs: i64)
         .map(|i| v1.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
         .collect::<Option<Vec<u8>>>()
         .ok_or("The signature is not hex.")?;
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC takes any key"));
+    let mut mac = crate::hmac_sha256(secret);
     mac.update(format!("{t}.").as_bytes());
     mac.update(body);
     mac.verify_slice(&expected)
@@ -616,7 +616,7 @@ mod tests {
     use super::*;
 
     fn sign(secret: &[u8], t: i64, body: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap();
+        let mut mac = crate::hmac_sha256(secret);
         mac.update(format!("{t}.{body}").as_bytes());
         let hex: String = mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect();
         format!("t={t},v1={hex}")

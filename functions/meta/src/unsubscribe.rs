@@ -22,7 +22,7 @@ pub const PATH: &str = "/partnerships/email/unsubscribe";
 
 fn mac(secret: &[u8], email: &str) -> Hmac<Sha256> {
     // A key of any length is valid for HMAC.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!("HMAC takes any key"));
+    let mut mac = crate::hmac_sha256(secret);
     mac.update(b"partnerships-unsubscribe\n");
     mac.update(email.as_bytes());
     mac
