@@ -48,27 +48,15 @@ async fn links_documents_and_communications_are_on_their_partners_and_events_act
     let api = TestApi::new().await;
     let partner = api.create_partner_id(json!({"company": "Acme"})).await;
     let event = api
-        .call(
-            "POST",
-            "/partnerships/events",
-            Some(json!({"name": "Summit", "year": 2026})),
-        )
-        .await
-        .body["event"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_id("/partnerships/events", "event", json!({"name": "Summit", "year": 2026}))
+        .await;
     let link = api
-        .call(
-            "POST",
+        .create_id(
             &format!("/partnerships/partners/{partner}/events"),
-            Some(json!({"eventId": event, "status": "pitched"})),
+            "link",
+            json!({"eventId": event, "status": "pitched"}),
         )
-        .await
-        .body["link"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     api.call(
         "PATCH",
         &format!("/partnerships/partner-events/{link}"),
@@ -76,29 +64,21 @@ async fn links_documents_and_communications_are_on_their_partners_and_events_act
     )
     .await;
     let document = api
-        .call(
-            "POST",
+        .create_id(
             &format!("/partnerships/partners/{partner}/documents"),
-            Some(json!({"title": "Deck", "eventId": event})),
+            "document",
+            json!({"title": "Deck", "eventId": event}),
         )
-        .await
-        .body["document"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     api.call("DELETE", &format!("/partnerships/partner-documents/{document}"), None)
         .await;
     let communication = api
-        .call(
-            "POST",
+        .create_id(
             &format!("/partnerships/partners/{partner}/communications"),
-            Some(json!({"summary": "Call"})),
+            "communication",
+            json!({"summary": "Call"}),
         )
-        .await
-        .body["communication"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let path = format!("/partnerships/partner-communications/{communication}");
     api.call("PATCH", &path, Some(json!({"summary": "Long call"}))).await;
     api.call("DELETE", &path, None).await;
@@ -148,16 +128,8 @@ async fn a_rename_re_key_is_recorded_as_maintenance() {
     let api = TestApi::new().await;
     let partner = api.create_partner_id(json!({"company": "Acme"})).await;
     let event = api
-        .call(
-            "POST",
-            "/partnerships/events",
-            Some(json!({"name": "Summit", "year": 2026})),
-        )
-        .await
-        .body["event"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_id("/partnerships/events", "event", json!({"name": "Summit", "year": 2026}))
+        .await;
     api.call(
         "POST",
         &format!("/partnerships/partners/{partner}/events"),
@@ -259,9 +231,8 @@ async fn a_retried_stream_batch_writes_each_entry_once() {
 
 #[tokio::test]
 async fn change_events_reach_a_queue_subscribed_on_the_bus() {
-    let mut settings = test_mail_settings();
-    settings.event_bus = Some("set per stack".into());
-    let api = TestApi::with_mail(settings).await;
+    let settings = test_mail_settings();
+    let api = TestApi::with_bus(settings).await;
     let bus = api.ctx.config.event_bus.clone().unwrap();
     // A subscriber: a rule on the bus with a queue target, as another system would add.
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await;
@@ -351,27 +322,15 @@ async fn a_deleted_link_and_event_keep_their_log() {
     let api = TestApi::new().await;
     let partner = api.create_partner_id(json!({"company": "Acme"})).await;
     let event = api
-        .call(
-            "POST",
-            "/partnerships/events",
-            Some(json!({"name": "Gala", "year": 2026})),
-        )
-        .await
-        .body["event"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_id("/partnerships/events", "event", json!({"name": "Gala", "year": 2026}))
+        .await;
     let link = api
-        .call(
-            "POST",
+        .create_id(
             &format!("/partnerships/partners/{partner}/events"),
-            Some(json!({"eventId": event, "status": "pitched"})),
+            "link",
+            json!({"eventId": event, "status": "pitched"}),
         )
-        .await
-        .body["link"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     api.call("DELETE", &format!("/partnerships/partner-events/{link}"), None)
         .await;
     let deleted = api.call("DELETE", &format!("/partnerships/events/{event}"), None).await;

@@ -38,16 +38,8 @@ async fn push_writes_the_header_rows_and_presentation_even_on_the_first_tab() {
         .create_partner_id(json!({"company": "Acme", "email": "jo@acme.com", "tags": ["ai", "fintech"]}))
         .await;
     let event = api
-        .call(
-            "POST",
-            "/partnerships/events",
-            Some(json!({"name": "Summit", "year": 2026})),
-        )
-        .await
-        .body["event"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_id("/partnerships/events", "event", json!({"name": "Summit", "year": 2026}))
+        .await;
     api.call(
         "POST",
         &format!("/partnerships/partners/{partner}/events"),
@@ -123,16 +115,8 @@ async fn pull_never_loses_data() {
         )
         .await;
     let event = api
-        .call(
-            "POST",
-            "/partnerships/events",
-            Some(json!({"name": "Summit", "year": 2026})),
-        )
-        .await
-        .body["event"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_id("/partnerships/events", "event", json!({"name": "Summit", "year": 2026}))
+        .await;
     let before = api
         .call("GET", &format!("/partnerships/partners/{acme}"), None)
         .await

@@ -93,60 +93,36 @@ async fn every_record_write_honours_if_match() {
     let api = TestApi::new().await;
     let partner = api.create_partner_id(json!({"company": "Acme"})).await;
     let event = api
-        .call(
-            "POST",
-            "/partnerships/events",
-            Some(json!({"name": "Summit", "year": 2026})),
-        )
-        .await
-        .body["event"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_id("/partnerships/events", "event", json!({"name": "Summit", "year": 2026}))
+        .await;
     let link = api
-        .call(
-            "POST",
+        .create_id(
             &format!("/partnerships/partners/{partner}/events"),
-            Some(json!({"eventId": event, "status": "pitched"})),
+            "link",
+            json!({"eventId": event, "status": "pitched"}),
         )
-        .await
-        .body["link"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let document = api
-        .call(
-            "POST",
+        .create_id(
             &format!("/partnerships/partners/{partner}/documents"),
-            Some(json!({"title": "Deck"})),
+            "document",
+            json!({"title": "Deck"}),
         )
-        .await
-        .body["document"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let communication = api
-        .call(
-            "POST",
+        .create_id(
             &format!("/partnerships/partners/{partner}/communications"),
-            Some(json!({"summary": "Call"})),
+            "communication",
+            json!({"summary": "Call"}),
         )
-        .await
-        .body["communication"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let template = api
-        .call(
-            "POST",
+        .create_id(
             "/partnerships/email/templates",
-            Some(json!({"name": "T", "subjectTemplate": "s", "bodyTemplate": "b"})),
+            "template",
+            json!({"name": "T", "subjectTemplate": "s", "bodyTemplate": "b"}),
         )
-        .await
-        .body["template"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
     let stale = [("if-match", "\"42\"")];
     for (method, path, key, body) in [
         (
@@ -288,16 +264,8 @@ async fn every_create_honours_idempotency_keys() {
     let api = TestApi::new().await;
     let partner = api.create_partner_id(json!({"company": "Acme"})).await;
     let event = api
-        .call(
-            "POST",
-            "/partnerships/events",
-            Some(json!({"name": "Summit", "year": 2026})),
-        )
-        .await
-        .body["event"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .create_id("/partnerships/events", "event", json!({"name": "Summit", "year": 2026}))
+        .await;
     for (path, key, body) in [
         (
             format!("/partnerships/partners/{partner}/events"),

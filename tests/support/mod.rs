@@ -82,13 +82,12 @@ pub const TEST_SIGNING_SECRET: &[u8] = b"integration-tests-signing-secret-012345
 pub const TEST_SYNC_SECRET: &[u8] = b"integration-tests-sync-secret";
 
 /// Mail settings of a test stack: links signed with [`TEST_SIGNING_SECRET`] under
-/// `https://api.test`, no event bus (a send runs to its end in the request); email sync on for
+/// `https://api.test`; email sync on for
 /// `example.org`, signed integrations with [`TEST_SYNC_SECRET`], domain matching on.
 pub fn test_mail_settings() -> MailSettings {
     MailSettings {
         signing_secret: Some(TEST_SIGNING_SECRET.to_vec()),
         public_api_url: Some("https://api.test".into()),
-        event_bus: None,
         request_budget: std::time::Duration::from_secs(20),
         worker_budget: std::time::Duration::from_secs(100),
         sync: meta::sync::SyncSettings {
@@ -126,14 +125,20 @@ impl TestApi {
 
     /// A fresh stack whose sheets functions use `sheets` (a test's fake Google).
     pub async fn with_sheets(sheets: sheets::SheetsSettings) -> Self {
-        Self::build_with(template(), test_mail_settings(), sheets).await
+        Self::build_with(template(), test_mail_settings(), sheets, false).await
     }
 
-    /// A fresh stack whose mail functions use `mail`; with an event bus in it, the bus is this
-    /// stack's own (`partnerships-<suffix>`) and its rules are routed to the functions, so a
-    /// campaign can continue in the mail worker (`deliver_events`).
+    /// A fresh stack whose mail functions use `mail` (no event bus: a send runs to its end in the
+    /// request, and no change event is published).
     pub async fn with_mail(mail: MailSettings) -> Self {
         Self::build(template(), mail).await
+    }
+
+    /// As [`TestApi::with_mail`], with the stack's own event bus (`partnerships-<suffix>`): change
+    /// events are published and the template's rules are routed to their functions, so a
+    /// campaign can continue in the mail worker (`deliver_events`).
+    pub async fn with_bus(mail: MailSettings) -> Self {
+        Self::build_with(template(), mail, sheets::SheetsSettings::default(), true).await
     }
 
     /// A fresh table set whose functions run under the roles of `template` (a test may pass
@@ -143,10 +148,15 @@ impl TestApi {
     }
 
     async fn build(template: Template, mail: MailSettings) -> Self {
-        Self::build_with(template, mail, sheets::SheetsSettings::default()).await
+        Self::build_with(template, mail, sheets::SheetsSettings::default(), false).await
     }
 
-    async fn build_with(template: Template, mut mail: MailSettings, sheets_settings: sheets::SheetsSettings) -> Self {
+    async fn build_with(
+        template: Template,
+        mail: MailSettings,
+        sheets_settings: sheets::SheetsSettings,
+        bus: bool,
+    ) -> Self {
         let suffix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
         let sdk = sdk_config().await;
         let client = aws_sdk_dynamodb::Client::new(&sdk);
@@ -159,10 +169,8 @@ impl TestApi {
             AdminPolicy::from_parts("", "example.org", "partnerships-admins"),
         )
         .expect("valid config");
-        if mail.event_bus.is_some() {
-            mail.event_bus = Some(format!("partnerships-{suffix}"));
-            // Change events go to the same bus.
-            config.event_bus = mail.event_bus.clone();
+        if bus {
+            config.event_bus = Some(format!("partnerships-{suffix}"));
         }
         verify_sender_identity(&sdk, "example.org")
             .await
@@ -170,13 +178,13 @@ impl TestApi {
         let functions = Functions::with_settings(&template, &config, &sdk, mail.clone(), sheets_settings.clone())
             .expect("every role in the template resolves");
         let streams = std::sync::Arc::new(StreamPoller::new(&template, functions.clone(), &sdk, &suffix));
-        let events = match mail.event_bus {
-            Some(_) => Some(std::sync::Arc::new(
+        let events = match bus {
+            true => Some(std::sync::Arc::new(
                 EventRouter::setup(&template, functions.clone(), &sdk, &suffix)
                     .await
                     .expect("EventBridge rules routed on the emulator"),
             )),
-            None => None,
+            false => None,
         };
         Self {
             ctx: AppContext::new(config, client),
@@ -337,6 +345,13 @@ impl TestApi {
             .as_str()
             .expect("partner id")
             .to_string()
+    }
+
+    /// POSTs `body` to `path` and returns the id of the created `key` (`event`, `link`, …).
+    pub async fn create_id(&self, path: &str, key: &str, body: Value) -> String {
+        let reply = self.call("POST", path, Some(body)).await;
+        assert_eq!(reply.status, 201, "{path}: {:?}", reply.body);
+        reply.body[key]["id"].as_str().expect("created id").to_string()
     }
 
     /// A partner's communication timeline, newest first, as the client reads it.

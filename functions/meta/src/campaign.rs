@@ -168,7 +168,7 @@ async fn run(
         })
         .collect();
     store.put_campaign(&campaign, &recipients).await?;
-    let budget = match &services.settings.event_bus {
+    let budget = match &services.ctx.config.event_bus {
         Some(_) => services.settings.request_budget.saturating_sub(started.elapsed()),
         // Without a worker to continue, the request sends to the end.
         None => Duration::from_secs(24 * 3600),
@@ -203,7 +203,7 @@ async fn run(
 /// Asks the mail worker (through EventBridge) to send what is still queued. A failure leaves
 /// the recipients queued and visible on the campaign; it is logged for the operator.
 pub async fn continue_later(services: &Services, campaign_id: &str) {
-    let Some(bus) = &services.settings.event_bus else {
+    let Some(bus) = &services.ctx.config.event_bus else {
         return;
     };
     let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
@@ -212,7 +212,7 @@ pub async fn continue_later(services: &Services, campaign_id: &str) {
         .detail_type(CONTINUATION_DETAIL_TYPE)
         .detail(json!({"campaignId": campaign_id}).to_string())
         .build();
-    match services.events.put_events().entries(entry).send().await {
+    match services.ctx.events.put_events().entries(entry).send().await {
         Ok(out) if out.failed_entry_count() == 0 => {
             tracing::info!(campaign_id, "campaign continues in the mail worker");
         }

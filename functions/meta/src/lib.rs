@@ -28,9 +28,6 @@ pub struct MailSettings {
     /// Base URL of the public API for unsubscribe links (`PARTNERSHIPS_PUBLIC_API_URL`); by
     /// default the domain the request came in on.
     pub public_api_url: Option<String>,
-    /// The EventBridge bus continuations go to (`PARTNERSHIPS_EVENT_BUS`); without one a send
-    /// runs to the end inside the request.
-    pub event_bus: Option<String>,
     /// How long a send request may spend sending before it hands the rest to the worker
     /// (`PARTNERSHIPS_SEND_BUDGET_MS`, default 20 s: API Gateway cuts a request at 29 s).
     pub request_budget: Duration,
@@ -55,7 +52,6 @@ impl MailSettings {
         Self {
             signing_secret: var("PARTNERSHIPS_EMAIL_SIGNING_SECRET").map(String::into_bytes),
             public_api_url: var("PARTNERSHIPS_PUBLIC_API_URL").map(|u| u.trim_end_matches('/').to_string()),
-            event_bus: var("PARTNERSHIPS_EVENT_BUS"),
             request_budget: millis("PARTNERSHIPS_SEND_BUDGET_MS", 20_000),
             worker_budget: millis("PARTNERSHIPS_WORKER_BUDGET_MS", 100_000),
             sync: sync::SyncSettings::from_env(),
@@ -76,7 +72,6 @@ pub(crate) fn hmac_sha256(secret: &[u8]) -> hmac::Hmac<sha2::Sha256> {
 pub struct Services {
     pub ctx: AppContext,
     pub ses: aws_sdk_ses::Client,
-    pub events: aws_sdk_eventbridge::Client,
     pub settings: Arc<MailSettings>,
 }
 
@@ -87,7 +82,6 @@ impl Services {
         Self {
             ctx: AppContext::from_sdk_config(config, sdk),
             ses: ses_client(sdk),
-            events: aws_sdk_eventbridge::Client::new(sdk),
             settings: Arc::new(settings),
         }
     }

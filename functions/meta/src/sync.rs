@@ -171,7 +171,7 @@ fn mailbox_wire(m: &MailboxStatus) -> Value {
         "lastSuccessAt": m.last_success_at,
         "lastStatusCode": m.last_status_code,
         "lastError": m.last_error,
-        "stats": m.stats().to_wire(),
+        "stats": m.stats.to_wire(),
     })
 }
 
@@ -189,7 +189,7 @@ pub async fn status(request: &Request, services: &Services, caller: &Caller) -> 
     mailboxes.sort_by(|a, b| b.last_ingest_at.cmp(&a.last_ingest_at));
     let mut stats = SyncStats::default();
     for m in &mailboxes {
-        stats.add(&m.stats());
+        stats.add(&m.stats);
     }
     let newest = mailboxes.first();
     let failed = newest.and_then(|m| m.last_status_code).is_some_and(|c| c >= 400);

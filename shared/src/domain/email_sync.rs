@@ -333,8 +333,10 @@ pub fn sender_and_recipient(entry: &SyncEntry, direction: &str, actor: &str, par
     }
 }
 
-/// The seven counters of an ingest (§7.2).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// The seven counters of an ingest (§7.2); stored as top-level attributes of a mailbox's status
+/// row (so each moves by `ADD`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SyncStats {
     pub received: u64,
     pub processed: u64,
@@ -377,20 +379,6 @@ impl SyncStats {
                 .map(|(k, v)| (k.to_string(), json!(v)))
                 .collect(),
         )
-    }
-
-    /// Counters from a stored map (absent ones are 0).
-    pub fn from_stored(map: &Map<String, Value>) -> Self {
-        let get = |k: &str| map.get(k).and_then(Value::as_u64).unwrap_or(0);
-        Self {
-            received: get("received"),
-            processed: get("processed"),
-            imported: get("imported"),
-            duplicates: get("duplicates"),
-            unmatched: get("unmatched"),
-            skipped: get("skipped"),
-            errors: get("errors"),
-        }
     }
 
     pub fn add(&mut self, other: &SyncStats) {

@@ -47,28 +47,9 @@ pub struct MailboxStatus {
     pub last_error: Option<String>,
     pub last_unmatched_emails: Vec<String>,
     pub last_errors: Vec<Value>,
-    pub received: u64,
-    pub processed: u64,
-    pub imported: u64,
-    pub duplicates: u64,
-    pub unmatched: u64,
-    pub skipped: u64,
-    pub errors: u64,
-}
-
-impl MailboxStatus {
-    /// Its counters.
-    pub fn stats(&self) -> SyncStats {
-        SyncStats {
-            received: self.received,
-            processed: self.processed,
-            imported: self.imported,
-            duplicates: self.duplicates,
-            unmatched: self.unmatched,
-            skipped: self.skipped,
-            errors: self.errors,
-        }
-    }
+    /// Counters since the mailbox first synced.
+    #[serde(flatten)]
+    pub stats: SyncStats,
 }
 
 /// What one run of a mailbox saw.
