@@ -93,6 +93,8 @@ async fn every_sample_event_runs_through_its_handler() {
         ("partners/list", 200),
         ("partners/get", 200),
         ("partners/update", 200),
+        ("partners/claim", 200),
+        ("partners/release", 200),
         ("events/create", 201),
         ("events/list", 200),
         ("links/create", 201),

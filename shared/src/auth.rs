@@ -9,6 +9,7 @@ use lambda_http::{Request, RequestExt};
 
 use crate::config::AdminPolicy;
 use crate::domain::normalize::truncate_chars;
+use crate::domain::ownership::Role;
 use crate::error::ApiError;
 
 /// The authenticated caller.
@@ -25,6 +26,8 @@ pub struct Caller {
     pub full_name: String,
     /// `cognito:groups`.
     pub groups: Vec<String>,
+    /// What the caller may do, once [`Caller::authorize`] has decided it.
+    pub role: Role,
 }
 
 fn first_claim(claims: &HashMap<String, String>, keys: &[&str], max: usize) -> String {
@@ -95,6 +98,7 @@ impl Caller {
             last_name: last,
             full_name: full,
             groups,
+            role: Role::Member,
         })
     }
 
@@ -109,10 +113,10 @@ impl Caller {
         claims.and_then(Self::from_claims).ok_or(ApiError::Unauthorized)
     }
 
-    /// 403 unless the caller is a partnerships admin: by a group membership, or by a verified
-    /// email claim (listed, or of a listed domain). A username that looks like an email, or an
-    /// email the token marks unverified, admits no one.
-    pub fn authorize(&self, policy: &AdminPolicy) -> Result<(), ApiError> {
+    /// The caller's role: admin by the admins' group, or by a verified email claim (listed, or
+    /// of a listed domain); else member by the members' group; else 403. A username that looks
+    /// like an email, or an email the token marks unverified, admits no one.
+    pub fn authorize(&self, policy: &AdminPolicy) -> Result<Role, ApiError> {
         let by_email = self.verified_email.as_deref().is_some_and(|email| {
             let domain = email.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
             policy.emails.contains(email) || (!domain.is_empty() && policy.domains.contains(domain))
@@ -122,7 +126,15 @@ impl Caller {
                 .group
                 .as_ref()
                 .is_some_and(|g| self.groups.iter().any(|mine| mine == g));
-        if allowed { Ok(()) } else { Err(ApiError::Forbidden) }
+        let member = policy
+            .member_group
+            .as_ref()
+            .is_some_and(|g| self.groups.iter().any(|mine| mine == g));
+        match (allowed, member) {
+            (true, _) => Ok(Role::Admin),
+            (false, true) => Ok(Role::Member),
+            (false, false) => Err(ApiError::Forbidden),
+        }
     }
 }
 
@@ -238,5 +250,30 @@ mod tests {
                 .authorize(&AdminPolicy::default())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn the_members_group_makes_a_member_and_the_admins_group_wins() {
+        let policy = AdminPolicy::from_parts("", "example.org", "partnerships-admins");
+        let caller = |groups: &[&str]| Caller {
+            email: "mia@members.net".into(),
+            verified_email: Some("mia@members.net".into()),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            caller(&["partnerships-members"]).authorize(&policy).ok(),
+            Some(Role::Member)
+        );
+        assert_eq!(
+            caller(&["partnerships-members", "partnerships-admins"])
+                .authorize(&policy)
+                .ok(),
+            Some(Role::Admin)
+        );
+        assert!(caller(&["staff"]).authorize(&policy).is_err());
+        let renamed = policy.with_member_group("execs");
+        assert_eq!(caller(&["execs"]).authorize(&renamed).ok(), Some(Role::Member));
+        assert!(caller(&["partnerships-members"]).authorize(&renamed).is_err());
     }
 }

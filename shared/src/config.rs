@@ -21,12 +21,20 @@ pub struct AdminPolicy {
     pub emails: BTreeSet<String>,
     /// `PARTNERSHIPS_ADMIN_DOMAINS`, lower-cased, without `@`.
     pub domains: BTreeSet<String>,
-    /// `PARTNERSHIPS_ADMIN_GROUP`.
+    /// `PARTNERSHIPS_ADMIN_GROUP` (default `partnerships-admins`).
     pub group: Option<String>,
+    /// `PARTNERSHIPS_MEMBER_GROUP` (default `partnerships-members`): the Cognito group whose
+    /// users are members (issue 15). Anyone neither admin nor member is refused.
+    pub member_group: Option<String>,
 }
 
+/// The Cognito group of admins when `PARTNERSHIPS_ADMIN_GROUP` is not set at all.
+pub const DEFAULT_ADMIN_GROUP: &str = "partnerships-admins";
+/// The Cognito group of members when `PARTNERSHIPS_MEMBER_GROUP` is not set at all.
+pub const DEFAULT_MEMBER_GROUP: &str = "partnerships-members";
+
 impl AdminPolicy {
-    /// Parses the three comma-separated settings.
+    /// Parses the three comma-separated settings; the member group is the default one.
     pub fn from_parts(emails: &str, domains: &str, group: &str) -> Self {
         let list = |raw: &str| {
             raw.split(',')
@@ -39,6 +47,16 @@ impl AdminPolicy {
             emails: list(emails),
             domains: list(domains),
             group: (!group.is_empty()).then(|| group.to_string()),
+            member_group: Some(DEFAULT_MEMBER_GROUP.to_string()),
+        }
+    }
+
+    /// The policy with `group` (trimmed; empty = none) as the members' group.
+    pub fn with_member_group(self, group: &str) -> Self {
+        let group = group.trim();
+        Self {
+            member_group: (!group.is_empty()).then(|| group.to_string()),
+            ..self
         }
     }
 }
@@ -59,18 +77,22 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `ENV`, `MAIN_EVENTS_TABLE` and the `PARTNERSHIPS_ADMIN_*` variables. The DynamoDB
+    /// Reads `ENV`, `MAIN_EVENTS_TABLE`, the `PARTNERSHIPS_ADMIN_*` variables and
+    /// `PARTNERSHIPS_MEMBER_GROUP`. The DynamoDB
     /// endpoint override for local use is aws-config's own `AWS_ENDPOINT_URL_DYNAMODB`.
     pub fn from_env() -> Result<Self, ConfigError> {
         let var = |name: &str| std::env::var(name).unwrap_or_default();
+        // A group variable that is absent takes the default name; one set empty means none.
+        let group = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_string());
         let mut config = Self::build(
             &var("ENV"),
             &var("MAIN_EVENTS_TABLE"),
             AdminPolicy::from_parts(
                 &var("PARTNERSHIPS_ADMIN_EMAILS"),
                 &var("PARTNERSHIPS_ADMIN_DOMAINS"),
-                &var("PARTNERSHIPS_ADMIN_GROUP"),
-            ),
+                &group("PARTNERSHIPS_ADMIN_GROUP", DEFAULT_ADMIN_GROUP),
+            )
+            .with_member_group(&group("PARTNERSHIPS_MEMBER_GROUP", DEFAULT_MEMBER_GROUP)),
         )?;
         let bus = var("PARTNERSHIPS_EVENT_BUS");
         config.event_bus = Some(bus.trim().to_string()).filter(|b| !b.is_empty());

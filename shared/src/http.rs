@@ -10,7 +10,6 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 use crate::AppContext;
-use crate::auth::Caller;
 use crate::domain::normalize::dynamo_number_ok;
 use crate::error::{ApiError, ApiResult, error_chain};
 
@@ -125,15 +124,6 @@ pub fn ok(body: &impl Serialize) -> ApiResult<Response<Body>> {
 /// 201 with a JSON body.
 pub fn created(body: &impl Serialize) -> ApiResult<Response<Body>> {
     Ok(json_response(StatusCode::CREATED, body))
-}
-
-/// The caller, authenticated by the gateway and authorized as a partnerships admin.
-pub fn authenticate(request: &Request, ctx: &AppContext) -> ApiResult<Caller> {
-    let caller = Caller::from_request(request)?;
-    caller
-        .authorize(&ctx.config.admins)
-        .inspect_err(|_| tracing::warn!(caller = %caller.email, "refused: not a partnerships admin"))?;
-    Ok(caller)
 }
 
 /// Header reporting how many DynamoDB items the request read (benchmarks read it to show which

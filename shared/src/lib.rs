@@ -1,6 +1,7 @@
 //! Everything the Partnerships CRM functions share: configuration, table definitions, the pure
 //! domain rules, DynamoDB access, the HTTP envelope and caller authorization.
 
+pub mod access;
 pub mod auth;
 pub mod config;
 pub mod context;

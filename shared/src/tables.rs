@@ -89,6 +89,19 @@ pub const PARTNERS_BY_EMAIL_DOMAIN: GsiDef = GsiDef {
     range_type: "S",
 };
 
+/// `partners-by-owner`: the partners each team member owns (issue 15). Sparse: an unclaimed
+/// partner has no `ownerEmail`, so the index is as small as what is owned, and "my partners"
+/// is one query.
+pub const PARTNERS_BY_OWNER: GsiDef = GsiDef {
+    name: "partners-by-owner",
+    hash_key: "ownerEmail",
+    range_key: "id",
+    range_type: "S",
+};
+
+/// The attribute behind [`PARTNERS_BY_OWNER`].
+pub const OWNER_EMAIL_ATTR: &str = "ownerEmail";
+
 /// The attributes behind [`PARTNERS_BY_EMAIL_DOMAIN`].
 pub const EMAIL_DOMAIN_ATTR: &str = "emailDomain";
 pub const EMAIL_KEY_ATTR: &str = "emailKey";
@@ -113,7 +126,7 @@ pub const PARTNERS: TableDef = TableDef {
     base_name: "biztechPartners",
     hash_key: ID,
     range_key: None,
-    gsis: &[ARCHIVED_PARTNERS, PARTNERS_BY_EMAIL_DOMAIN],
+    gsis: &[ARCHIVED_PARTNERS, PARTNERS_BY_EMAIL_DOMAIN, PARTNERS_BY_OWNER],
 };
 /// `biztechPartnershipEvents`.
 pub const EVENTS: TableDef = TableDef {
@@ -284,6 +297,6 @@ mod tests {
         let t = Tables::with_suffix("dev");
         assert_eq!(t.partners, "biztechPartnersdev");
         assert_eq!(t.meta, "biztechPartnershipsMetadev");
-        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 9);
+        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 10);
     }
 }

@@ -44,6 +44,12 @@ pub async fn dynamo_client() -> aws_sdk_dynamodb::Client {
 }
 
 /// Claims of a partnerships admin (the local default domain).
+/// The claims of a partnerships member (issue 15): in the default members' group, and of no
+/// admin domain.
+pub fn member_claims(email: &str) -> Value {
+    json!({"email": email, "cognito:groups": ["partnerships-members"]})
+}
+
 pub fn admin_claims() -> Value {
     json!({"email": "Tester@Example.org", "given_name": "Test", "family_name": "Er", "cognito:groups": ["staff"]})
 }
@@ -248,6 +254,13 @@ impl TestApi {
     pub async fn call(&self, method: &str, path_and_query: &str, body: Option<Value>) -> Reply {
         let raw = body.map(|b| b.to_string());
         self.call_raw(method, path_and_query, raw.as_deref(), Some(admin_claims()))
+            .await
+    }
+
+    /// Calls `METHOD /path?query` as the caller whose verified claims are `claims`.
+    pub async fn call_as(&self, claims: &Value, method: &str, path_and_query: &str, body: Option<Value>) -> Reply {
+        let raw = body.map(|b| b.to_string());
+        self.call_raw(method, path_and_query, raw.as_deref(), Some(claims.clone()))
             .await
     }
 

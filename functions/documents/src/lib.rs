@@ -3,7 +3,7 @@
 
 use lambda_http::{Body, Request, Response};
 use shared::domain::records::Document;
-use shared::http::{authenticate, idempotent, path_param, route_key, serve};
+use shared::http::{idempotent, path_param, route_key, serve};
 use shared::record_routes;
 use shared::{ApiError, AppContext};
 
@@ -11,7 +11,7 @@ use shared::{ApiError, AppContext};
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
     serve(&request, &route, async {
-        let caller = authenticate(&request, ctx)?;
+        let caller = shared::access::authorize(&request, ctx).await?;
         match route.as_str() {
             "GET /partnerships/partners/{partnerId}/documents" => {
                 record_routes::list::<Document>(&request, ctx, &path_param(&request, "partnerId")?).await

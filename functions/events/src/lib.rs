@@ -12,9 +12,7 @@ use shared::domain::normalize::stored_tier;
 use shared::domain::partner::Partner;
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
-use shared::http::{
-    authenticate, check_if_match, created, idempotent, json_body, ok, path_param, route_key, serve, with_etag,
-};
+use shared::http::{check_if_match, created, idempotent, json_body, ok, path_param, route_key, serve, with_etag};
 use shared::store::Retries;
 use shared::{ApiError, ApiResult, AppContext};
 
@@ -24,7 +22,7 @@ const EVENT: &str = "partnership event";
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
     serve(&request, &route, async {
-        let caller = authenticate(&request, ctx)?;
+        let caller = shared::access::authorize(&request, ctx).await?;
         let id = || path_param(&request, "eventId");
         match route.as_str() {
             "GET /partnerships/events" => list(ctx).await,

@@ -5,7 +5,7 @@ use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
 use shared::domain::link::{LinkChanges, NewLink, PartnerEventLink};
-use shared::http::{authenticate, check_if_match, created, idempotent, json_body, ok, path_param, route_key, serve};
+use shared::http::{check_if_match, created, idempotent, json_body, ok, path_param, route_key, serve};
 use shared::store::Retries;
 use shared::store::links::item;
 use shared::{ApiError, ApiResult, AppContext};
@@ -16,7 +16,7 @@ const LINK: &str = "partner event";
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
     serve(&request, &route, async {
-        let caller = authenticate(&request, ctx)?;
+        let caller = shared::access::authorize(&request, ctx).await?;
         match route.as_str() {
             "POST /partnerships/partners/{partnerId}/events" => {
                 let partner_id = path_param(&request, "partnerId")?;

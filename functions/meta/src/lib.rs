@@ -17,7 +17,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use lambda_http::{Body, Request, Response};
 use shared::config::{Config, ConfigError};
 use shared::domain::mass_email::Sender;
-use shared::http::{authenticate, idempotent, ok, path_param, route_key, serve};
+use shared::http::{idempotent, ok, path_param, route_key, serve};
 use shared::{ApiError, ApiResult, AppContext};
 
 /// Mass-email settings, read once at init.
@@ -126,7 +126,7 @@ pub async fn handle(request: Request, services: &Services) -> Response<Body> {
             "POST /partnerships/email/sync/ingest" => return sync::ingest(&request, services).await,
             _ => {}
         }
-        let caller = authenticate(&request, &services.ctx)?;
+        let caller = shared::access::authorize(&request, &services.ctx).await?;
         match route.as_str() {
             "GET /partnerships/email/config" => ok(&sender_of(&caller)?.config_wire()),
             "GET /partnerships/email/templates" => templates::list(&request, services).await,

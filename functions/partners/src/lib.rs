@@ -1,4 +1,5 @@
-//! The partners Lambda: directory, create, detail and update (contract §5.1–§5.4).
+//! The partners Lambda: directory, create, detail and update (contract §5.1–§5.4), and claim
+//! and release (issue 15).
 //!
 //! Handlers are thin: parse → domain → store → respond. The rules live in
 //! `shared::domain::partner`; DynamoDB access in `shared::store`.
@@ -8,20 +9,22 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
+use shared::auth::Caller;
 use shared::domain::event::PartnershipEvent;
 use shared::domain::link::PartnerEventLink;
 use shared::domain::normalize::{is_canonical_status, stored_status, stored_tier};
+use shared::domain::ownership::{self, OwnershipMove, OwnershipRefusal, initial_owner};
 use shared::domain::partner::{DirectoryQuery, PartnerChanges, directory, status_options};
 use shared::domain::records::{Communication, Document, PartnerRecord};
 use shared::domain::sort::newest_first;
 use shared::domain::utc_date_string;
 use shared::http::{
-    authenticate, check_if_match, created, idempotent, json_body, ok, path_param, query_params, route_key, serve,
-    with_etag,
+    check_if_match, created, idempotent, json_body, ok, path_param, query_params, route_key, serve, with_etag,
 };
 use shared::record_routes::hydrated;
 use shared::store::Retries;
-use shared::store::partners::partner_update;
+use shared::store::Update;
+use shared::store::partners::{partner_update, with_owner};
 use shared::{ApiError, ApiResult, AppContext};
 
 const PARTNER: &str = "partner";
@@ -30,11 +33,11 @@ const PARTNER: &str = "partner";
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
     serve(&request, &route, async {
-        let caller = authenticate(&request, ctx)?;
+        let caller = shared::access::authorize(&request, ctx).await?;
         match route.as_str() {
-            "GET /partnerships/partners" => list(&request, ctx).await,
+            "GET /partnerships/partners" => list(&request, ctx, &caller).await,
             "POST /partnerships/partners" => {
-                idempotent(&request, ctx, &caller.email, create(&request, ctx, &caller.email)).await
+                idempotent(&request, ctx, &caller.email, create(&request, ctx, &caller)).await
             }
             "GET /partnerships/partners/{partnerId}" => detail(&path_param(&request, "partnerId")?, ctx).await,
             "GET /partnerships/partners/{partnerId}/activity" => {
@@ -45,6 +48,26 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
             "PATCH /partnerships/partners/{partnerId}" => {
                 update(&path_param(&request, "partnerId")?, &request, ctx, &caller.email).await
             }
+            "POST /partnerships/partners/{partnerId}/claim" => {
+                change_owner(
+                    &path_param(&request, "partnerId")?,
+                    &request,
+                    ctx,
+                    &caller,
+                    OwnerChange::Claim,
+                )
+                .await
+            }
+            "POST /partnerships/partners/{partnerId}/release" => {
+                change_owner(
+                    &path_param(&request, "partnerId")?,
+                    &request,
+                    ctx,
+                    &caller,
+                    OwnerChange::Release,
+                )
+                .await
+            }
             _ => Err(ApiError::NoRoute(route.clone())),
         }
     })
@@ -53,8 +76,8 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
 
 /// §5.1: the directory reads every partner and every link (projected parallel scans) and the
 /// events' tier ids (one meta row), in parallel, on every request.
-async fn list(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
-    let query = DirectoryQuery::parse(&query_params(request))?;
+async fn list(request: &Request, ctx: &AppContext, caller: &Caller) -> ApiResult<Response<Body>> {
+    let query = DirectoryQuery::parse(&query_params(request), &caller.email)?;
     let today = utc_date_string(Utc::now());
     let (partners, links, event_tiers) = futures::try_join!(
         ctx.store.all_partners(),
@@ -64,9 +87,14 @@ async fn list(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> 
     ok(&directory(&partners, &links, &event_tiers, &query, &today))
 }
 
-async fn create(request: &Request, ctx: &AppContext, actor: &str) -> ApiResult<Response<Body>> {
-    let changes = PartnerChanges::parse(&json_body(request)?, true)?;
-    let partner = changes.into_new_partner(uuid::Uuid::new_v4().to_string(), Utc::now().timestamp_millis(), actor);
+async fn create(request: &Request, ctx: &AppContext, caller: &Caller) -> ApiResult<Response<Body>> {
+    let mut changes = PartnerChanges::parse(&json_body(request)?, true)?;
+    changes.owner_email = Some(initial_owner(caller.role, &caller.email, changes.owner_email.take()));
+    let partner = changes.into_new_partner(
+        uuid::Uuid::new_v4().to_string(),
+        Utc::now().timestamp_millis(),
+        &caller.email,
+    );
     // One conditional put (a fresh uuid); the partner counters follow from the partners stream.
     ctx.store.create_partner(&partner).await?;
     created(&json!({"message": "Partner created successfully.", "partner": partner.to_wire()}))
@@ -99,6 +127,72 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
                 return ok(&json!({"message": "Partner updated successfully.", "partner": partner.to_wire()}));
             }
             // Another write got in between (or the partner vanished): re-read and re-merge.
+            Err(e) if e.should_retry() => continue,
+            Err(other) => return Err(other.into()),
+        }
+    }
+}
+
+/// A claim or a release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnerChange {
+    Claim,
+    Release,
+}
+
+/// POST `…/claim` and `…/release`: a versioned write of `ownerEmail`, so of two simultaneous
+/// claims one writes and the other, re-reading, finds the partner owned (409). Ownership is an
+/// edit of the partner by the caller: it moves `updatedAt`/`updatedBy` and the activity log
+/// shows it.
+async fn change_owner(
+    id: &str,
+    request: &Request,
+    ctx: &AppContext,
+    caller: &Caller,
+    change: OwnerChange,
+) -> ApiResult<Response<Body>> {
+    let mut retries = Retries::default();
+    loop {
+        retries.next().await?;
+        let stored = ctx
+            .store
+            .get_partner(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(PARTNER, id))?;
+        check_if_match(request, stored.version, PARTNER, || json!(stored.to_wire()))?;
+        let owner = stored.owner_email.as_deref();
+        let decided = match change {
+            OwnerChange::Claim => ownership::claim(caller.role, &caller.email, owner),
+            OwnerChange::Release => ownership::release(caller.role, &caller.email, owner),
+        };
+        let (done, verb) = match change {
+            OwnerChange::Claim => ("Partner claimed successfully.", "claimed"),
+            OwnerChange::Release => ("Partner released successfully.", "released"),
+        };
+        let new_owner = match decided {
+            Ok(OwnershipMove::Unchanged) => return ok(&json!({"message": done, "partner": stored.to_wire()})),
+            Ok(OwnershipMove::SetOwner(new_owner)) => new_owner,
+            Err(OwnershipRefusal::OwnedByAnother(other)) => {
+                return Err(ApiError::Conflicting(format!(
+                    "This partner is already owned by {other}; only an admin may take it over."
+                )));
+            }
+            Err(OwnershipRefusal::NotTheOwner(other)) => {
+                return Err(ApiError::ForbiddenBecause(format!(
+                    "Forbidden: this partner is owned by {other}; only its owner or an admin may release it."
+                )));
+            }
+        };
+        let update = with_owner(
+            Update::new(&caller.email, Utc::now().timestamp_millis()).expect_version(stored.version),
+            Some(&new_owner),
+        )?;
+        match ctx.store.update_partner(id, update).await {
+            Ok(partner) => {
+                tracing::info!(partner = id, by = %caller.email, "partner {verb}");
+                return ok(&json!({"message": done, "partner": partner.to_wire()}));
+            }
+            // Another write got in first (perhaps another claim): decide again on what it wrote.
             Err(e) if e.should_retry() => continue,
             Err(other) => return Err(other.into()),
         }

@@ -5,14 +5,17 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::domain::aggregates::{EventAggregate, LinkFacts, QueueKey};
+use shared::domain::aggregates::{CommFacts, EventAggregate, LinkFacts, QueueKey};
 use shared::domain::dashboard::{
-    DashboardData, DashboardParams, PartnersInScope, QueueDays, Scope, dashboard as build_dashboard, shown_items,
+    DashboardData, DashboardParams, PartnersInScope, QueueDays, Scope, dashboard as build_dashboard, data_from_records,
+    shown_items,
 };
 use shared::domain::export::{partner_rows, to_csv};
 use shared::domain::normalize::{ALUMNI_TAG, iso_millis};
+use shared::domain::ownership::OwnerFilter;
+use shared::domain::records::Communication;
 use shared::domain::sort::compare_partners;
-use shared::http::{authenticate, download, ok, query_params, route_key, serve};
+use shared::http::{download, ok, query_params, route_key, serve};
 use shared::store::StoreError;
 use shared::store::aggregates::Partition;
 use shared::{ApiError, ApiResult, AppContext};
@@ -23,9 +26,9 @@ mod queue;
 pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     let route = route_key(&request);
     serve(&request, &route, async {
-        authenticate(&request, ctx)?;
+        let caller = shared::access::authorize(&request, ctx).await?;
         match route.as_str() {
-            "GET /partnerships/dashboard" => dashboard(&request, ctx).await,
+            "GET /partnerships/dashboard" => dashboard(&request, ctx, &caller.email).await,
             "GET /partnerships/export" => export(&request, ctx).await,
             _ => Err(ApiError::NoRoute(route.clone())),
         }
@@ -38,9 +41,60 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
 /// is due and stale, counted without reading it), the first `actionLimit` rows of the action
 /// queue, the partner counters of the scope, the archived partners' links, and the partners
 /// named on the action items. Never the other links.
-async fn dashboard(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
-    let params = DashboardParams::parse(&query_params(request));
-    ok(&dashboard_body(&params, Utc::now(), ctx).await?)
+async fn dashboard(request: &Request, ctx: &AppContext, me: &str) -> ApiResult<Response<Body>> {
+    let query = query_params(request);
+    let mut params = DashboardParams::parse(&query);
+    params.owner = match OwnerFilter::parse(query.get("owner").map(String::as_str), me)? {
+        Some(OwnerFilter::Email(owner)) => Some(owner),
+        Some(OwnerFilter::Unclaimed) => {
+            return Err(ApiError::validation(
+                "'owner' on the dashboard must be me or an email address.",
+                json!({"owner": "unclaimed"}),
+            ));
+        }
+        None => None,
+    };
+    let now = Utc::now();
+    match &params.owner {
+        Some(owner) => ok(&owned_dashboard_body(&params, owner, now, ctx).await?),
+        None => ok(&dashboard_body(&params, now, ctx).await?),
+    }
+}
+
+/// The dashboard of the partners `owner` owns: the organisation's dashboard rules applied to
+/// just their links and communications, read through the `partners-by-owner` index and each
+/// partner's own lists. Reads grow with what the owner has (an executive's book of sponsors),
+/// not with the organisation; the per-event aggregates are organisation-wide, so they are not
+/// used here.
+async fn owned_dashboard_body(
+    params: &DashboardParams,
+    owner: &str,
+    now: chrono::DateTime<Utc>,
+    ctx: &AppContext,
+) -> ApiResult<Value> {
+    let store = &ctx.store;
+    let (events, owned) = futures::try_join!(store.all_events(), store.partners_owned_by(owner))?;
+    let records = futures::future::try_join_all(owned.iter().map(|partner| async move {
+        let (links, (communications, _)) = futures::try_join!(
+            store.links_of(&partner.id),
+            store.list_records::<Communication>(&partner.id, None, None)
+        )?;
+        Ok::<_, StoreError>((links, communications))
+    }))
+    .await?;
+    let links: Vec<LinkFacts> = records.iter().flat_map(|(l, _)| l).map(LinkFacts::from).collect();
+    let communications: Vec<CommFacts> = records.iter().flat_map(|(_, c)| c).map(CommFacts::from).collect();
+    let mut data = data_from_records(events, &links, &communications, params, now);
+    let archived: BTreeSet<&str> = owned.iter().filter(|p| p.archived).map(|p| p.id.as_str()).collect();
+    data.archived_partner_links = links
+        .iter()
+        .filter(|l| archived.contains(l.partner_id.as_str()))
+        .cloned()
+        .collect();
+    data.partner_count = owned.len() as i64;
+    data.archived_partner_count = archived.len() as i64;
+    data.partners = owned.into_iter().map(|p| (p.id.clone(), p)).collect();
+    Ok(build_dashboard(&data, params, now))
 }
 
 async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ctx: &AppContext) -> ApiResult<Value> {

@@ -19,7 +19,7 @@ use shared::domain::export::partner_rows;
 use shared::domain::normalize::iso_millis;
 use shared::domain::sheets::sheet_values;
 use shared::domain::sort::compare_partners;
-use shared::http::{authenticate, json_body, ok, route_key, serve};
+use shared::http::{json_body, ok, route_key, serve};
 use shared::{ApiError, ApiResult, AppContext};
 
 use crate::google::{Credentials, GoogleError, Sheets};
@@ -219,7 +219,7 @@ fn upstream(e: GoogleError) -> ApiError {
 pub async fn handle(request: Request, services: &Services) -> Response<Body> {
     let route = route_key(&request);
     serve(&request, &route, async {
-        let caller = authenticate(&request, &services.ctx)?;
+        let caller = shared::access::authorize(&request, &services.ctx).await?;
         match route.as_str() {
             "GET /partnerships/google-sheets/status" => status(services).await,
             "POST /partnerships/google-sheets/sync" => sync(&request, services, &caller.email).await,

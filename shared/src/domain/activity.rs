@@ -43,6 +43,7 @@ impl Entity {
                 "tags",
                 "isAlumni",
                 "archived",
+                "ownerEmail",
             ],
             Entity::Event => &[
                 "name",

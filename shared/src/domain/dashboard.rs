@@ -29,6 +29,8 @@ pub struct DashboardParams {
     pub include_archived: bool,
     pub upcoming_window_days: i64,
     pub action_limit: usize,
+    /// Only the partners this email owns (issue 15's `owner=me`), resolved by the caller.
+    pub owner: Option<String>,
 }
 
 /// An integer parameter clamped to `[min, max]`; a non-integer gives `default`, an empty value
@@ -67,6 +69,7 @@ impl DashboardParams {
                 == Some(true),
             upcoming_window_days: clamped(params.get("upcomingWindowDays"), 7, 90, 21),
             action_limit: clamped(params.get("actionLimit"), 10, 200, 40) as usize,
+            owner: None,
         }
     }
 }
@@ -997,6 +1000,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
             "availableYears": scope.available_years,
             "scopedEventCount": scope.scoped.len(),
             "today": today_text,
+            "owner": params.owner,
         },
         "totals": {
             "partnerCount": data.partner_count,

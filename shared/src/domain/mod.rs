@@ -13,6 +13,7 @@ pub mod mass_email;
 pub mod metrics;
 pub mod money;
 pub mod normalize;
+pub mod ownership;
 pub mod partner;
 pub mod records;
 pub mod sheets;

@@ -11,6 +11,7 @@ use super::metrics::{DirectorySummary, LinkSummary, partner_metrics};
 use super::normalize::{
     self, CANONICAL_STATUSES, Field, is_canonical_status, query_boolean, stored_tier, truncate_chars, with_alumni_tag,
 };
+use super::ownership::{OwnerFilter, parse_owner_email};
 use super::sort::compare_partners;
 
 /// A stored partner (`biztechPartners`).
@@ -33,11 +34,15 @@ pub struct Partner {
     pub updated_at: i64,
     pub updated_by: String,
     pub version: u64,
+    /// Who owns the partner (issue 15); absent = unclaimed. Absent rather than NULL in the
+    /// item: it keys the sparse `partners-by-owner` index, whose keys must be strings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner_email: Option<String>,
 }
 
 impl Partner {
     /// Every attribute of a partner item: what the directory's projected scan reads.
-    pub const FIELDS: [&'static str; 16] = [
+    pub const FIELDS: [&'static str; 17] = [
         "id",
         "company",
         "email",
@@ -54,6 +59,7 @@ impl Partner {
         "updatedAt",
         "updatedBy",
         "version",
+        "ownerEmail",
     ];
 
     /// The partner as the API shows it: stored attributes, `tier` re-normalized.
@@ -63,6 +69,8 @@ impl Partner {
             _ => Map::new(),
         };
         wire.insert("tier".into(), Value::String(stored_tier(Some(&self.tier))));
+        // Every answer names the owner, `null` for an unclaimed partner.
+        wire.insert("ownerEmail".into(), json!(self.owner_email));
         wire
     }
 
@@ -116,6 +124,8 @@ pub struct PartnerChanges {
     pub tags: Option<Vec<String>>,
     pub is_alumni: Option<bool>,
     pub archived: Option<bool>,
+    /// `ownerEmail`: `Some(None)` = unclaimed. Who may set it is the caller's role's to say.
+    pub owner_email: Option<Option<String>>,
 }
 
 fn optional_text(body: &Map<String, Value>, field: &str, max: usize) -> Result<Option<String>, ValidationError> {
@@ -185,6 +195,7 @@ impl PartnerChanges {
             tags,
             is_alumni: normalize::boolean(body.get("isAlumni"), "isAlumni")?,
             archived: normalize::boolean(body.get("archived"), "archived")?,
+            owner_email: body.get("ownerEmail").map(parse_owner_email).transpose()?,
         })
     }
 
@@ -213,6 +224,7 @@ impl PartnerChanges {
             updated_at: now_ms,
             updated_by: actor.to_string(),
             version: 1,
+            owner_email: self.owner_email.flatten(),
         }
     }
 
@@ -259,6 +271,7 @@ pub struct DirectoryQuery {
     pub package_tier: Option<String>,
     pub partner_tier: Option<String>,
     pub event_id_year: Option<String>,
+    pub owner: Option<OwnerFilter>,
 }
 
 fn non_empty(text: String) -> Option<String> {
@@ -266,8 +279,9 @@ fn non_empty(text: String) -> Option<String> {
 }
 
 impl DirectoryQuery {
-    /// Parses query parameters; bad status or tier values give 406.
-    pub fn parse(params: &HashMap<String, String>) -> Result<Self, ValidationError> {
+    /// Parses query parameters for the caller `me` (`owner=me`); bad status, tier or owner
+    /// values give 406.
+    pub fn parse(params: &HashMap<String, String>, me: &str) -> Result<Self, ValidationError> {
         let get = |key: &str| params.get(key).map(|v| Value::String(v.clone()));
         let text = |key: &str, max: usize| non_empty(normalize::text(get(key).as_ref(), max));
         let status = match text("status", 80) {
@@ -295,6 +309,7 @@ impl DirectoryQuery {
             package_tier,
             partner_tier,
             event_id_year,
+            owner: OwnerFilter::parse(params.get("owner").map(String::as_str), me)?,
         })
     }
 
@@ -313,6 +328,10 @@ impl DirectoryQuery {
     /// Whether the partner record passes the partner filters.
     pub fn partner_matches(&self, partner: &Partner) -> bool {
         (self.include_archived || !partner.archived)
+            && self
+                .owner
+                .as_ref()
+                .is_none_or(|o| o.matches(partner.owner_email.as_deref()))
             && self.is_alumni.is_none_or(|a| partner.is_alumni == a)
             && self
                 .partner_tier
@@ -339,6 +358,7 @@ impl DirectoryQuery {
             "search": self.search,
             "tier": self.package_tier,
             "partnerTier": self.partner_tier,
+            "owner": self.owner.as_ref().map(OwnerFilter::to_json),
         })
     }
 }
@@ -583,7 +603,7 @@ mod tests {
             &partners,
             &all_links,
             &tiers,
-            &DirectoryQuery::parse(&params(&[])).unwrap(),
+            &DirectoryQuery::parse(&params(&[]), "me@example.org").unwrap(),
             "2025-01-01",
         );
         let names: Vec<&str> = all["partners"]
@@ -599,11 +619,10 @@ mod tests {
         assert_eq!(all["partnerTierOptions"], json!(["partner_plus"]));
         assert!(all["partners"][0].get("linkSummaries").is_none());
 
-        let q = DirectoryQuery::parse(&params(&[
-            ("eventId", "e2"),
-            ("eventYear", "2025"),
-            ("status", "pitched"),
-        ]))
+        let q = DirectoryQuery::parse(
+            &params(&[("eventId", "e2"), ("eventYear", "2025"), ("status", "pitched")]),
+            "me@example.org",
+        )
         .unwrap();
         let scoped = directory(&partners, &all_links, &tiers, &q, "2025-01-01");
         assert_eq!(scoped["partners"].as_array().unwrap().len(), 1);
@@ -615,7 +634,7 @@ mod tests {
             &partners,
             &all_links,
             &tiers,
-            &DirectoryQuery::parse(&params(&[("includeArchived", "TRUE")])).unwrap(),
+            &DirectoryQuery::parse(&params(&[("includeArchived", "TRUE")]), "me@example.org").unwrap(),
             "2025-01-01",
         );
         assert_eq!(archived["summary"]["archivedPartners"], 1);
@@ -625,14 +644,15 @@ mod tests {
     #[test]
     fn directory_query_rejects_bad_slugs_and_matches_search() {
         assert_eq!(
-            DirectoryQuery::parse(&params(&[("status", "!!")])).unwrap_err().message,
+            DirectoryQuery::parse(&params(&[("status", "!!")]), "me@example.org")
+                .unwrap_err()
+                .message,
             "'status' must include at least one letter or number."
         );
-        let q = DirectoryQuery::parse(&params(&[
-            ("tier", "Gold"),
-            ("packageTier", "Silver"),
-            ("search", " ACME Jane "),
-        ]))
+        let q = DirectoryQuery::parse(
+            &params(&[("tier", "Gold"), ("packageTier", "Silver"), ("search", " ACME Jane ")]),
+            "me@example.org",
+        )
         .unwrap();
         assert_eq!(q.package_tier.as_deref(), Some("silver"));
         let p = Partner {
@@ -641,5 +661,45 @@ mod tests {
             ..Default::default()
         };
         assert!(q.partner_matches(&p));
+    }
+
+    #[test]
+    fn the_owner_filter_keeps_the_partners_of_that_owner() {
+        let owned = |id: &str, owner: Option<&str>| Partner {
+            id: id.into(),
+            company: id.into(),
+            owner_email: owner.map(str::to_string),
+            ..Default::default()
+        };
+        let partners = [
+            owned("a", Some("me@example.org")),
+            owned("b", None),
+            owned("c", Some("otto@example.org")),
+        ];
+        let ids = |owner: &str| {
+            let q = DirectoryQuery::parse(&params(&[("owner", owner)]), "me@example.org").unwrap();
+            let answer = directory(&partners, &[], &BTreeSet::new(), &q, "2025-01-01");
+            answer["partners"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids("me"), ["a"]);
+        assert_eq!(ids("unclaimed"), ["b"]);
+        assert_eq!(ids("otto@example.org"), ["c"]);
+        assert_eq!(ids(""), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn every_directory_row_names_its_owner_or_null() {
+        let partner = Partner {
+            id: "p".into(),
+            ..Default::default()
+        };
+        assert_eq!(partner.to_wire()["ownerEmail"], Value::Null);
+        let stored = serde_json::to_value(&partner).unwrap();
+        assert!(stored.get("ownerEmail").is_none(), "absent in the item, never NULL");
     }
 }

@@ -11,7 +11,7 @@ use crate::domain::metrics::LinkSummary;
 use crate::domain::partner::{Partner, PartnerChanges, email_index_keys};
 use crate::tables::{
     ARCHIVED, ARCHIVED_INDEX_ATTR, ARCHIVED_PARTNERS, EMAIL_DOMAIN_ATTR, EMAIL_KEY_ATTR, EVENT_TIER_CATALOG_ID,
-    LINKS_BY_PARTNER, PARTNER_COUNTS_ID, PARTNERS_BY_EMAIL_DOMAIN,
+    LINKS_BY_PARTNER, OWNER_EMAIL_ATTR, PARTNER_COUNTS_ID, PARTNERS_BY_EMAIL_DOMAIN, PARTNERS_BY_OWNER,
 };
 
 /// `update` with the partner's email index keys following `email` (set for a valid address,
@@ -20,6 +20,16 @@ pub fn with_email_index(update: Update, email: &str) -> Result<Update, StoreErro
     Ok(match email_index_keys(email) {
         Some((domain, key)) => update.set(EMAIL_DOMAIN_ATTR, domain)?.set(EMAIL_KEY_ATTR, key)?,
         None => update.remove_path(&[EMAIL_DOMAIN_ATTR]).remove_path(&[EMAIL_KEY_ATTR]),
+    })
+}
+
+/// `update` with the partner's owner set (`Some(Some(_))`), removed (`Some(None)`: unclaimed,
+/// absent from the `partners-by-owner` index) or left alone (`None`).
+pub fn with_owner(update: Update, owner: Option<&Option<String>>) -> Result<Update, StoreError> {
+    Ok(match owner {
+        Some(Some(owner)) => update.set(OWNER_EMAIL_ATTR, owner)?,
+        Some(None) => update.remove_path(&[OWNER_EMAIL_ATTR]),
+        None => update,
     })
 }
 
@@ -40,13 +50,18 @@ pub fn partner_update(
         .into_iter()
         .filter(|(attr, value)| !only_changed || current.get(*attr) != Some(value))
         .collect();
-    if only_changed && assignments.is_empty() {
+    let owner = changes
+        .owner_email
+        .as_ref()
+        .filter(|owner| !only_changed || **owner != stored.owner_email);
+    if only_changed && assignments.is_empty() && owner.is_none() {
         return Ok(None);
     }
     let mut update = Update::new(actor, now_ms).expect_version(stored.version);
     for (attr, value) in &assignments {
         update = update.set(attr, value)?;
     }
+    update = with_owner(update, owner)?;
     if let Some(email) = &changes.email {
         update = with_email_index(update, email)?;
     }
@@ -109,6 +124,13 @@ impl Store {
         Ok(self.query(query).await?.0)
     }
 
+    /// The partners `owner` owns (`partners-by-owner`, to the end; an index read, eventually
+    /// consistent): what a dashboard scoped to an owner starts from.
+    pub async fn partners_owned_by(&self, owner: &str) -> Result<Vec<Partner>, StoreError> {
+        self.query_index(&self.tables().partners, PARTNERS_BY_OWNER, owner)
+            .await
+    }
+
     /// `(all partners, archived partners)`, from the counters the stream processor keeps.
     pub async fn partner_counts(&self) -> Result<(i64, i64), StoreError> {
         let row: Option<PartnerCounts> = self.get(&self.tables().meta, PARTNER_COUNTS_ID).await?;
@@ -125,7 +147,7 @@ impl Store {
     /// The few partner fields event sponsorship rows and action items show, by id (a projection:
     /// less to transfer and parse than whole partners with their notes).
     pub async fn partner_cards(&self, ids: &[String]) -> Result<HashMap<String, Partner>, StoreError> {
-        const CARD: [&str; 9] = [
+        const CARD: [&str; 10] = [
             "id",
             "company",
             "contactName",
@@ -135,6 +157,7 @@ impl Store {
             "tier",
             "archived",
             "isAlumni",
+            "ownerEmail",
         ];
         let partners: Vec<Partner> = self.batch_get_cards(&self.tables().partners, ids, &CARD).await?;
         Ok(partners.into_iter().map(|p| (p.id.clone(), p)).collect())
