@@ -76,7 +76,7 @@ async fn gateway_serves_template_routes_like_api_gateway() {
     assert!(
         preflight
             .headers
-            .contains("access-control-allow-methods: get,post,patch,delete,options")
+            .contains("access-control-allow-methods: get,post,put,patch,delete,options")
     );
     assert!(!preflight.headers.contains("access-control-allow-credentials"));
 

@@ -110,6 +110,7 @@ fn call_for(route: &str, world: &World, book: &Book, owner: &str) -> (String, Op
         ("POST", "send") => Some(json!({"subject": "Hi", "body": "Hello", "partnerIds": [book.partner]})),
         ("POST", "sync") => Some(json!({"mode": "push"})),
         ("PATCH", _) => Some(json!({"notes": "edited"})),
+        ("PUT", "forecast") => Some(json!({"probabilities": {"pitched": 30}})),
         _ => None,
     };
     (format!("{method} {path}"), body)
@@ -166,6 +167,8 @@ const MEMBER_REFUSED: &[(&str, bool, bool)] = &[
     ("GET /partnerships/email/campaigns/{campaignId}", false, false),
     ("GET /partnerships/email/sync/status", true, true),
     ("POST /partnerships/email/sync/token", true, true),
+    ("GET /partnerships/forecast", false, false),
+    ("PUT /partnerships/forecast", true, true),
     ("GET /partnerships/google-sheets/status", false, false),
     ("POST /partnerships/google-sheets/sync", true, true),
 ];

@@ -129,6 +129,8 @@ async fn every_sample_event_runs_through_its_handler() {
         ("meta/sync-status", 200),
         ("meta/sync-ingest", 200),
         ("meta/sync-rotate-token", 200),
+        ("meta/forecast", 200),
+        ("meta/update-forecast", 200),
         ("sheets/status", 200),
         ("sheets/sync", 409),
     ];

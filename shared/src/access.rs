@@ -133,6 +133,8 @@ pub const PERMISSIONS: &[(&str, Permission)] = &[
     ("POST /partnerships/email/sync/ingest", Public),
     ("GET /partnerships/email/unsubscribe", Public),
     ("POST /partnerships/email/unsubscribe", Public),
+    ("GET /partnerships/forecast", Everyone),
+    ("PUT /partnerships/forecast", AdminOnly),
     ("GET /partnerships/google-sheets/status", Everyone),
     ("POST /partnerships/google-sheets/sync", AdminOnly),
 ];

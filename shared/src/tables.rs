@@ -233,6 +233,9 @@ pub const ROLLUP_STATUS_ID: &str = "partnerships_rollup_status";
 /// by event writes so the directory need not scan the events table for its tier options.
 pub const EVENT_TIER_CATALOG_ID: &str = "partnerships_event_tier_catalog";
 
+/// Meta row of the stage's win probabilities per status (the weighted forecast).
+pub const FORECAST_ID: &str = "forecast_probabilities";
+
 /// Meta row id holding how many mass-email templates are active (the cap of §8.3 counts them
 /// in the same transaction that creates, archives or restores one).
 pub const TEMPLATE_COUNTS_ID: &str = "partnerships_template_counts";

@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
+use shared::domain::aggregates::{EventAggregate, LinkFacts};
 use shared::domain::event::{EventChanges, EventCounters, PartnershipEvent, compare_events};
 use shared::domain::metrics::PipelineAccumulator;
+use shared::domain::money::from_cents;
 use shared::domain::normalize::stored_tier;
 use shared::domain::partner::Partner;
 use shared::domain::sort::newest_first;
@@ -44,10 +46,28 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     .await
 }
 
+/// Every event with its counters and its weighted pipeline: the status totals of the events
+/// with links (one summary row each, read at once) weighed by the stage's probabilities.
 async fn list(ctx: &AppContext) -> ApiResult<Response<Body>> {
-    let mut events = ctx.store.all_events().await?;
+    let (mut events, settings) = futures::try_join!(ctx.store.all_events(), ctx.store.forecast_settings())?;
     events.sort_by(compare_events);
-    let events: Vec<Map<String, Value>> = events.iter().map(PartnershipEvent::to_wire).collect();
+    let linked: Vec<String> = events
+        .iter()
+        .filter(|e| e.counters.relationship_count > 0)
+        .map(|e| e.id.clone())
+        .collect();
+    let aggregates = ctx.store.event_aggregates(&linked).await?;
+    let events: Vec<Map<String, Value>> = events
+        .iter()
+        .map(|event| {
+            let weighted = aggregates
+                .get(&event.id)
+                .map_or(0, |a| settings.probabilities.weighted_cents(a));
+            let mut wire = event.to_wire();
+            wire.insert("weightedPipelineAmount".into(), json!(from_cents(weighted)));
+            wire
+        })
+        .collect();
     ok(&json!({"events": events}))
 }
 
@@ -108,7 +128,11 @@ async fn detail(id: &str, ctx: &AppContext) -> ApiResult<Response<Body>> {
 async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
     // The event and its links are read at once; a 404 wastes the links query, a re-key pass
     // rewrites them, so they are read again after one.
-    let (stored, links) = futures::try_join!(load(id, ctx), async { Ok(ctx.store.links_of_event(id).await?) })?;
+    let (stored, links, settings) = futures::try_join!(
+        load(id, ctx),
+        async { Ok(ctx.store.links_of_event(id).await?) },
+        async { Ok(ctx.store.forecast_settings().await?) }
+    )?;
     let rekeyed = stored.rekey_pending != 0;
     let event = repaired(stored, ctx).await;
     let mut links = if rekeyed {
@@ -150,6 +174,9 @@ async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
     let mut event_json = event.to_wire_with(&counters);
     // Computed and dropped by the peer (§14.11); returned here as an added field.
     event_json.insert("upcomingFollowUps".into(), json!(upcoming));
+    let facts: Vec<LinkFacts> = links.iter().map(LinkFacts::from).collect();
+    let weighted = settings.probabilities.weighted_cents(&EventAggregate::of_links(&facts));
+    event_json.insert("weightedPipelineAmount".into(), json!(from_cents(weighted)));
     let mut pipeline_json = pipeline.to_json();
     if let Some(map) = pipeline_json.as_object_mut() {
         map.remove("openPipelineAmount");

@@ -4,6 +4,7 @@
 //! reports as bounced or complained.
 
 pub mod campaign;
+pub mod forecast;
 pub mod mailer;
 pub mod sync;
 pub mod templates;
@@ -151,6 +152,8 @@ pub async fn handle(request: Request, services: &Services) -> Response<Body> {
             }
             "GET /partnerships/email/sync/status" => sync::status(&request, services, &caller).await,
             "POST /partnerships/email/sync/token" => sync::rotate_token(&request, services, &caller).await,
+            "GET /partnerships/forecast" => forecast::show(&services.ctx).await,
+            "PUT /partnerships/forecast" => forecast::update(&request, &services.ctx, &caller.email).await,
             "GET /partnerships/email/campaigns/{campaignId}" => {
                 campaign::show(services, &path_param(&request, "campaignId")?).await
             }

@@ -73,7 +73,11 @@ async fn owned_dashboard_body(
     ctx: &AppContext,
 ) -> ApiResult<Value> {
     let store = &ctx.store;
-    let (events, owned) = futures::try_join!(store.all_events(), store.partners_owned_by(owner))?;
+    let (events, owned, settings) = futures::try_join!(
+        store.all_events(),
+        store.partners_owned_by(owner),
+        store.forecast_settings()
+    )?;
     let records = futures::future::try_join_all(owned.iter().map(|partner| async move {
         let (links, (communications, _)) = futures::try_join!(
             store.links_of(&partner.id),
@@ -91,6 +95,7 @@ async fn owned_dashboard_body(
         .filter(|l| archived.contains(l.partner_id.as_str()))
         .cloned()
         .collect();
+    data.probabilities = settings.probabilities;
     data.partner_count = owned.len() as i64;
     data.archived_partner_count = archived.len() as i64;
     data.partners = owned.into_iter().map(|p| (p.id.clone(), p)).collect();
@@ -169,7 +174,14 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
         members,
         archived_partner_links,
         (partner_count, archived_partner_count),
-    ) = futures::try_join!(queue, members, archived_links, store.partner_counts())?;
+        settings,
+    ) = futures::try_join!(
+        queue,
+        members,
+        archived_links,
+        store.partner_counts(),
+        store.forecast_settings()
+    )?;
     let aggregates: HashMap<String, EventAggregate> = aggregates;
     // One event in scope: its links are its partners (one link per partner and event).
     let partners_in_scope = members.unwrap_or_else(|| match scope.partners_in_scope(params) {
@@ -179,6 +191,7 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
         _ => 0,
     });
     let data = DashboardData {
+        probabilities: settings.probabilities,
         events,
         aggregates,
         tallies,

@@ -13,6 +13,7 @@ use super::aggregates::{
     parse_date, stale_eligible,
 };
 use super::event::{PartnershipEvent, compare_events};
+use super::forecast::Probabilities;
 use super::money::{from_cents, sum_cents, to_cents};
 use super::normalize::{is_lost_status, is_secured_status, slug_label, stored_status, text};
 use super::partner::Partner;
@@ -266,6 +267,8 @@ pub struct DashboardData {
     /// All partners / archived partners (the meta counters).
     pub partner_count: i64,
     pub archived_partner_count: i64,
+    /// The stage's win probability per status (`weightedPipelineAmount`).
+    pub probabilities: Probabilities,
 }
 
 /// Where `totals.partnersInScope` comes from, decided by the scope alone.
@@ -838,10 +841,13 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
 
     // totals and pipeline over the scoped events' aggregates
     let mut totals = Sums::default();
+    let weighted_of = |aggregate: &EventAggregate| data.probabilities.weighted_cents(aggregate);
+    let mut weighted_total = 0i64;
     let mut by_status: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for event in &scope.scoped {
         let aggregate = aggregate_of(&event.id);
         totals.add_aggregate(aggregate);
+        weighted_total = weighted_total.saturating_add(weighted_of(aggregate));
         for (status, t) in &aggregate.by_status {
             let entry = by_status.entry(stored_status(Some(status))).or_default();
             entry.0 += t.count;
@@ -888,7 +894,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
     // annual goal pace over the selected year's events
     let annual = match scope.selected_year {
         None => {
-            let mut block = json!({"year": null, "goalAmount": 0.0, "committedAmount": 0.0, "securedAmount": 0.0, "pipelineAmount": 0.0, "openPipelineAmount": 0.0})
+            let mut block = json!({"year": null, "goalAmount": 0.0, "committedAmount": 0.0, "securedAmount": 0.0, "pipelineAmount": 0.0, "openPipelineAmount": 0.0, "weightedPipelineAmount": 0.0})
                 .as_object()
                 .cloned()
                 .unwrap_or_default();
@@ -899,9 +905,14 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
             let goal = sum_cents(scope.annual.iter().filter_map(|e| e.sponsorship_goal).map(to_cents));
             let mut sums = Sums::default();
             annual_ids.iter().for_each(|id| sums.add_aggregate(aggregate_of(id)));
+            let weighted = annual_ids
+                .iter()
+                .map(|id| weighted_of(aggregate_of(id)))
+                .fold(0i64, i64::saturating_add);
             let mut block = Map::new();
             block.insert("year".into(), json!(year));
             block.extend(sums.money(goal));
+            block.insert("weightedPipelineAmount".into(), json!(from_cents(weighted)));
             block.extend(goal_block(goal, sums.secured, year_fraction(year, today)));
             block
         }
@@ -941,6 +952,10 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
             .cloned()
             .unwrap_or_default();
             row.extend(sums.money(goal));
+            row.insert(
+                "weightedPipelineAmount".into(),
+                json!(from_cents(weighted_of(aggregate))),
+            );
             row.extend(goal_block(goal, sums.secured, expected));
             row.insert("paceStatus".into(), json!(pace_status(goal > 0, progress, expected)));
             row.insert("relationshipCount".into(), json!(sums.count));
@@ -1015,6 +1030,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
             "overdueFollowUps": overdue,
             "actionItemCount": action_items.len(),
             "openPipelineAmount": from_cents(totals.open()),
+            "weightedPipelineAmount": from_cents(weighted_total),
             "lostAmount": from_cents(totals.lost),
             "actionItemTotal": total_items,
             "openUpcomingFollowUps": open_upcoming,

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod email_sync;
 pub mod event;
 pub mod export;
+pub mod forecast;
 pub mod link;
 pub mod mass_email;
 pub mod metrics;

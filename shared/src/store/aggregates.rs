@@ -641,6 +641,17 @@ impl Store {
         .await
     }
 
+    /// The status totals of each event (its `summary` row; eventually consistent, as the
+    /// processor is seconds behind anyway), read at once; an event without links has none.
+    pub async fn event_aggregates(&self, ids: &[String]) -> Result<HashMap<String, EventAggregate>, StoreError> {
+        let rows = futures::future::try_join_all(ids.iter().map(|id| async move {
+            let row: Option<HashMap<String, serde_json::Value>> = self.get_row(&summary_pk(id), SUMMARY, false).await?;
+            Ok::<_, StoreError>((id.clone(), row.map(|r| aggregate_of(&r)).unwrap_or_default()))
+        }))
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
     /// `(partners, visible partners)` of a partition.
     pub async fn member_counts(&self, partition: Partition) -> Result<(i64, i64), StoreError> {
         let counts: MemberCounts = self.get_row(&partition.pk(), COUNT, false).await?.unwrap_or_default();

@@ -1,5 +1,6 @@
-//! The meta table's mass-email rows: templates (with the active-template counter that keeps the
-//! cap in the same transaction), suppressed addresses, send idempotency records and campaigns.
+//! The meta table's rows: mass-email templates (with the active-template counter that keeps the
+//! cap in the same transaction), suppressed addresses, send idempotency records, campaigns, and
+//! the forecast settings.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -7,12 +8,24 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update as Trans
 use serde::{Deserialize, Serialize};
 
 use super::{IndexQuery, Store, StoreError, Update, put_new_item, put_versioned_item};
+use crate::domain::forecast::Probabilities;
 use crate::domain::mass_email::{
     Campaign, CampaignRecipient, EmailTemplate, MAX_TEMPLATES, SENDING, TEMPLATE_ENTITY, template_state,
 };
 use crate::tables::{
-    CAMPAIGN_PREFIX, ID, IDEMPOTENCY_PREFIX, SUPPRESSED_PREFIX, TEMPLATE_COUNTS_ID, TEMPLATES_BY_STATE,
+    CAMPAIGN_PREFIX, FORECAST_ID, ID, IDEMPOTENCY_PREFIX, SUPPRESSED_PREFIX, TEMPLATE_COUNTS_ID, TEMPLATES_BY_STATE,
 };
+
+/// The stage's forecast settings row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ForecastSettings {
+    #[serde(flatten)]
+    pub probabilities: Probabilities,
+    pub updated_at: i64,
+    pub updated_by: String,
+    pub version: u64,
+}
 
 /// Why a template write was refused.
 #[derive(Debug, thiserror::Error)]
@@ -329,5 +342,28 @@ impl Store {
         self.update::<CampaignRecipient>(&self.tables().meta, &recipient.id, &update)
             .await
             .map(|_| ())
+    }
+}
+
+impl Store {
+    /// The stage's forecast settings (defaults until an admin saves some; strongly consistent).
+    pub async fn forecast_settings(&self) -> Result<ForecastSettings, StoreError> {
+        Ok(self.get(&self.tables().meta, FORECAST_ID).await?.unwrap_or_default())
+    }
+
+    /// Saves `probabilities` over the settings read at `read_version` (0 = none saved yet):
+    /// conditional, so two admins' edits never silently overwrite each other.
+    pub async fn save_forecast_settings(
+        &self,
+        probabilities: &Probabilities,
+        read_version: u64,
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<ForecastSettings, StoreError> {
+        let update = Update::new(actor, now_ms)
+            .allow_missing()
+            .expect_version(read_version)
+            .set("overrides", &probabilities.overrides)?;
+        self.update(&self.tables().meta, FORECAST_ID, &update).await
     }
 }
