@@ -33,6 +33,7 @@ struct World {
     otto: Book,
     mia: Book,
     template: String,
+    segment: String,
 }
 
 async fn book(api: &TestApi, owner: &str, event: &str) -> Book {
@@ -81,11 +82,15 @@ async fn world(api: &TestApi) -> World {
             json!({"name": "Hello", "subjectTemplate": "Hi", "bodyTemplate": "Hello"}),
         )
         .await;
+    let segment = api
+        .create_id("/partnerships/segments", "segment", json!({"name": "Everyone"}))
+        .await;
     World {
         otto: book(api, OTTO, &event).await,
         mia: book(api, MIA, &event).await,
         event,
         template,
+        segment,
     }
 }
 
@@ -99,13 +104,15 @@ fn call_for(route: &str, world: &World, book: &Book, owner: &str) -> (String, Op
         .replace("{communicationId}", &book.communication)
         .replace("{eventId}", &world.event)
         .replace("{templateId}", &world.template)
-        .replace("{campaignId}", "no-such-campaign");
+        .replace("{campaignId}", "no-such-campaign")
+        .replace("{segmentId}", &world.segment);
     let body = match (method, path.rsplit('/').next().unwrap()) {
         ("POST", "partners") => Some(json!({"company": "New Co", "ownerEmail": owner})),
         ("POST", "events") if path.contains("/partners/") => Some(json!({"eventId": world.event})),
         ("POST", "events") => Some(json!({"name": "Gala", "year": 2027})),
         ("POST", "documents") => Some(json!({"title": "Contract"})),
         ("POST", "communications") => Some(json!({"summary": "Email"})),
+        ("POST", "segments") => Some(json!({"name": "Gold", "query": {"tier": "gold"}})),
         ("POST", "templates") => Some(json!({"name": "T2", "subjectTemplate": "s", "bodyTemplate": "b"})),
         ("POST", "send") => Some(json!({"subject": "Hi", "body": "Hello", "partnerIds": [book.partner]})),
         ("POST", "sync") => Some(json!({"mode": "push"})),
@@ -167,6 +174,11 @@ const MEMBER_REFUSED: &[(&str, bool, bool)] = &[
     ("GET /partnerships/email/campaigns/{campaignId}", false, false),
     ("GET /partnerships/email/sync/status", true, true),
     ("POST /partnerships/email/sync/token", true, true),
+    ("GET /partnerships/segments", false, false),
+    ("POST /partnerships/segments", true, true),
+    ("GET /partnerships/segments/{segmentId}", false, false),
+    ("PATCH /partnerships/segments/{segmentId}", true, true),
+    ("DELETE /partnerships/segments/{segmentId}", true, true),
     ("GET /partnerships/forecast", false, false),
     ("PUT /partnerships/forecast", true, true),
     ("GET /partnerships/google-sheets/status", false, false),

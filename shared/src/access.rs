@@ -133,6 +133,11 @@ pub const PERMISSIONS: &[(&str, Permission)] = &[
     ("POST /partnerships/email/sync/ingest", Public),
     ("GET /partnerships/email/unsubscribe", Public),
     ("POST /partnerships/email/unsubscribe", Public),
+    ("GET /partnerships/segments", Everyone),
+    ("POST /partnerships/segments", AdminOnly),
+    ("GET /partnerships/segments/{segmentId}", Everyone),
+    ("PATCH /partnerships/segments/{segmentId}", AdminOnly),
+    ("DELETE /partnerships/segments/{segmentId}", AdminOnly),
     ("GET /partnerships/forecast", Everyone),
     ("PUT /partnerships/forecast", AdminOnly),
     ("GET /partnerships/google-sheets/status", Everyone),
@@ -252,7 +257,12 @@ async fn check_owner(request: &Request, ctx: &AppContext, caller: &Caller, of: P
 /// 403 unless every recipient of the send is a partner the member owns (an id that names no
 /// partner is the send's to report).
 async fn check_recipients(request: &Request, ctx: &AppContext, caller: &Caller) -> ApiResult<()> {
-    let Ok(send) = json_body(request).and_then(|body| Ok(SendRequest::parse(&body)?)) else {
+    let Ok(body) = json_body(request) else {
+        return Ok(());
+    };
+    // A segment's partners are checked as the send will resolve them.
+    let body = crate::directory::with_segment_recipients(ctx, body, &caller.email).await?;
+    let Ok(send) = SendRequest::parse(&body) else {
         return Ok(());
     };
     let partners = ctx.store.partner_cards(&send.partner_ids).await?;

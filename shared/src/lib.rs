@@ -5,6 +5,7 @@ pub mod access;
 pub mod auth;
 pub mod config;
 pub mod context;
+pub mod directory;
 pub mod domain;
 pub mod error;
 pub mod http;

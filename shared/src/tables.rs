@@ -120,6 +120,15 @@ pub const TEMPLATES_BY_STATE: GsiDef = GsiDef {
     range_type: "N",
 };
 
+/// `rows-by-kind`: the meta rows of a kind that are listed (segments, imports), in their own
+/// order. Sparse: only such rows carry `rowKind` and `rowOrder`, so a list reads no other row.
+pub const ROWS_BY_KIND: GsiDef = GsiDef {
+    name: "rows-by-kind",
+    hash_key: "rowKind",
+    range_key: "rowOrder",
+    range_type: "S",
+};
+
 /// `biztechPartners`.
 pub const PARTNERS: TableDef = TableDef {
     logical_id: "PartnersTable",
@@ -166,7 +175,7 @@ pub const META: TableDef = TableDef {
     base_name: "biztechPartnershipsMeta",
     hash_key: ID,
     range_key: None,
-    gsis: &[TEMPLATES_BY_STATE],
+    gsis: &[TEMPLATES_BY_STATE, ROWS_BY_KIND],
 };
 
 /// `biztechPartnershipsAggregates`: what the stream processor derives from the links for the
@@ -300,6 +309,6 @@ mod tests {
         let t = Tables::with_suffix("dev");
         assert_eq!(t.partners, "biztechPartnersdev");
         assert_eq!(t.meta, "biztechPartnershipsMetadev");
-        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 10);
+        assert_eq!(ALL.iter().map(|t| t.gsis.len()).sum::<usize>(), 11);
     }
 }

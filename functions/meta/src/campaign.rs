@@ -40,6 +40,8 @@ pub const CONTINUATION_DETAIL_TYPE: &str = "Campaign continuation";
 /// `Idempotency-Key` is honoured around it (`shared::http::idempotent`).
 pub async fn send(request: &Request, services: &Services, caller: &Caller) -> ApiResult<Response<Body>> {
     let body = json_body(request)?;
+    // A segment is resolved now: whoever it holds at this moment gets the email.
+    let body = shared::directory::with_segment_recipients(&services.ctx, body, &caller.email).await?;
     let send = SendRequest::parse(&body)?;
     let sender = crate::sender_of(caller)?;
     let (status, answer) = run(request, services, &sender, &send).await?;

@@ -6,6 +6,7 @@
 pub mod campaign;
 pub mod forecast;
 pub mod mailer;
+pub mod segments;
 pub mod sync;
 pub mod templates;
 pub mod unsubscribe;
@@ -152,6 +153,26 @@ pub async fn handle(request: Request, services: &Services) -> Response<Body> {
             }
             "GET /partnerships/email/sync/status" => sync::status(&request, services, &caller).await,
             "POST /partnerships/email/sync/token" => sync::rotate_token(&request, services, &caller).await,
+            "GET /partnerships/segments" => segments::list(&services.ctx).await,
+            "POST /partnerships/segments" => {
+                let create = segments::create(&request, &services.ctx, &caller.email);
+                idempotent(&request, &services.ctx, &caller.email, create).await
+            }
+            "GET /partnerships/segments/{segmentId}" => {
+                segments::show(&services.ctx, &path_param(&request, "segmentId")?, &caller.email).await
+            }
+            "PATCH /partnerships/segments/{segmentId}" => {
+                segments::update(
+                    &request,
+                    &services.ctx,
+                    &path_param(&request, "segmentId")?,
+                    &caller.email,
+                )
+                .await
+            }
+            "DELETE /partnerships/segments/{segmentId}" => {
+                segments::delete(&request, &services.ctx, &path_param(&request, "segmentId")?).await
+            }
             "GET /partnerships/forecast" => forecast::show(&services.ctx).await,
             "PUT /partnerships/forecast" => forecast::update(&request, &services.ctx, &caller.email).await,
             "GET /partnerships/email/campaigns/{campaignId}" => {

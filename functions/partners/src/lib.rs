@@ -14,10 +14,9 @@ use shared::domain::event::PartnershipEvent;
 use shared::domain::link::PartnerEventLink;
 use shared::domain::normalize::{is_canonical_status, stored_status, stored_tier};
 use shared::domain::ownership::{self, OwnershipMove, OwnershipRefusal, initial_owner};
-use shared::domain::partner::{DirectoryQuery, PartnerChanges, directory, status_options};
+use shared::domain::partner::{DirectoryQuery, PartnerChanges, status_options};
 use shared::domain::records::{Communication, Document, PartnerRecord};
 use shared::domain::sort::newest_first;
-use shared::domain::utc_date_string;
 use shared::http::{
     check_if_match, created, idempotent, json_body, ok, path_param, query_params, route_key, serve, with_etag,
 };
@@ -74,17 +73,10 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
     .await
 }
 
-/// §5.1: the directory reads every partner and every link (projected parallel scans) and the
-/// events' tier ids (one meta row), in parallel, on every request.
+/// §5.1: the directory (`shared::directory`), for the caller (`owner=me`).
 async fn list(request: &Request, ctx: &AppContext, caller: &Caller) -> ApiResult<Response<Body>> {
     let query = DirectoryQuery::parse(&query_params(request), &caller.email)?;
-    let today = utc_date_string(Utc::now());
-    let (partners, links, event_tiers) = futures::try_join!(
-        ctx.store.all_partners(),
-        ctx.store.all_link_summaries(),
-        ctx.store.event_tier_ids()
-    )?;
-    ok(&directory(&partners, &links, &event_tiers, &query, &today))
+    ok(&shared::directory::answer(ctx, &query).await?)
 }
 
 async fn create(request: &Request, ctx: &AppContext, caller: &Caller) -> ApiResult<Response<Body>> {

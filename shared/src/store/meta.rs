@@ -12,8 +12,10 @@ use crate::domain::forecast::Probabilities;
 use crate::domain::mass_email::{
     Campaign, CampaignRecipient, EmailTemplate, MAX_TEMPLATES, SENDING, TEMPLATE_ENTITY, template_state,
 };
+use crate::domain::segment::{SEGMENT_KIND, Segment, segment_row_id};
 use crate::tables::{
-    CAMPAIGN_PREFIX, FORECAST_ID, ID, IDEMPOTENCY_PREFIX, SUPPRESSED_PREFIX, TEMPLATE_COUNTS_ID, TEMPLATES_BY_STATE,
+    CAMPAIGN_PREFIX, FORECAST_ID, ID, IDEMPOTENCY_PREFIX, ROWS_BY_KIND, SUPPRESSED_PREFIX, TEMPLATE_COUNTS_ID,
+    TEMPLATES_BY_STATE,
 };
 
 /// The stage's forecast settings row.
@@ -365,5 +367,36 @@ impl Store {
             .expect_version(read_version)
             .set("overrides", &probabilities.overrides)?;
         self.update(&self.tables().meta, FORECAST_ID, &update).await
+    }
+
+    /// Every segment, by name (`rows-by-kind`, EC).
+    pub async fn segments(&self) -> Result<Vec<Segment>, StoreError> {
+        self.query_index(&self.tables().meta, ROWS_BY_KIND, SEGMENT_KIND).await
+    }
+
+    /// One segment (strongly consistent).
+    pub async fn get_segment(&self, segment_id: &str) -> Result<Option<Segment>, StoreError> {
+        self.get(&self.tables().meta, &segment_row_id(segment_id)).await
+    }
+
+    /// Writes a new segment.
+    pub async fn create_segment(&self, segment: &Segment) -> Result<(), StoreError> {
+        self.put_new(&self.tables().meta, segment).await
+    }
+
+    /// Replaces a segment read at `read_version` (the whole row: a segment is small).
+    pub async fn replace_segment(&self, segment: &Segment, read_version: u64) -> Result<(), StoreError> {
+        self.transact(vec![put_versioned_item(&self.tables().meta, segment, read_version)?])
+            .await
+    }
+
+    /// Deletes a segment read at `read_version`.
+    pub async fn delete_segment(&self, segment: &Segment) -> Result<(), StoreError> {
+        self.transact(vec![super::delete_versioned_item(
+            &self.tables().meta,
+            &segment.id,
+            segment.version,
+        )?])
+        .await
     }
 }
