@@ -165,6 +165,7 @@ const MEMBER_REFUSED: &[(&str, bool, bool)] = &[
     ("GET /partnerships/events/{eventId}/activity", false, false),
     ("GET /partnerships/dashboard", false, false),
     ("GET /partnerships/export", false, false),
+    ("GET /partnerships/renewals", false, false),
     ("GET /partnerships/email/config", false, false),
     ("GET /partnerships/email/templates", false, false),
     ("POST /partnerships/email/templates", true, true),

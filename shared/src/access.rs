@@ -120,6 +120,7 @@ pub const PERMISSIONS: &[(&str, Permission)] = &[
     ("GET /partnerships/events/{eventId}/activity", Everyone),
     ("GET /partnerships/dashboard", Everyone),
     ("GET /partnerships/export", Everyone),
+    ("GET /partnerships/renewals", Everyone),
     ("GET /partnerships/email/config", Everyone),
     ("GET /partnerships/email/templates", Everyone),
     ("POST /partnerships/email/templates", AdminOnly),

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::Utc;
+use chrono::{Datelike, Utc};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::domain::aggregates::{CommFacts, EventAggregate, LinkFacts, QueueKey};
@@ -10,10 +10,15 @@ use shared::domain::dashboard::{
     DashboardData, DashboardParams, PartnersInScope, QueueDays, Scope, dashboard as build_dashboard, data_from_records,
     shown_items,
 };
+use shared::domain::event::PartnershipEvent;
 use shared::domain::export::{partner_rows, to_csv};
+use shared::domain::money::from_cents;
+use shared::domain::normalize::stored_tier;
 use shared::domain::normalize::{ALUMNI_TAG, iso_millis};
 use shared::domain::ownership::OwnerFilter;
+use shared::domain::partner::Partner;
 use shared::domain::records::Communication;
+use shared::domain::renewals;
 use shared::domain::sort::compare_partners;
 use shared::http::{download, ok, query_params, route_key, serve};
 use shared::store::StoreError;
@@ -30,6 +35,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
         match route.as_str() {
             "GET /partnerships/dashboard" => dashboard(&request, ctx, &caller.email).await,
             "GET /partnerships/export" => export(&request, ctx).await,
+            "GET /partnerships/renewals" => renewals(&request, ctx).await,
             _ => Err(ApiError::NoRoute(route.clone())),
         }
     })
@@ -204,6 +210,143 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
         archived_partner_count,
     };
     Ok(build_dashboard(&data, params, now))
+}
+
+/// GET `/partnerships/renewals?year=Y[&eventId=E]` (issue 16.2): who secured a deal before Y
+/// (or in E's previous edition) and has no link in Y yet, largest last deal first. Reads the
+/// events, the secured-deal rows of the source events (kept by the stream processor), each
+/// candidate's membership of Y, and for the answer its partner card and newest communications:
+/// never the links themselves. Archived partners are left out.
+async fn renewals(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>> {
+    let params = query_params(request);
+    let store = &ctx.store;
+    let events = store.all_events().await?;
+    let edition_of = match params.get("eventId").map(|e| e.trim()).filter(|e| !e.is_empty()) {
+        None => None,
+        Some(id) => Some(
+            events
+                .iter()
+                .find(|e| e.id == id)
+                .ok_or_else(|| ApiError::not_found("partnership event", id))?,
+        ),
+    };
+    let year = match params.get("year").map(|y| y.trim()).filter(|y| !y.is_empty()) {
+        Some(raw) => raw
+            .parse::<i32>()
+            .ok()
+            .filter(|y| (2000..=2100).contains(y))
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "'year' must be a year from 2000 to 2100.",
+                    json!({"year": raw.chars().take(20).collect::<String>()}),
+                )
+            })?,
+        None => edition_of.map_or_else(|| Utc::now().year(), |e| e.year),
+    };
+    let sources = renewals::source_events(&events, year, edition_of);
+    let candidates = confirmed_last_deals(store, store.secured_deals(&sources).await?).await?;
+    let memberships = futures::future::try_join_all(candidates.iter().map(|c| async move {
+        let row = store.member_row(Partition::Year(year), &c.partner_id).await?;
+        Ok::<_, StoreError>((c.partner_id.clone(), !row.events.is_empty()))
+    }))
+    .await?;
+    let linked: BTreeSet<String> = memberships.into_iter().filter(|(_, l)| *l).map(|(id, _)| id).collect();
+    let left = renewals::not_renewed(candidates, &linked);
+    let ids: Vec<String> = left.iter().map(|c| c.partner_id.clone()).collect();
+    let partners = store.partner_cards(&ids).await?;
+    let left: Vec<_> = left
+        .into_iter()
+        .filter(|c| partners.get(&c.partner_id).is_some_and(|p| !p.archived))
+        .collect();
+    let last_contacts = futures::future::try_join_all(left.iter().map(|c| async move {
+        let (recent, _) = store
+            .list_records::<Communication>(&c.partner_id, Some(RECENT_COMMUNICATIONS), None)
+            .await?;
+        Ok::<_, StoreError>(recent.iter().map(communication_day).max())
+    }))
+    .await?;
+    let mut rows: Vec<(&LinkFacts, &Partner, Option<String>)> = left
+        .iter()
+        .zip(last_contacts)
+        .filter_map(|(deal, last)| Some((deal, partners.get(&deal.partner_id)?, last)))
+        .collect();
+    rows.sort_by(|a, b| renewals::renewal_order((a.0, &a.1.company), (b.0, &b.1.company)));
+    let events_by_id: HashMap<&str, &PartnershipEvent> = events.iter().map(|e| (e.id.as_str(), e)).collect();
+    let answer: Vec<Value> = rows
+        .iter()
+        .map(|(deal, partner, last)| {
+            let event_name = events_by_id
+                .get(deal.event_id.as_str())
+                .map_or(deal.event_name.as_str(), |e| e.name.as_str());
+            json!({
+                "partnerId": partner.id,
+                "company": partner.company,
+                "contactName": partner.contact_name,
+                "email": partner.email,
+                "ownerEmail": partner.owner_email,
+                "lastYear": deal.event_year,
+                "lastAmount": from_cents(deal.cents()),
+                "lastTier": stored_tier(Some(&deal.package_tier)),
+                "lastStatus": deal.normalized_status(),
+                "lastEventId": deal.event_id,
+                "lastEventName": event_name,
+                "lastCommunicationAt": last,
+            })
+        })
+        .collect();
+    ok(&json!({
+        "year": year,
+        "eventId": edition_of.map(|e| e.id.clone()),
+        "previousEditionEventIds": edition_of.map(|_| sources.clone()),
+        "count": answer.len(),
+        "renewals": answer,
+    }))
+}
+
+/// Each partner's last secured deal among `rows`, each checked against its link (strongly
+/// consistent): a row whose deal fell through (or whose link is gone) since it was written is
+/// dropped and the partner's next deal considered. The answer carries the link's own figures.
+async fn confirmed_last_deals(store: &shared::store::Store, mut rows: Vec<LinkFacts>) -> ApiResult<Vec<LinkFacts>> {
+    loop {
+        let chosen = renewals::last_secured_per_partner(&rows);
+        let ids: Vec<String> = chosen.iter().map(|c| c.id.clone()).collect();
+        let links: HashMap<String, LinkFacts> = store
+            .batch_get::<shared::domain::link::PartnerEventLink>(&store.tables().links, &ids)
+            .await?
+            .iter()
+            .map(|l| (l.id.clone(), LinkFacts::from(l)))
+            .collect();
+        let stale: BTreeSet<String> = chosen
+            .iter()
+            .filter(|c| {
+                links
+                    .get(&c.id)
+                    .is_none_or(|l| l.secured_key().is_none() || l.event_id != c.event_id)
+            })
+            .map(|c| c.id.clone())
+            .collect();
+        if stale.is_empty() {
+            return Ok(chosen.iter().filter_map(|c| links.get(&c.id).cloned()).collect());
+        }
+        rows.retain(|r| !stale.contains(&r.id));
+    }
+}
+
+/// How many of a partner's most recently edited communications show its last contact.
+const RECENT_COMMUNICATIONS: usize = 10;
+
+/// The day a communication happened: `occurredAt`, else when it was written.
+fn communication_day(communication: &Communication) -> String {
+    communication
+        .occurred_at
+        .clone()
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| {
+            shared::domain::normalize::iso_from_millis(shared::domain::touched_at(
+                communication.audit.updated_at,
+                communication.audit.created_at,
+            ))
+        })
 }
 
 /// Every partner (archived included) in directory order, each with its links newest first.

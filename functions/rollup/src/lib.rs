@@ -13,11 +13,15 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use shared::AppContext;
+use std::collections::{BTreeMap, BTreeSet};
+
+use shared::domain::aggregates::LinkFacts;
 use shared::domain::event::{EventCounters, PartnershipEvent};
 use shared::domain::link::PartnerEventLink;
 use shared::domain::normalize::iso_millis;
 use shared::domain::partner::Partner;
 use shared::domain::partner::email_index_keys;
+use shared::store::aggregates::{row_item, secured_pk};
 use shared::store::partners::with_email_index;
 use shared::store::{Item, StoreError, Update, put_versioned_item};
 use shared::tables::{
@@ -296,7 +300,7 @@ async fn recount(
     ctx: &AppContext,
     event: &PartnershipEvent,
     report: &mut RollupReport,
-) -> Result<(EventCounters, i64, bool), StoreError> {
+) -> Result<(EventCounters, i64, bool, Vec<PartnerEventLink>), StoreError> {
     let store = &ctx.store;
     let links = links_of(ctx, event, report).await?;
     let stale_names = links
@@ -314,7 +318,47 @@ async fn recount(
     let reference_count = event
         .reference_count
         .max((documents.len() + communications.len()) as i64);
-    Ok((counters, reference_count, stale_names))
+    Ok((counters, reference_count, stale_names, links))
+}
+
+/// Writes the secured-deal rows (what renewals read) of an event's secured links that have
+/// none: links secured before those rows existed. Only adds: the stream processor removes a
+/// row when its deal falls through, and renewals check each row against its link anyway.
+async fn backfill_secured_rows(
+    ctx: &AppContext,
+    event_id: &str,
+    links: &[PartnerEventLink],
+    report: &mut RollupReport,
+) -> Result<(), StoreError> {
+    let secured: Vec<LinkFacts> = links
+        .iter()
+        .map(LinkFacts::from)
+        .filter(|l| l.secured_key().is_some())
+        .collect();
+    if secured.is_empty() {
+        return Ok(());
+    }
+    let existing: BTreeSet<String> = ctx
+        .store
+        .secured_deals(&[event_id.to_string()])
+        .await?
+        .iter()
+        .filter_map(LinkFacts::secured_key)
+        .collect();
+    let mut missing = BTreeMap::new();
+    for link in &secured {
+        let Some(sort) = link.secured_key().filter(|k| !existing.contains(k)) else {
+            continue;
+        };
+        let pk = secured_pk(event_id);
+        let item = row_item(&pk, &sort, link)?;
+        missing.insert((pk, sort), Some(item));
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    report.summaries_repaired += missing.len() as u64;
+    ctx.store.write_rows(missing).await
 }
 
 /// How long the rollup waits before trusting a disagreement between an event's counters and
@@ -330,7 +374,8 @@ async fn repair_event(
     report: &mut RollupReport,
 ) -> Result<(), StoreError> {
     let store = &ctx.store;
-    let (mut counters, mut reference_count, stale_names) = recount(ctx, &event, report).await?;
+    let (mut counters, mut reference_count, stale_names, links) = recount(ctx, &event, report).await?;
+    backfill_secured_rows(ctx, &event.id, &links, report).await?;
     if event.rekey_pending != 0 || stale_names {
         store.rekey_event(&event).await?;
     }
@@ -341,7 +386,7 @@ async fn repair_event(
             Some(fresh) => event = fresh,
             None => return Ok(()),
         }
-        (counters, reference_count, _) = recount(ctx, &event, report).await?;
+        (counters, reference_count, _, _) = recount(ctx, &event, report).await?;
     }
     if counters == event.counters && reference_count == event.reference_count && !legacy_link_ids {
         return Ok(());

@@ -28,7 +28,7 @@ use shared::domain::aggregates::{
 };
 use shared::domain::changes::{Change, PartnerPresence, partner_counts_delta, sequence_after};
 use shared::domain::records::Communication;
-use shared::store::aggregates::{MemberChange, Partition, comm_due_pk, due_pk, row_item, stale_pk};
+use shared::store::aggregates::{MemberChange, Partition, comm_due_pk, due_pk, row_item, secured_pk, stale_pk};
 use shared::store::stream::Batch;
 use shared::store::{Item, StoreError, WRITE_ATTEMPTS, backoff};
 
@@ -248,6 +248,7 @@ async fn rename_queue_rows(records: &[EventRecord], ctx: &AppContext) -> Result<
         for link in links.iter().map(LinkFacts::from) {
             rows.extend(link.due_key().map(|sk| (due_pk(&link.event_id), sk)));
             rows.extend(link.stale_key().map(|sk| (stale_pk(&link.event_id), sk)));
+            rows.extend(link.secured_key().map(|sk| (secured_pk(&link.event_id), sk)));
         }
         for comm in comms.iter().map(CommFacts::from) {
             rows.extend(comm.due_key().map(|sk| (comm_due_pk(&comm.key()), sk)));
@@ -366,12 +367,17 @@ async fn apply_links(records: &[EventRecord], ctx: &AppContext) -> Result<(), St
         for (removed, pk) in [
             (&e.due_remove, due_pk as fn(&str) -> String),
             (&e.stale_remove, stale_pk),
+            (&e.secured_remove, secured_pk),
         ] {
             if let Some(key) = removed {
                 rows.insert((pk(&key.event_id), key.sort.clone()), None);
             }
         }
-        for (put, pk) in [(&e.due_put, due_pk as fn(&str) -> String), (&e.stale_put, stale_pk)] {
+        for (put, pk) in [
+            (&e.due_put, due_pk as fn(&str) -> String),
+            (&e.stale_put, stale_pk),
+            (&e.secured_put, secured_pk),
+        ] {
             if let Some((key, facts)) = put {
                 rows.insert(
                     (pk(&key.event_id), key.sort.clone()),

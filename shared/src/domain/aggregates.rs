@@ -18,7 +18,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::link::PartnerEventLink;
-use super::normalize::{is_calendar_date, stored_status, truncate_chars};
+use super::normalize::{is_calendar_date, is_secured_status, stored_status, truncate_chars};
 use super::records::{Communication, EventRef};
 
 /// Statuses that can go stale (custom statuses never do).
@@ -55,6 +55,9 @@ pub struct LinkFacts {
     pub event_name: String,
     pub status: String,
     pub amount: Option<f64>,
+    /// The package tier sold (renewals show last year's).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub package_tier: String,
     pub follow_up_date: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -97,6 +100,7 @@ impl From<&PartnerEventLink> for LinkFacts {
             event_name: link.event_name.clone(),
             status: link.status.clone(),
             amount: link.amount,
+            package_tier: link.package_tier.clone(),
             follow_up_date: link.follow_up_date.clone(),
             created_at: link.created_at,
             updated_at: link.updated_at,
@@ -134,6 +138,12 @@ impl LinkFacts {
     /// Sort key of its due row: the date, then the link id.
     pub fn due_key(&self) -> Option<String> {
         self.due().map(|d| format!("{}#{}", d.format("%Y-%m-%d"), self.id))
+    }
+
+    /// Sort key of its row among its event's secured deals (what renewals start from): the
+    /// partner, then the link; only a confirmed or paid deal has one.
+    pub fn secured_key(&self) -> Option<String> {
+        is_secured_status(&self.normalized_status()).then(|| format!("{}#{}", self.partner_id, self.id))
     }
 
     /// Sort key of its stale-candidate row: the last touch (15 digits, so keys order as
@@ -209,6 +219,9 @@ pub struct LinkEffects {
     pub due_put: Option<(RowKey, LinkFacts)>,
     pub stale_remove: Option<RowKey>,
     pub stale_put: Option<(RowKey, LinkFacts)>,
+    /// The row among its event's secured deals.
+    pub secured_remove: Option<RowKey>,
+    pub secured_put: Option<(RowKey, LinkFacts)>,
     pub memberships_removed: Vec<Membership>,
     pub memberships_added: Vec<Membership>,
     pub tallies: Vec<TallyDelta>,
@@ -263,6 +276,10 @@ pub fn link_effects(old: Option<&LinkFacts>, new: Option<&LinkFacts>) -> LinkEff
     let new_stale = new.and_then(|l| row(l, l.stale_key()).map(|k| (k, l.clone())));
     effects.stale_remove = old_stale.filter(|k| new_stale.as_ref().is_none_or(|(n, _)| n != k));
     effects.stale_put = new_stale;
+    let old_secured = old.and_then(|l| row(l, l.secured_key()));
+    let new_secured = new.and_then(|l| row(l, l.secured_key()).map(|k| (k, l.clone())));
+    effects.secured_remove = old_secured.filter(|k| new_secured.as_ref().is_none_or(|(n, _)| n != k));
+    effects.secured_put = new_secured;
     let before = old.map(memberships).unwrap_or_default();
     let after = new.map(memberships).unwrap_or_default();
     effects.memberships_removed = before.difference(&after).cloned().collect();
@@ -565,6 +582,7 @@ mod tests {
             event_name: "Blueprint".into(),
             status: status.into(),
             amount,
+            package_tier: String::new(),
             follow_up_date: follow_up.map(str::to_string),
             created_at: 1,
             updated_at: touched,
@@ -827,5 +845,24 @@ mod tests {
             2,
             "out of the event's tallies, into the general ones"
         );
+    }
+
+    #[test]
+    fn a_secured_deal_has_a_row_among_the_secured_and_loses_it_when_it_falls_through() {
+        let pitched = link("pitched", Some(100.0), None, 10);
+        let paid = LinkFacts {
+            status: "paid".into(),
+            ..pitched.clone()
+        };
+        let won = link_effects(Some(&pitched), Some(&paid));
+        assert_eq!(
+            won.secured_put.map(|(k, _)| k.sort),
+            Some(format!("{}#{}", paid.partner_id, paid.id))
+        );
+        assert!(won.secured_remove.is_none());
+        let lost = link_effects(Some(&paid), Some(&pitched));
+        assert!(lost.secured_put.is_none() && lost.secured_remove.is_some());
+        let deleted = link_effects(Some(&paid), None);
+        assert!(deleted.secured_remove.is_some());
     }
 }

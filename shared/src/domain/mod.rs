@@ -17,6 +17,7 @@ pub mod normalize;
 pub mod ownership;
 pub mod partner;
 pub mod records;
+pub mod renewals;
 pub mod segment;
 pub mod sheets;
 pub mod sort;

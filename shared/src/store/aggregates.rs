@@ -25,7 +25,8 @@ use serde::Deserialize;
 
 use super::{IndexQuery, Item, Store, StoreError, Update, classify, meter_read_units, meter_write_units};
 use crate::domain::aggregates::{
-    DayTallies, EventAggregate, MemberRow, PartnerNames, QueueKey, StatusDelta, StatusTotals, Tally, TallyDelta,
+    DayTallies, EventAggregate, LinkFacts, MemberRow, PartnerNames, QueueKey, StatusDelta, StatusTotals, Tally,
+    TallyDelta,
 };
 use crate::tables::{AGGREGATE_KEY, AGGREGATE_PK, AGGREGATE_SK};
 
@@ -63,6 +64,12 @@ fn key(pk: &str, sk: &str) -> HashMap<String, AttributeValue> {
 
 fn summary_pk(event_id: &str) -> String {
     format!("event#{event_id}")
+}
+
+/// The partition of an event's secured (confirmed or paid) deals, by partner: what renewals
+/// read, one partition per earlier event.
+pub fn secured_pk(event_id: &str) -> String {
+    format!("secured#{event_id}")
 }
 
 /// The partition of an event's due follow-ups.
@@ -650,6 +657,18 @@ impl Store {
         }))
         .await?;
         Ok(rows.into_iter().collect())
+    }
+
+    /// The secured deals' rows of each event (one Query per event, at once; eventually
+    /// consistent).
+    pub async fn secured_deals(&self, event_ids: &[String]) -> Result<Vec<LinkFacts>, StoreError> {
+        let pages = futures::future::try_join_all(event_ids.iter().map(|id| async move {
+            let pk = secured_pk(id);
+            let query = IndexQuery::new(&self.tables().aggregates, AGGREGATE_KEY, &pk);
+            Ok::<_, StoreError>(self.query::<LinkFacts>(query).await?.0)
+        }))
+        .await?;
+        Ok(pages.into_iter().flatten().collect())
     }
 
     /// `(partners, visible partners)` of a partition.
