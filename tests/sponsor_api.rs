@@ -378,7 +378,7 @@ async fn the_rollup_adds_the_secured_rows_of_deals_won_before_renewals_existed()
     api.settle().await;
     // As data written before the stream processor kept these rows: none.
     let pk = shared::store::aggregates::secured_pk(&summit25);
-    let rows = api.ctx.store.secured_deals(&[summit25.clone()]).await.unwrap();
+    let rows = api.ctx.store.secured_deals(std::slice::from_ref(&summit25)).await.unwrap();
     let sort = rows[0].secured_key().unwrap();
     api.ctx
         .store
