@@ -205,7 +205,7 @@ async fn an_id_that_cannot_exist_is_a_404_on_every_route() {
             .collect::<Vec<_>>()
             .join("/");
         let body = match route.method.as_str() {
-            "POST" => Some(json!({"title": "T", "eventId": "e", "subject": "s", "status": "paid"})),
+            "POST" => Some(json!({"title": "T", "eventId": "e", "subject": "s", "status": "paid", "from": "p"})),
             "PATCH" => Some(json!({"title": "T", "subject": "s", "status": "paid"})),
             _ => None,
         };

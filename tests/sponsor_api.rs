@@ -378,7 +378,12 @@ async fn the_rollup_adds_the_secured_rows_of_deals_won_before_renewals_existed()
     api.settle().await;
     // As data written before the stream processor kept these rows: none.
     let pk = shared::store::aggregates::secured_pk(&summit25);
-    let rows = api.ctx.store.secured_deals(std::slice::from_ref(&summit25)).await.unwrap();
+    let rows = api
+        .ctx
+        .store
+        .secured_deals(std::slice::from_ref(&summit25))
+        .await
+        .unwrap();
     let sort = rows[0].secured_key().unwrap();
     api.ctx
         .store
@@ -407,4 +412,210 @@ async fn a_secured_row_whose_deal_fell_through_is_not_a_renewal() {
     api.put_raw(&api.ctx.config.tables.links, Value::Object(item)).await;
     let reply = api.call("GET", "/partnerships/renewals?year=2026", None).await;
     assert!(companies(&reply.body).is_empty(), "checked against the link itself");
+}
+
+/// Two partners for one company: the survivor (pitched at e1, paid at e2) and a duplicate
+/// (confirmed at e1, pitched at e2, pitched at e3) with a document and a communication.
+async fn duplicates(api: &TestApi) -> (String, String, [String; 3]) {
+    let events = [
+        event(api, "One", 2026).await,
+        event(api, "Two", 2026).await,
+        event(api, "Three", 2026).await,
+    ];
+    let survivor = api
+        .create_partner_id(json!({"company": "Acme", "email": "jane@acme.com", "tags": ["ai"]}))
+        .await;
+    let duplicate = api
+        .create_partner_id(json!({"company": "ACME Inc", "email": "j@acme.com", "phone": "555", "tags": ["fintech"]}))
+        .await;
+    for (partner, event, status, amount) in [
+        (&survivor, &events[0], "pitched", 100.0),
+        (&survivor, &events[1], "paid", 500.0),
+        (&duplicate, &events[0], "confirmed", 300.0),
+        (&duplicate, &events[1], "pitched", 900.0),
+        (&duplicate, &events[2], "pitched", 50.0),
+    ] {
+        api.create_id(
+            &format!("/partnerships/partners/{partner}/events"),
+            "link",
+            json!({"eventId": event, "status": status, "amount": amount}),
+        )
+        .await;
+    }
+    api.create_id(
+        &format!("/partnerships/partners/{duplicate}/documents"),
+        "document",
+        json!({"title": "Old contract"}),
+    )
+    .await;
+    api.create_id(
+        &format!("/partnerships/partners/{duplicate}/communications"),
+        "communication",
+        json!({"summary": "Intro call"}),
+    )
+    .await;
+    (survivor, duplicate, events)
+}
+
+#[tokio::test]
+async fn a_dry_run_merge_answers_the_plan_and_writes_nothing() {
+    let api = TestApi::new().await;
+    let (survivor, duplicate, _) = duplicates(&api).await;
+    let before = api
+        .call("GET", &format!("/partnerships/partners/{survivor}"), None)
+        .await
+        .body;
+    let reply = api
+        .call(
+            "POST",
+            &format!("/partnerships/partners/{survivor}/merge"),
+            Some(json!({"from": duplicate, "dryRun": true})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["dryRun"], true);
+    assert_eq!(
+        reply.body["moved"],
+        json!({"links": 1, "documents": 1, "communications": 1})
+    );
+    assert_eq!(reply.body["conflicts"].as_array().unwrap().len(), 2);
+    assert_eq!(reply.body["filledFields"], json!(["phone", "tags"]));
+    let after = api
+        .call("GET", &format!("/partnerships/partners/{survivor}"), None)
+        .await
+        .body;
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn a_merge_moves_everything_keeps_the_more_advanced_deal_and_archives_the_duplicate() {
+    let api = TestApi::new().await;
+    let (survivor, duplicate, events) = duplicates(&api).await;
+    let path = format!("/partnerships/partners/{survivor}/merge");
+    let reply = api.call("POST", &path, Some(json!({"from": duplicate}))).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let conflicts = reply.body["conflicts"].as_array().unwrap();
+    let kept_at = |event: &str| conflicts.iter().find(|c| c["eventId"] == event).unwrap()["kept"].clone();
+    assert_eq!(kept_at(&events[0]), "merged", "confirmed beats pitched at One");
+    assert_eq!(kept_at(&events[1]), "survivor", "paid beats pitched at Two");
+
+    let detail = api
+        .call("GET", &format!("/partnerships/partners/{survivor}"), None)
+        .await
+        .body;
+    let deal_at = |event: &str| {
+        detail["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["eventId"] == event)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(detail["links"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        (
+            deal_at(&events[0])["status"].clone(),
+            deal_at(&events[0])["amount"].clone()
+        ),
+        (json!("confirmed"), json!(300.0))
+    );
+    assert_eq!(deal_at(&events[1])["amount"], 500.0, "amounts are never summed");
+    assert_eq!(deal_at(&events[2])["status"], "pitched");
+    assert_eq!(detail["documents"].as_array().unwrap().len(), 1);
+    assert_eq!(detail["communications"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        detail["partner"]["email"], "jane@acme.com",
+        "the survivor's own fields stay"
+    );
+    assert_eq!(detail["partner"]["phone"], "555", "a blank is filled");
+    assert_eq!(detail["partner"]["tags"], json!(["ai", "fintech"]));
+
+    let merged = api
+        .call("GET", &format!("/partnerships/partners/{duplicate}"), None)
+        .await
+        .body;
+    assert_eq!(merged["partner"]["archived"], true);
+    assert_eq!(merged["partner"]["mergedInto"], survivor.as_str());
+    assert!(merged["links"].as_array().unwrap().is_empty());
+
+    // The events' stored counters follow: One and Two lost a deal each, Three's moved.
+    let list = api.call("GET", "/partnerships/events", None).await.body;
+    let counters = |event: &str| {
+        let e = list["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["id"] == event)
+            .unwrap();
+        (
+            e["relationshipCount"].clone(),
+            e["committedAmount"].clone(),
+            e["securedAmount"].clone(),
+        )
+    };
+    assert_eq!(counters(&events[0]), (json!(1), json!(300.0), json!(300.0)));
+    assert_eq!(counters(&events[1]), (json!(1), json!(500.0), json!(500.0)));
+    assert_eq!(counters(&events[2]), (json!(1), json!(50.0), json!(0.0)));
+
+    // Asked again (a retry): the same outcome, nothing more written.
+    let again = api.call("POST", &path, Some(json!({"from": duplicate}))).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        again.body["moved"],
+        json!({"links": 0, "documents": 0, "communications": 0})
+    );
+    api.settle().await;
+    let activity = api
+        .call("GET", &format!("/partnerships/partners/{duplicate}/activity"), None)
+        .await
+        .body;
+    assert_eq!(
+        activity["activity"][0]["changes"]["mergedInto"]["to"],
+        survivor.as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_merge_refuses_itself_an_unknown_partner_and_a_partner_merged_elsewhere() {
+    let api = TestApi::new().await;
+    let a = api.create_partner_id(json!({"company": "A"})).await;
+    let b = api.create_partner_id(json!({"company": "B"})).await;
+    let c = api.create_partner_id(json!({"company": "C"})).await;
+    let merge = |into: &str, from: &str| (format!("/partnerships/partners/{into}/merge"), json!({"from": from}));
+    let (path, body) = merge(&a, &a);
+    assert_eq!(api.call("POST", &path, Some(body)).await.status, 406);
+    let (path, body) = merge(&a, "nobody");
+    assert_eq!(api.call("POST", &path, Some(body)).await.status, 404);
+    let (path, body) = merge(&a, &b);
+    assert_eq!(api.call("POST", &path, Some(body)).await.status, 200);
+    let (path, body) = merge(&c, &b);
+    assert_eq!(api.call("POST", &path, Some(body)).await.status, 409);
+}
+
+#[tokio::test]
+async fn two_merges_at_once_end_as_one() {
+    let api = TestApi::new().await;
+    let (survivor, duplicate, events) = duplicates(&api).await;
+    let path = format!("/partnerships/partners/{survivor}/merge");
+    let body = json!({"from": duplicate});
+    let (a, b) = tokio::join!(
+        api.call("POST", &path, Some(body.clone())),
+        api.call("POST", &path, Some(body.clone()))
+    );
+    assert_eq!((a.status, b.status), (200, 200), "{:?} {:?}", a.body, b.body);
+    let detail = api
+        .call("GET", &format!("/partnerships/partners/{survivor}"), None)
+        .await
+        .body;
+    assert_eq!(detail["links"].as_array().unwrap().len(), 3);
+    let list = api.call("GET", "/partnerships/events", None).await.body;
+    let total: i64 = list["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| events.contains(&e["id"].as_str().unwrap().to_string()))
+        .map(|e| e["relationshipCount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 3, "no deal counted twice or lost");
 }

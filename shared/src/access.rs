@@ -86,6 +86,7 @@ pub const PERMISSIONS: &[(&str, Permission)] = &[
     ("GET /partnerships/partners/{partnerId}/activity", Everyone),
     ("POST /partnerships/partners/{partnerId}/claim", Everyone),
     ("POST /partnerships/partners/{partnerId}/release", OwnPartner(Path)),
+    ("POST /partnerships/partners/{partnerId}/merge", AdminOnly),
     ("POST /partnerships/partners/{partnerId}/events", OwnPartner(Path)),
     ("PATCH /partnerships/partner-events/{linkId}", OwnPartner(Link)),
     ("DELETE /partnerships/partner-events/{linkId}", OwnPartner(Link)),

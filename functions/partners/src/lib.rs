@@ -26,6 +26,8 @@ use shared::store::Update;
 use shared::store::partners::{partner_update, with_owner};
 use shared::{ApiError, ApiResult, AppContext};
 
+mod merge;
+
 const PARTNER: &str = "partner";
 
 /// Serves one API Gateway request, exactly as Lambda calls it.
@@ -56,6 +58,9 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
                     OwnerChange::Claim,
                 )
                 .await
+            }
+            "POST /partnerships/partners/{partnerId}/merge" => {
+                merge::merge(&path_param(&request, "partnerId")?, &request, ctx, &caller).await
             }
             "POST /partnerships/partners/{partnerId}/release" => {
                 change_owner(

@@ -44,6 +44,7 @@ impl Entity {
                 "isAlumni",
                 "archived",
                 "ownerEmail",
+                "mergedInto",
             ],
             Entity::Event => &[
                 "name",

@@ -11,6 +11,7 @@ pub mod export;
 pub mod forecast;
 pub mod link;
 pub mod mass_email;
+pub mod merge;
 pub mod metrics;
 pub mod money;
 pub mod normalize;

@@ -38,11 +38,14 @@ pub struct Partner {
     /// item: it keys the sparse `partners-by-owner` index, whose keys must be strings.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner_email: Option<String>,
+    /// The partner this one was merged into (it is archived then); absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
 }
 
 impl Partner {
     /// Every attribute of a partner item: what the directory's projected scan reads.
-    pub const FIELDS: [&'static str; 17] = [
+    pub const FIELDS: [&'static str; 18] = [
         "id",
         "company",
         "email",
@@ -60,6 +63,7 @@ impl Partner {
         "updatedBy",
         "version",
         "ownerEmail",
+        "mergedInto",
     ];
 
     /// The partner as the API shows it: stored attributes, `tier` re-normalized.
@@ -225,6 +229,7 @@ impl PartnerChanges {
             updated_by: actor.to_string(),
             version: 1,
             owner_email: self.owner_email.flatten(),
+            merged_into: None,
         }
     }
 

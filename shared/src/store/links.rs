@@ -88,6 +88,17 @@ impl Store {
         self.transact(items).await
     }
 
+    /// Moves a link to another partner (a merge): the new pair's link is created and the old
+    /// one deleted in one transaction, if the new pair has none and the old is unchanged since
+    /// read. The event's counters do not move (the same deal, another partner).
+    pub async fn move_link(&self, stored: &PartnerEventLink, moved: &PartnerEventLink) -> Result<(), StoreError> {
+        self.transact(vec![
+            put_new_item(&self.tables().links, moved)?,
+            delete_versioned_item(&self.tables().links, &stored.id, stored.version)?,
+        ])
+        .await
+    }
+
     /// Deletes `stored` if nobody changed it meanwhile, with its summary and counters.
     pub async fn delete_link(&self, stored: &PartnerEventLink, event_exists: bool) -> Result<(), StoreError> {
         let mut items = vec![delete_versioned_item(&self.tables().links, &stored.id, stored.version)?];

@@ -133,6 +133,17 @@ impl Store {
         self.transact(items).await
     }
 
+    /// Re-points a record at another partner (a merge): a maintenance write, conditional on the
+    /// version read, that leaves its own fields and `updatedAt` alone.
+    pub async fn repoint_record<R: RecordTable>(&self, record: &R, partner_id: &str) -> Result<(), StoreError> {
+        let update = Update::maintenance()
+            .expect_version(record.audit().version)
+            .set("partnerId", partner_id)?;
+        self.update::<serde_json::Value>(R::table(self.tables()), record.id(), &update)
+            .await
+            .map(|_| ())
+    }
+
     /// Deletes `old` if unchanged since read, releasing its event reference.
     pub async fn delete_record<R: RecordTable>(&self, old: &R, event_exists: bool) -> Result<(), StoreError> {
         let mut items = vec![delete_versioned_item(
