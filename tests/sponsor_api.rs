@@ -619,3 +619,147 @@ async fn two_merges_at_once_end_as_one() {
         .sum();
     assert_eq!(total, 3, "no deal counted twice or lost");
 }
+
+/// An event (started `started_days_ago` days ago; negative = not yet) whose Gold tier promises
+/// a logo and a booth, and a paid Gold deal there; `(event, link)`.
+async fn promised(api: &TestApi, started_days_ago: i64) -> (String, String) {
+    let start = (Utc::now().date_naive() - chrono::Duration::days(started_days_ago)).to_string();
+    let event = api
+        .create_id(
+            "/partnerships/events",
+            "event",
+            json!({"name": "Expo", "year": this_year(), "startDate": start,
+                   "tierConfigs": [{"id": "gold", "label": "Gold", "amount": 5000,
+                                    "benefits": ["Logo on site", {"key": "booth", "label": "Booth"}]}]}),
+        )
+        .await;
+    let partner = api
+        .create_partner_id(json!({"company": "Sponsor", "contactName": "Sam"}))
+        .await;
+    let link = api
+        .create_id(
+            &format!("/partnerships/partners/{partner}/events"),
+            "link",
+            json!({"eventId": event, "status": "paid", "packageTier": "gold"}),
+        )
+        .await;
+    (event, link)
+}
+
+#[tokio::test]
+async fn a_tier_lists_its_benefits_and_each_sponsor_shows_what_it_is_owed() {
+    let api = TestApi::new().await;
+    let (event, link) = promised(&api, 1).await;
+    let detail = api
+        .call("GET", &format!("/partnerships/events/{event}"), None)
+        .await
+        .body;
+    assert_eq!(
+        detail["event"]["tierConfigs"][0]["benefits"],
+        json!([{"key": "logo_on_site", "label": "Logo on site"}, {"key": "booth", "label": "Booth"}])
+    );
+    let row = &detail["sponsorships"][0];
+    assert_eq!(row["benefitsOutstanding"], 2);
+    assert_eq!(row["benefits"][0]["status"], "pending");
+    let path = format!("/partnerships/partner-events/{link}");
+    let reply = api
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({"fulfilment": {"logo_on_site": {"status": "done", "date": "2026-01-05", "note": "On the homepage"}}})),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["link"]["fulfilment"]["logo_on_site"]["status"], "done");
+    let detail = api
+        .call("GET", &format!("/partnerships/events/{event}"), None)
+        .await
+        .body;
+    assert_eq!(detail["sponsorships"][0]["benefitsOutstanding"], 1);
+    assert_eq!(detail["event"]["benefitsOutstanding"], 1);
+    assert_eq!(detail["sponsorships"][0]["benefits"][0]["note"], "On the homepage");
+    let not_applicable = api
+        .call(
+            "PATCH",
+            &path,
+            Some(json!({"fulfilment": {"booth": {"status": "n_a"}}})),
+        )
+        .await;
+    assert_eq!(not_applicable.status, 200);
+    let detail = api
+        .call("GET", &format!("/partnerships/events/{event}"), None)
+        .await
+        .body;
+    assert_eq!(detail["sponsorships"][0]["benefitsOutstanding"], 0);
+}
+
+#[tokio::test]
+async fn fulfilment_names_only_benefits_the_tier_promises() {
+    let api = TestApi::new().await;
+    let (_, link) = promised(&api, 1).await;
+    let path = format!("/partnerships/partner-events/{link}");
+    for bad in [
+        json!({"fulfilment": {"yacht": {"status": "done"}}}),
+        json!({"fulfilment": {"booth": {"status": "shipped"}}}),
+        json!({"fulfilment": {"booth": {"date": "soon"}}}),
+    ] {
+        let reply = api.call("PATCH", &path, Some(bad)).await;
+        assert_eq!(reply.status, 406, "{:?}", reply.body);
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_lists_benefits_owed_once_the_event_has_started() {
+    let api = TestApi::new().await;
+    let (_, started) = promised(&api, 2).await;
+    let (_, upcoming) = promised(&api, -5).await;
+    api.settle().await;
+    let dashboard = api.call("GET", "/partnerships/dashboard", None).await.body;
+    let items: Vec<&Value> = dashboard["actionItems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"] == "benefit_fulfilment")
+        .collect();
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0]["sourceId"], started.as_str());
+    assert_eq!(items[0]["isOverdue"], true);
+    assert_eq!(items[0]["description"], "Expo • 2 outstanding: Logo on site, Booth");
+    assert_eq!(items[0]["title"], "Sponsor (Sam)");
+    assert_eq!(dashboard["totals"]["overdueBenefitItems"], 1);
+    assert!(!items.iter().any(|i| i["sourceId"] == upcoming.as_str()));
+    api.call(
+        "PATCH",
+        &format!("/partnerships/partner-events/{started}"),
+        Some(json!({"fulfilment": {"logo_on_site": {"status": "done"}, "booth": {"status": "done"}}})),
+    )
+    .await;
+    api.settle().await;
+    let dashboard = api.call("GET", "/partnerships/dashboard", None).await.body;
+    assert_eq!(dashboard["totals"]["overdueBenefitItems"], 0);
+}
+
+#[tokio::test]
+async fn the_export_ends_with_each_deals_outstanding_benefits() {
+    let api = TestApi::new().await;
+    promised(&api, 1).await;
+    let export = api.call("GET", "/partnerships/export", None).await.body;
+    let row = export["rows"][0].as_object().unwrap();
+    assert_eq!(row.keys().next_back().map(String::as_str), Some("benefitsOutstanding"));
+    assert_eq!(row.len(), 25);
+    assert_eq!(row["benefitsOutstanding"], 2);
+    let csv = api
+        .call_with_headers("GET", "/partnerships/export?format=csv", &[])
+        .await;
+    let text = match csv.body() {
+        lambda_http::Body::Text(t) => t.clone(),
+        lambda_http::Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with(",Link Updated At,Benefits Outstanding")
+    );
+}

@@ -7,6 +7,7 @@ use chrono::Utc;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Map, Value, json};
 use shared::domain::aggregates::{EventAggregate, LinkFacts};
+use shared::domain::benefits::{BenefitCatalog, benefit_rows};
 use shared::domain::event::{EventChanges, EventCounters, PartnershipEvent, compare_events};
 use shared::domain::metrics::PipelineAccumulator;
 use shared::domain::money::from_cents;
@@ -153,6 +154,8 @@ async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
     let mut counters = EventCounters::default();
     let mut pipeline = PipelineAccumulator::default();
     let mut upcoming = 0;
+    let catalog = BenefitCatalog::of([&event]);
+    let mut outstanding_total = 0;
     let sponsorships: Vec<Value> = links
         .iter()
         .map(|link| {
@@ -168,6 +171,14 @@ async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
                 "partner".into(),
                 partners.get(&link.partner_id).map(partner_card).unwrap_or(Value::Null),
             );
+            // What the tier promised, each with its record, and how many a secured deal still owes.
+            let promised = catalog.promised(&event.id, &link.package_tier);
+            let owed = catalog
+                .outstanding(&event.id, &link.package_tier, &link.status, &link.fulfilment)
+                .len();
+            outstanding_total += owed;
+            row.insert("benefits".into(), json!(benefit_rows(promised, &link.fulfilment)));
+            row.insert("benefitsOutstanding".into(), json!(owed));
             Value::Object(row)
         })
         .collect();
@@ -177,6 +188,7 @@ async fn detail_body(id: &str, ctx: &AppContext) -> ApiResult<Value> {
     let facts: Vec<LinkFacts> = links.iter().map(LinkFacts::from).collect();
     let weighted = settings.probabilities.weighted_cents(&EventAggregate::of_links(&facts));
     event_json.insert("weightedPipelineAmount".into(), json!(from_cents(weighted)));
+    event_json.insert("benefitsOutstanding".into(), json!(outstanding_total));
     let mut pipeline_json = pipeline.to_json();
     if let Some(map) = pipeline_json.as_object_mut() {
         map.remove("openPipelineAmount");

@@ -52,6 +52,7 @@ async fn create(partner_id: &str, request: &Request, ctx: &AppContext, actor: &s
         let event = event.ok_or_else(|| ApiError::not_found("partnership event", &new.event_id))?;
         new.check_year(&event)?;
         let link = new.build(partner_id, &event, Utc::now().timestamp_millis(), actor);
+        new.changes.check_fulfilment(&link.package_tier, Some(&event))?;
         match ctx.store.create_link(&link, &event).await {
             Ok(()) => {
                 return created(
@@ -97,11 +98,13 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
         check_if_match(request, stored.version, "link", || json!(stored.to_wire()))?;
         let event = ctx.store.get_event(&stored.event_id).await?;
         let now = Utc::now().timestamp_millis();
+        let patched = changes.apply_to(&stored, event.as_ref());
+        changes.check_fulfilment(&patched.package_tier, event.as_ref())?;
         let updated = PartnerEventLink {
             updated_at: now,
             updated_by: actor.to_string(),
             version: stored.version + 1,
-            ..changes.apply_to(&stored, event.as_ref())
+            ..patched
         };
         match ctx.store.update_link(&stored, &updated, event.is_some()).await {
             Ok(()) => {

@@ -6,9 +6,10 @@ use chrono::{Datelike, Utc};
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::domain::aggregates::{CommFacts, EventAggregate, LinkFacts, QueueKey};
+use shared::domain::benefits::BenefitCatalog;
 use shared::domain::dashboard::{
-    DashboardData, DashboardParams, PartnersInScope, QueueDays, Scope, dashboard as build_dashboard, data_from_records,
-    shown_items,
+    DashboardData, DashboardParams, PartnersInScope, QueueDays, Scope, benefits_owed, dashboard as build_dashboard,
+    data_from_records, shown_items,
 };
 use shared::domain::event::PartnershipEvent;
 use shared::domain::export::{partner_rows, to_csv};
@@ -147,8 +148,25 @@ async fn dashboard_body(params: &DashboardParams, now: chrono::DateTime<Utc>, ct
             }
             tallies.insert(key, day_tallies);
         }
-        let candidates =
+        let mut candidates =
             queue::first_rows(store, &link_queues, &comm_queues, &tallies, &days, params.action_limit).await?;
+        // Benefits owed: the secured deals of the scoped events that have started and promise
+        // any (one partition each, every row: they are all counted).
+        let catalog = BenefitCatalog::of(&scope.scoped);
+        let today = days.today.format("%Y-%m-%d").to_string();
+        let promising: Vec<String> = scope
+            .scoped
+            .iter()
+            .filter(|e| {
+                catalog.event_promises(&e.id)
+                    && e.start_date
+                        .as_deref()
+                        .is_some_and(|d| d.get(..10).unwrap_or(d) <= today.as_str())
+            })
+            .map(|e| e.id.clone())
+            .collect();
+        let secured = store.secured_deals(&promising).await?;
+        candidates.extend(benefits_owed(secured.iter(), &events, days.today));
         // Queue rows carry their partner's names; a partner is read only for an item shown
         // whose row does not (written before the names were kept).
         let partner_ids: Vec<String> = shown_items(&candidates, &days, params.action_limit)
@@ -355,7 +373,9 @@ async fn export(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>
         .get("format")
         .is_some_and(|f| f.trim().eq_ignore_ascii_case("csv"));
     let now = Utc::now();
-    let (mut partners, links) = futures::try_join!(ctx.store.all_partners(), ctx.store.all_links())?;
+    let (mut partners, links, events) =
+        futures::try_join!(ctx.store.all_partners(), ctx.store.all_links(), ctx.store.all_events())?;
+    let benefits = BenefitCatalog::of(&events);
     partners.sort_by(|a, b| {
         compare_partners(
             (&a.company, &a.contact_name, a.updated_at),
@@ -368,7 +388,13 @@ async fn export(request: &Request, ctx: &AppContext) -> ApiResult<Response<Body>
     }
     let rows: Vec<_> = partners
         .iter()
-        .flat_map(|partner| partner_rows(partner, &links_by_partner.remove(&partner.id).unwrap_or_default()))
+        .flat_map(|partner| {
+            partner_rows(
+                partner,
+                &links_by_partner.remove(&partner.id).unwrap_or_default(),
+                &benefits,
+            )
+        })
         .collect();
     if csv {
         let text = to_csv(&rows).map_err(|e| ApiError::Internal(Box::new(e)))?;

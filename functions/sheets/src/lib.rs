@@ -367,7 +367,13 @@ pub async fn push(services: &Services, client: &Sheets) -> ApiResult<usize> {
     }
     let rows: Vec<Map<String, Value>> = partners
         .iter()
-        .flat_map(|p| partner_rows(p, &by_partner.remove(&p.id).unwrap_or_default()))
+        .flat_map(|p| {
+            partner_rows(
+                p,
+                &by_partner.remove(&p.id).unwrap_or_default(),
+                &shared::domain::benefits::BenefitCatalog::default(),
+            )
+        })
         .collect();
     let grid = sheet_values(&rows);
     let title = &services.settings.sheet_name;

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::benefits::Fulfilment;
 use super::link::PartnerEventLink;
 use super::normalize::{is_calendar_date, is_secured_status, stored_status, truncate_chars};
 use super::records::{Communication, EventRef};
@@ -61,6 +62,9 @@ pub struct LinkFacts {
     pub follow_up_date: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The deal's benefit records (what a secured deal still owes is read from them).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub fulfilment: BTreeMap<String, Fulfilment>,
     /// The partner's names, kept on the queue row by the stream processor (never on the link).
     #[serde(flatten)]
     pub partner: PartnerNames,
@@ -104,6 +108,7 @@ impl From<&PartnerEventLink> for LinkFacts {
             follow_up_date: link.follow_up_date.clone(),
             created_at: link.created_at,
             updated_at: link.updated_at,
+            fulfilment: link.fulfilment.clone(),
             partner: PartnerNames::default(),
         }
     }
@@ -586,6 +591,7 @@ mod tests {
             follow_up_date: follow_up.map(str::to_string),
             created_at: 1,
             updated_at: touched,
+            fulfilment: BTreeMap::new(),
             partner: PartnerNames::default(),
         }
     }

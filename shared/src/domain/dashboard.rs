@@ -12,6 +12,7 @@ use super::aggregates::{
     CommFacts, DayTallies, EventAggregate, LinkFacts, PartnerNames, QueueKey, Tally, comm_effects, link_effects,
     parse_date, stale_eligible,
 };
+use super::benefits::{Benefit, BenefitCatalog};
 use super::event::{PartnershipEvent, compare_events};
 use super::forecast::Probabilities;
 use super::money::{from_cents, sum_cents, to_cents};
@@ -329,6 +330,55 @@ impl QueueDays {
 pub enum Candidate {
     Link(LinkFacts),
     Comm(CommFacts),
+    /// A secured deal at an event that has started, with benefits still owed (issue 16.3).
+    Benefit(BenefitsOwed),
+}
+
+/// A secured deal's outstanding benefits, and the day its event started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenefitsOwed {
+    pub link: LinkFacts,
+    pub owed: Vec<Benefit>,
+    pub event_start: NaiveDate,
+}
+
+/// The benefit items of `links` (a scope's secured deals): each secured deal at an event of
+/// `events` that has started by `today` whose tier's benefits are not all done or not
+/// applicable.
+pub fn benefits_owed<'a>(
+    links: impl IntoIterator<Item = &'a LinkFacts>,
+    events: &[PartnershipEvent],
+    today: NaiveDate,
+) -> Vec<Candidate> {
+    let catalog = BenefitCatalog::of(events);
+    let started: HashMap<&str, NaiveDate> = events
+        .iter()
+        .filter_map(|e| Some((e.id.as_str(), parse_day(e.start_date.as_deref())?)))
+        .filter(|(_, start)| *start <= today)
+        .collect();
+    links
+        .into_iter()
+        .filter_map(|link| {
+            let event_start = *started.get(link.event_id.as_str())?;
+            let owed: Vec<Benefit> = catalog
+                .outstanding(&link.event_id, &link.package_tier, &link.status, &link.fulfilment)
+                .into_iter()
+                .cloned()
+                .collect();
+            (!owed.is_empty()).then(|| {
+                Candidate::Benefit(BenefitsOwed {
+                    link: link.clone(),
+                    owed,
+                    event_start,
+                })
+            })
+        })
+        .collect()
+}
+
+fn parse_day(raw: Option<&str>) -> Option<NaiveDate> {
+    let raw = raw?.trim();
+    NaiveDate::parse_from_str(raw.get(..10).unwrap_or(raw), "%Y-%m-%d").ok()
 }
 
 /// Where an action item sorts (§6.3): overdue first, then by priority, then by due date
@@ -403,6 +453,13 @@ impl Candidate {
                 }
             },
             Candidate::Comm(comm) => dated(comm.due()?, comm.updated_at, |days| if days <= 2 { 1 } else { 2 }),
+            // Owed since the event began: overdue, just after the overdue follow-ups.
+            Candidate::Benefit(owed) => (owed.event_start <= days.today).then(|| ActionKey {
+                overdue: true,
+                priority: 1,
+                due: Some(owed.event_start),
+                updated_at: owed.link.touched(),
+            }),
         }
     }
 
@@ -410,6 +467,7 @@ impl Candidate {
         match self {
             Candidate::Link(link) => &link.partner_id,
             Candidate::Comm(comm) => &comm.partner_id,
+            Candidate::Benefit(owed) => &owed.link.partner_id,
         }
     }
 
@@ -418,6 +476,7 @@ impl Candidate {
         let names = match self {
             Candidate::Link(link) => &link.partner,
             Candidate::Comm(comm) => &comm.partner,
+            Candidate::Benefit(owed) => &owed.link.partner,
         };
         names.recorded().then_some(names)
     }
@@ -588,6 +647,7 @@ pub fn data_from_records(
                 .filter(|c| comm_keys.contains(&c.key()))
                 .map(|c| Candidate::Comm(c.clone())),
         )
+        .chain(benefits_owed(in_scope.iter().copied(), &events, days.today))
         .filter(|c| c.action_key(&days).is_some())
         .collect();
     DashboardData {
@@ -794,6 +854,29 @@ fn action_item(
             item["description"] = json!(description);
             item
         }
+        Candidate::Benefit(owed) => {
+            let link = &owed.link;
+            let event_name = events_by_id
+                .get(link.event_id.as_str())
+                .map(|e| e.name.clone())
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| link.event_name.clone());
+            let status = stored_status(Some(&link.status));
+            let labels: Vec<&str> = owed.owed.iter().map(|b| b.label.as_str()).collect();
+            json!({
+                "id": format!("benefit-{}", link.id), "source": "partner_link", "sourceId": link.id,
+                "type": "benefit_fulfilment", "priority": key.priority, "isOverdue": key.overdue,
+                "dueDate": due_date, "daysUntilDue": days_until_due,
+                "title": format!("{company} ({contact})"),
+                "description": format!("{event_name} • {} outstanding: {}", owed.owed.len(), labels.join(", ")),
+                "partnerId": link.partner_id, "partnerName": company, "companyName": company,
+                "eventId": link.event_id, "eventIdYear": link.event_id_year, "eventName": event_name, "eventYear": link.event_year,
+                "status": status, "statusLabel": slug_label(&status),
+                "amount": link.amount.filter(|a| a.is_finite()).unwrap_or(0.0),
+                "updatedAt": link.touched(),
+                "benefitsOutstanding": owed.owed,
+            })
+        }
         Candidate::Comm(comm) => {
             let event = comm.event.id().and_then(|id| events_by_id.get(id));
             let event_name = event
@@ -997,7 +1080,13 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
     let overdue = counted.overdue.get(Tally::LinkDue) + comm_overdue + counted.stale_overdue;
     let open_upcoming = counted.upcoming.get(Tally::LinkDueOpen) + comm_upcoming;
     let open_overdue = counted.overdue.get(Tally::LinkDueOpen) + comm_overdue;
-    let total_items = link_due(&counted, Tally::LinkDue) + counted.stale + comm_overdue + comm_upcoming;
+    // Every benefit item is read (the started events' secured deals), so it is counted whole.
+    let benefit_items = data
+        .candidates
+        .iter()
+        .filter(|c| matches!(c, Candidate::Benefit(_)) && c.action_key(&days).is_some())
+        .count() as i64;
+    let total_items = link_due(&counted, Tally::LinkDue) + counted.stale + comm_overdue + comm_upcoming + benefit_items;
     let action_items: Vec<Value> = shown_items(&data.candidates, &days, params.action_limit)
         .into_iter()
         .map(|(key, candidate)| Value::Object(action_item(candidate, &key, &days, &events_by_id, &data.partners)))
@@ -1033,6 +1122,7 @@ pub fn dashboard(data: &DashboardData, params: &DashboardParams, now: DateTime<U
             "weightedPipelineAmount": from_cents(weighted_total),
             "lostAmount": from_cents(totals.lost),
             "actionItemTotal": total_items,
+            "overdueBenefitItems": benefit_items,
             "openUpcomingFollowUps": open_upcoming,
             "openOverdueFollowUps": open_overdue,
             "activePartners": {

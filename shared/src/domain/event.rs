@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::ValidationError;
+use super::benefits::{Benefit, parse_benefits};
 use super::money::{from_cents, saturating_i64, to_cents};
 use super::normalize::{self, Field, slug_label, slugify, text, truncate_chars};
 
@@ -22,6 +23,9 @@ pub struct TierConfig {
     pub label: String,
     /// Default deal amount for the tier.
     pub amount: Option<f64>,
+    /// What a sponsor of the tier is promised (issue 16.3); absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub benefits: Vec<Benefit>,
 }
 
 /// Link counters kept on the event item, changed in the same transaction as every link write.
@@ -172,6 +176,7 @@ impl PartnershipEvent {
                     id,
                     label,
                     amount: tier.amount.filter(|a| a.is_finite()),
+                    benefits: tier.benefits.clone(),
                 });
             }
         }
@@ -182,6 +187,7 @@ impl PartnershipEvent {
                     label: slug_label(&id),
                     id,
                     amount: None,
+                    benefits: Vec::new(),
                 });
             }
         }
@@ -259,6 +265,7 @@ fn tier_item(item: &Value) -> Result<Option<TierConfig>, ValidationError> {
                 id,
                 label,
                 amount: None,
+                benefits: Vec::new(),
             }))
         }
         Value::Object(map) => {
@@ -284,7 +291,12 @@ fn tier_item(item: &Value) -> Result<Option<TierConfig>, ValidationError> {
                 Field::Set(a) => Some(a),
                 _ => None,
             };
-            Ok(Some(TierConfig { id, label, amount }))
+            Ok(Some(TierConfig {
+                id,
+                label,
+                amount,
+                benefits: parse_benefits(map.get("benefits"))?,
+            }))
         }
         other => Err(ValidationError::new(
             "'tierConfigs' items must be strings or objects.",
@@ -349,6 +361,7 @@ pub fn parse_package_tiers(value: &Value) -> Result<Vec<TierConfig>, ValidationE
                 label: slug_label(&id),
                 id,
                 amount: None,
+                benefits: Vec::new(),
             });
         }
         if tiers.len() == MAX_TIERS {
@@ -528,7 +541,8 @@ mod tests {
             TierConfig {
                 id: "gold_plus".into(),
                 label: "Gold Plus".into(),
-                amount: None
+                amount: None,
+                benefits: Vec::new(),
             }
         );
         assert_eq!(
@@ -536,7 +550,8 @@ mod tests {
             TierConfig {
                 id: "silver".into(),
                 label: "Silver Pack".into(),
-                amount: Some(1500.56)
+                amount: Some(1500.56),
+                benefits: Vec::new(),
             }
         );
         assert_eq!(
@@ -544,7 +559,8 @@ mod tests {
             TierConfig {
                 id: "bronze".into(),
                 label: "Bronze".into(),
-                amount: None
+                amount: None,
+                benefits: Vec::new(),
             }
         );
         assert_eq!(
@@ -552,7 +568,8 @@ mod tests {
             TierConfig {
                 id: "community_partner".into(),
                 label: "Community Partner".into(),
-                amount: Some(0.0)
+                amount: Some(0.0),
+                benefits: Vec::new(),
             }
         );
         assert_eq!(tiers.len(), 4, "duplicates dropped, first wins");
@@ -658,11 +675,13 @@ mod tests {
                     id: "gold".into(),
                     label: "Gold Tier".into(),
                     amount: Some(5000.0),
+                    benefits: Vec::new(),
                 },
                 TierConfig {
                     id: "silver".into(),
                     label: "Silver".into(),
                     amount: Some(2500.0),
+                    benefits: Vec::new(),
                 },
             ],
             package_tiers: vec!["gold".into(), "silver".into()],
@@ -680,7 +699,8 @@ mod tests {
             TierConfig {
                 id: "gold".into(),
                 label: "Gold Tier".into(),
-                amount: Some(5000.0)
+                amount: Some(5000.0),
+                benefits: Vec::new(),
             }
         );
         assert_eq!(
@@ -688,7 +708,8 @@ mod tests {
             TierConfig {
                 id: "bronze".into(),
                 label: "Bronze".into(),
-                amount: None
+                amount: None,
+                benefits: Vec::new(),
             }
         );
         assert_eq!(event.package_tiers, vec!["gold", "bronze"]);
@@ -702,6 +723,7 @@ mod tests {
                 id: "gold".into(),
                 label: "".into(),
                 amount: Some(1.0),
+                benefits: Vec::new(),
             }],
             package_tiers: vec!["gold".into(), "Platinum".into()],
             ..Default::default()
@@ -713,7 +735,8 @@ mod tests {
             TierConfig {
                 id: "platinum".into(),
                 label: "Platinum".into(),
-                amount: None
+                amount: None,
+                benefits: Vec::new(),
             }
         );
         assert_eq!(event.tier_default_amount("gold"), Some(1.0));

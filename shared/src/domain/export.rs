@@ -3,13 +3,14 @@
 
 use serde_json::{Map, Value};
 
+use super::benefits::BenefitCatalog;
 use super::link::PartnerEventLink;
 use super::normalize::{iso_from_millis, slug_label, stored_status, stored_tier};
 use super::partner::Partner;
 use super::sort::newest_first;
 
 /// The 24 row keys in JSON order, each with its sheet header (§9.2).
-pub const COLUMNS: [(&str, &str); 24] = [
+pub const COLUMNS: [(&str, &str); 25] = [
     ("partnerId", "Partner ID"),
     ("company", "Company"),
     ("contactName", "Primary Contact"),
@@ -34,6 +35,8 @@ pub const COLUMNS: [(&str, &str); 24] = [
     ("sponsorshipAmount", "Amount (USD)"),
     ("followUpDate", "Follow-up Date"),
     ("linkUpdatedAt", "Link Updated At"),
+    // Beyond the old service's 24, after them so a client's columns keep their places.
+    ("benefitsOutstanding", "Benefits Outstanding"),
 ];
 
 fn yes_no(flag: bool) -> Value {
@@ -57,7 +60,11 @@ fn link_touched(link: &PartnerEventLink) -> i64 {
 }
 
 /// The rows of one partner, given its links in any order.
-pub fn partner_rows(partner: &Partner, links: &[PartnerEventLink]) -> Vec<Map<String, Value>> {
+pub fn partner_rows(
+    partner: &Partner,
+    links: &[PartnerEventLink],
+    benefits: &BenefitCatalog,
+) -> Vec<Map<String, Value>> {
     let mut sorted: Vec<&PartnerEventLink> = links.iter().collect();
     sorted.sort_by(|a, b| newest_first(link_touched(a), link_touched(b)));
     let partner_part = |row: &mut Map<String, Value>| {
@@ -115,6 +122,8 @@ pub fn partner_rows(partner: &Partner, links: &[PartnerEventLink]) -> Vec<Map<St
                 text(link.follow_up_date.as_deref().unwrap_or("")),
             );
             row.insert("linkUpdatedAt".into(), iso_or_empty(link_touched(link)));
+            let owed = benefits.outstanding(&link.event_id, &link.package_tier, &link.status, &link.fulfilment);
+            row.insert("benefitsOutstanding".into(), Value::from(owed.len()));
             row
         })
         .collect()
@@ -175,7 +184,7 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let rows = partner_rows(&partner(), &links);
+        let rows = partner_rows(&partner(), &links, &BenefitCatalog::default());
         assert_eq!(rows.len(), 2);
         let keys: Vec<&str> = rows[0].keys().map(String::as_str).collect();
         assert_eq!(keys, COLUMNS.iter().map(|(k, _)| *k).collect::<Vec<_>>());
@@ -196,16 +205,16 @@ mod tests {
 
     #[test]
     fn partners_without_links_get_one_empty_row() {
-        let rows = partner_rows(&partner(), &[]);
+        let rows = partner_rows(&partner(), &[], &BenefitCatalog::default());
         assert_eq!(rows.len(), 1);
-        assert_eq!(rows[0].len(), 24);
+        assert_eq!(rows[0].len(), 25);
         assert_eq!(rows[0]["eventYear"], "");
         assert_eq!(rows[0]["linkId"], "");
     }
 
     #[test]
     fn csv_quotes_by_rfc_4180() {
-        let csv = to_csv(&partner_rows(&partner(), &[])).unwrap();
+        let csv = to_csv(&partner_rows(&partner(), &[], &BenefitCatalog::default())).unwrap();
         let mut lines = csv.split("\r\n");
         assert!(
             lines
@@ -218,6 +227,6 @@ mod tests {
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
         let record = reader.records().next().unwrap().unwrap();
         assert_eq!(&record[1], "Acme, \"Inc\"");
-        assert_eq!(record.len(), 24);
+        assert_eq!(record.len(), 25);
     }
 }

@@ -1,9 +1,12 @@
 //! Partner–event links, the deals of the pipeline (contract §2.4, §5.10–§5.12).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::ValidationError;
+use super::benefits::{BenefitCatalog, Fulfilment, parse_fulfilment_patch};
 use super::event::PartnershipEvent;
 use super::metrics::LinkSummary;
 use super::normalize::{self, Field};
@@ -28,6 +31,9 @@ pub struct PartnerEventLink {
     pub updated_at: i64,
     pub updated_by: String,
     pub version: u64,
+    /// Per benefit of its tier, whether it was delivered (issue 16.3); absent when none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fulfilment: BTreeMap<String, Fulfilment>,
 }
 
 impl PartnerEventLink {
@@ -80,6 +86,8 @@ pub struct LinkChanges {
     pub notes: Option<String>,
     pub amount: Field<f64>,
     pub follow_up_date: Field<String>,
+    /// Benefit records to set (`Some`) or forget (`None`), by benefit key.
+    pub fulfilment: Option<BTreeMap<String, Option<Fulfilment>>>,
 }
 
 /// A validated create body.
@@ -121,6 +129,10 @@ impl LinkChanges {
             notes: optional_text(body, "notes", 3000)?,
             amount: normalize::amount(body.get("amount"), "amount")?,
             follow_up_date: normalize::date(body.get("followUpDate"), "followUpDate")?,
+            fulfilment: match body.get("fulfilment") {
+                None | Some(Value::Null) => None,
+                Some(value) => Some(parse_fulfilment_patch(value)?),
+            },
         })
     }
 
@@ -183,7 +195,39 @@ impl LinkChanges {
             Field::Null => link.follow_up_date = None,
             Field::Missing => {}
         }
+        for (key, record) in self.fulfilment.iter().flatten() {
+            match record {
+                Some(record) => link.fulfilment.insert(key.clone(), record.clone()),
+                None => link.fulfilment.remove(key),
+            };
+        }
         link
+    }
+
+    /// 406 unless every benefit the patch records is one the link's tier promises at `event`
+    /// (the tier after the patch).
+    pub fn check_fulfilment(&self, tier: &str, event: Option<&PartnershipEvent>) -> Result<(), ValidationError> {
+        let Some(patch) = &self.fulfilment else {
+            return Ok(());
+        };
+        let catalog = BenefitCatalog::of(event);
+        let promised = event.map_or(&[][..], |e| catalog.promised(&e.id, tier));
+        let unknown: Vec<&str> = patch
+            .keys()
+            .filter(|k| !promised.iter().any(|b| &b.key == *k))
+            .map(String::as_str)
+            .collect();
+        if unknown.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationError::new(
+                format!(
+                    "'fulfilment' names benefits the link's tier does not promise: {}.",
+                    unknown.join(", ")
+                ),
+                json!({"packageTier": tier}),
+            ))
+        }
     }
 }
 
@@ -247,6 +291,12 @@ impl NewLink {
             updated_at: now_ms,
             updated_by: actor.to_string(),
             version: 1,
+            fulfilment: c
+                .fulfilment
+                .iter()
+                .flatten()
+                .filter_map(|(key, record)| Some((key.clone(), record.clone()?)))
+                .collect(),
         }
     }
 }
@@ -270,11 +320,13 @@ mod tests {
                     id: "gold".into(),
                     label: "Gold".into(),
                     amount: Some(5000.0),
+                    benefits: Vec::new(),
                 },
                 TierConfig {
                     id: "silver".into(),
                     label: "Silver".into(),
                     amount: None,
+                    benefits: Vec::new(),
                 },
             ],
             ..Default::default()

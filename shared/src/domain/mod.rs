@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod aggregates;
+pub mod benefits;
 pub mod changes;
 pub mod dashboard;
 pub mod email_sync;
