@@ -105,7 +105,8 @@ fn call_for(route: &str, world: &World, book: &Book, owner: &str) -> (String, Op
         .replace("{eventId}", &world.event)
         .replace("{templateId}", &world.template)
         .replace("{campaignId}", "no-such-campaign")
-        .replace("{segmentId}", &world.segment);
+        .replace("{segmentId}", &world.segment)
+        .replace("{importId}", "no-such-import");
     let body = match (method, path.rsplit('/').next().unwrap()) {
         ("POST", "partners") => Some(json!({"company": "New Co", "ownerEmail": owner})),
         ("POST", "events") if path.contains("/partners/") => Some(json!({"eventId": world.event})),
@@ -114,6 +115,7 @@ fn call_for(route: &str, world: &World, book: &Book, owner: &str) -> (String, Op
         ("POST", "communications") => Some(json!({"summary": "Email"})),
         ("POST", "segments") => Some(json!({"name": "Gold", "query": {"tier": "gold"}})),
         ("POST", "templates") => Some(json!({"name": "T2", "subjectTemplate": "s", "bodyTemplate": "b"})),
+        ("POST", "import") => Some(json!({"csv": "Company\nNew Co\n", "dryRun": true})),
         ("POST", "merge") => Some(json!({"from": world.otto.partner, "dryRun": true})),
         ("POST", "send") => Some(json!({"subject": "Hi", "body": "Hello", "partnerIds": [book.partner]})),
         ("POST", "sync") => Some(json!({"mode": "push"})),
@@ -140,6 +142,11 @@ const MEMBER_REFUSED: &[(&str, bool, bool)] = &[
     ("POST /partnerships/partners/{partnerId}/claim", false, false),
     ("POST /partnerships/partners/{partnerId}/release", true, false),
     ("POST /partnerships/partners/{partnerId}/merge", true, true),
+    ("GET /partnerships/import", false, false),
+    ("POST /partnerships/import", true, true),
+    ("GET /partnerships/import/{importId}", false, false),
+    ("POST /partnerships/import/{importId}/resume", true, true),
+    ("POST /partnerships/import/{importId}/revert", true, true),
     ("POST /partnerships/partners/{partnerId}/events", true, false),
     ("PATCH /partnerships/partner-events/{linkId}", true, false),
     ("DELETE /partnerships/partner-events/{linkId}", true, false),

@@ -763,3 +763,226 @@ async fn the_export_ends_with_each_deals_outstanding_benefits() {
             .ends_with(",Link Updated At,Benefits Outstanding")
     );
 }
+
+async fn import(api: &TestApi, csv: &str, dry_run: bool) -> integration_tests::Reply {
+    api.call(
+        "POST",
+        "/partnerships/import",
+        Some(json!({"csv": csv, "dryRun": dry_run})),
+    )
+    .await
+}
+
+/// Acme (jane@acme.com, pitched at Summit 2026) and the CSV a team would bring: Acme again by
+/// another address at its domain, a new Beta with a paid deal, Beta again (another row, same
+/// company), an unknown event, Acme's deal confirmed, and a bad archived cell.
+async fn import_world(api: &TestApi) -> (String, String, &'static str) {
+    let summit = event(api, "Summit", 2026).await;
+    let acme = api
+        .create_partner_id(json!({"company": "Acme Inc", "email": "jane@acme.com"}))
+        .await;
+    api.create_id(
+        &format!("/partnerships/partners/{acme}/events"),
+        "link",
+        json!({"eventId": summit, "status": "pitched", "amount": 1000}),
+    )
+    .await;
+    let csv = "Company,Email,Phone,Event,Event Year,Pipeline Status,Amount (USD),Archived\n\
+               ACME,jane@acme.com,555-0100,,,,,\n\
+               Beta,b@beta.io,,Summit,2026,Paid,\"$3,000\",\n\
+               beta inc,,555-0199,,,,,\n\
+               Gamma,g@gamma.io,,Nope,2026,Pitched,,\n\
+               Acme,,,Summit,2026,Confirmed,,\n\
+               Delta,d@delta.io,,,,,,maybe\n";
+    (summit, acme, csv)
+}
+
+#[tokio::test]
+async fn a_dry_run_import_answers_the_diff_and_writes_nothing() {
+    let api = TestApi::new().await;
+    let (_, acme, csv) = import_world(&api).await;
+    let reply = import(&api, csv, true).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    let body = &reply.body;
+    assert_eq!(body["dryRun"], true);
+    assert_eq!(body["partners"]["create"].as_array().unwrap().len(), 1);
+    assert_eq!(body["partners"]["create"][0]["company"], "Beta");
+    let updates = body["partners"]["update"].as_array().unwrap();
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    assert_eq!(updates[0]["partnerId"], acme.as_str());
+    assert_eq!(updates[0]["matchedBy"], "email");
+    assert_eq!(updates[0]["fields"], json!(["phone"]));
+    assert_eq!(updates[1]["matchedBy"], "company", "beta inc is the Beta of row 3");
+    assert_eq!(body["links"]["create"].as_array().unwrap().len(), 1);
+    assert_eq!(body["links"]["create"][0]["amount"], 3000.0);
+    assert_eq!(body["links"]["update"].as_array().unwrap().len(), 1);
+    let rejected: Vec<u64> = body["rejectedRows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rejected, [5, 7]);
+    let partners = api.call("GET", "/partnerships/partners", None).await.body;
+    assert_eq!(partners["partners"].as_array().unwrap().len(), 1, "nothing written");
+}
+
+#[tokio::test]
+async fn an_import_writes_its_plan_and_a_revert_undoes_exactly_that() {
+    let api = TestApi::new().await;
+    let (summit, acme, csv) = import_world(&api).await;
+    let reply = import(&api, csv, false).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["status"], "completed");
+    assert_eq!(
+        reply.body["counts"],
+        json!({"partnersCreated": 1, "partnersUpdated": 2, "linksCreated": 1, "linksUpdated": 1})
+    );
+    let import_id = reply.body["importId"].as_str().unwrap().to_string();
+    let detail = api
+        .call("GET", &format!("/partnerships/partners/{acme}"), None)
+        .await
+        .body;
+    assert_eq!(detail["partner"]["phone"], "555-0100");
+    assert_eq!(detail["links"][0]["status"], "confirmed");
+    let list = api.call("GET", "/partnerships/events", None).await.body;
+    let summit_row = list["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == summit.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(summit_row["relationshipCount"], 2);
+    assert_eq!(summit_row["securedAmount"], 4000.0);
+
+    let reverted = api
+        .call("POST", &format!("/partnerships/import/{import_id}/revert"), None)
+        .await;
+    assert_eq!(reverted.status, 200, "{:?}", reverted.body);
+    assert_eq!(reverted.body["status"], "reverted");
+    let partners = api
+        .call("GET", "/partnerships/partners?includeArchived=true", None)
+        .await
+        .body;
+    assert_eq!(partners["partners"].as_array().unwrap().len(), 1, "Beta is gone");
+    let detail = api
+        .call("GET", &format!("/partnerships/partners/{acme}"), None)
+        .await
+        .body;
+    assert_eq!(detail["partner"]["phone"], "");
+    assert_eq!(detail["links"][0]["status"], "pitched");
+    let list = api.call("GET", "/partnerships/events", None).await.body;
+    let summit_row = list["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == summit.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (
+            summit_row["relationshipCount"].clone(),
+            summit_row["securedAmount"].clone()
+        ),
+        (json!(1), json!(0.0))
+    );
+}
+
+#[tokio::test]
+async fn a_revert_refuses_when_a_record_it_wrote_was_edited_since() {
+    let api = TestApi::new().await;
+    let reply = import(&api, "Company,Email\nNew Co,n@newco.io\n", false).await;
+    let import_id = reply.body["importId"].as_str().unwrap().to_string();
+    let partner = api.call("GET", "/partnerships/partners", None).await.body["partners"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api.call(
+        "PATCH",
+        &format!("/partnerships/partners/{partner}"),
+        Some(json!({"notes": "met them"})),
+    )
+    .await;
+    let refused = api
+        .call("POST", &format!("/partnerships/import/{import_id}/revert"), None)
+        .await;
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    assert_eq!(refused.body["data"]["conflicts"][0]["id"], partner.as_str());
+    let still = api
+        .call("GET", &format!("/partnerships/partners/{partner}"), None)
+        .await;
+    assert_eq!(still.status, 200, "nothing undone");
+    let status = api
+        .call("GET", &format!("/partnerships/import/{import_id}"), None)
+        .await;
+    assert_eq!(status.body["status"], "completed");
+}
+
+#[tokio::test]
+async fn a_large_import_continues_where_it_stopped_and_writes_each_row_once() {
+    let api = TestApi::new().await;
+    let mut csv = String::from("Company,Email\n");
+    for i in 0..20 {
+        csv.push_str(&format!("Company {i:02},c{i}@company{i:02}.io\n"));
+    }
+    let started = api
+        .call("POST", "/partnerships/import?budgetMs=0", Some(json!({"csv": csv})))
+        .await;
+    assert_eq!(started.status, 202, "{:?}", started.body);
+    assert_eq!(started.body["chunksWritten"], 1);
+    assert_eq!(started.body["chunkCount"], 3);
+    let id = started.body["importId"].as_str().unwrap().to_string();
+    let mut last = started;
+    for _ in 0..5 {
+        if last.status == 200 {
+            break;
+        }
+        last = api
+            .call("POST", &format!("/partnerships/import/{id}/resume?budgetMs=0"), None)
+            .await;
+    }
+    assert_eq!(last.status, 200, "{:?}", last.body);
+    assert_eq!(last.body["counts"]["partnersCreated"], 20);
+    let again = api
+        .call("POST", &format!("/partnerships/import/{id}/resume"), None)
+        .await;
+    assert_eq!(
+        again.body["counts"]["partnersCreated"], 20,
+        "resuming a finished import writes nothing"
+    );
+    let partners = api.call("GET", "/partnerships/partners", None).await.body;
+    assert_eq!(partners["partners"].as_array().unwrap().len(), 20);
+}
+
+#[tokio::test]
+async fn the_exports_own_csv_imports_as_unchanged() {
+    let api = TestApi::new().await;
+    let summit = event(&api, "Summit", 2026).await;
+    let partner = api
+        .create_partner_id(json!({"company": "Acme", "email": "jane@acme.com", "tags": ["ai", "fintech"], "tier": "Gold Plus", "isAlumni": true}))
+        .await;
+    api.create_id(
+        &format!("/partnerships/partners/{partner}/events"),
+        "link",
+        json!({"eventId": summit, "status": "in_conversation", "amount": 2500.5, "packageTier": "gold", "followUpDate": "2026-12-24", "role": "Sponsor", "notes": "call back"}),
+    )
+    .await;
+    api.create_partner_id(json!({"company": "Solo"})).await;
+    let csv = api
+        .call_with_headers("GET", "/partnerships/export?format=csv", &[])
+        .await;
+    let text = match csv.body() {
+        lambda_http::Body::Text(t) => t.clone(),
+        lambda_http::Body::Binary(b) => String::from_utf8_lossy(b).into_owned(),
+        _ => String::new(),
+    };
+    let reply = import(&api, &text, true).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+    assert_eq!(reply.body["partners"]["create"], json!([]));
+    assert_eq!(reply.body["partners"]["update"], json!([]), "{:?}", reply.body);
+    assert_eq!(reply.body["partners"]["unchanged"].as_array().unwrap().len(), 2);
+    assert_eq!(reply.body["links"]["create"], json!([]));
+    assert_eq!(reply.body["links"]["update"], json!([]), "{:?}", reply.body);
+    assert_eq!(reply.body["rejectedRows"], json!([]));
+}

@@ -22,6 +22,10 @@ pub enum ApiError {
     /// 409 with a message of its own (a request that collides with another in flight).
     #[error("{0}")]
     Conflicting(String),
+    /// 409 with a message and what collided (`data`), e.g. the records a revert would undo
+    /// that were edited since.
+    #[error("{message}")]
+    ConflictWith { message: String, data: Value },
     /// 401 with a message of its own (a public route whose credential is missing or wrong).
     #[error("{0}")]
     UnauthorizedBecause(String),
@@ -90,7 +94,9 @@ impl ApiError {
         match self {
             ApiError::Validation(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::NotFound { .. } | ApiError::NoRoute(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } | ApiError::Conflicting(_) => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::Conflicting(_) | ApiError::ConflictWith { .. } => {
+                StatusCode::CONFLICT
+            }
             ApiError::NotConfigured(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -119,6 +125,7 @@ impl ApiError {
                 "message": format!("A database entry with the same '{property}' already exists!"),
                 "data": capped(data, 0),
             }),
+            ApiError::ConflictWith { message, data } => json!({"message": message, "data": capped(data, 0)}),
             ApiError::PreconditionFailed { key, current } => {
                 let version = current.get("version").cloned().unwrap_or(Value::Null);
                 let mut body = serde_json::Map::new();

@@ -26,6 +26,7 @@ use shared::store::Update;
 use shared::store::partners::{partner_update, with_owner};
 use shared::{ApiError, ApiResult, AppContext};
 
+mod import;
 mod merge;
 
 const PARTNER: &str = "partner";
@@ -58,6 +59,20 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
                     OwnerChange::Claim,
                 )
                 .await
+            }
+            "GET /partnerships/import" => import::list(ctx).await,
+            // A dry run writes nothing (and its answer may be too large to keep): only a run is
+            // held to its Idempotency-Key.
+            "POST /partnerships/import" if import::is_dry_run(&request) => import::start(&request, ctx, &caller).await,
+            "POST /partnerships/import" => {
+                idempotent(&request, ctx, &caller.email, import::start(&request, ctx, &caller)).await
+            }
+            "GET /partnerships/import/{importId}" => import::show(ctx, &path_param(&request, "importId")?).await,
+            "POST /partnerships/import/{importId}/resume" => {
+                import::resume(&request, ctx, &path_param(&request, "importId")?, &caller).await
+            }
+            "POST /partnerships/import/{importId}/revert" => {
+                import::revert(ctx, &path_param(&request, "importId")?, &caller).await
             }
             "POST /partnerships/partners/{partnerId}/merge" => {
                 merge::merge(&path_param(&request, "partnerId")?, &request, ctx, &caller).await

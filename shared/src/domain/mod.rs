@@ -10,6 +10,7 @@ pub mod email_sync;
 pub mod event;
 pub mod export;
 pub mod forecast;
+pub mod import;
 pub mod link;
 pub mod mass_email;
 pub mod merge;

@@ -53,7 +53,7 @@ impl Store {
 
     /// The event's counters moved by `delta`: a maintenance write (the event's own fields, and
     /// so its `updatedAt`, are untouched).
-    fn counters_update(delta: EventCounters) -> Update {
+    pub fn counters_update(delta: EventCounters) -> Update {
         delta
             .fields()
             .into_iter()

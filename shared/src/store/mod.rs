@@ -6,6 +6,7 @@ pub mod activity;
 pub mod aggregates;
 pub mod email_sync;
 pub mod events;
+pub mod imports;
 pub mod links;
 pub mod meta;
 pub mod partners;

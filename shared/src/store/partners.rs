@@ -73,6 +73,22 @@ pub fn partner_update(
     Ok(Some(update))
 }
 
+/// A partner as an item: its fields plus the keys of the sparse indexes it belongs in (email
+/// domain and address; archived).
+pub fn partner_item(partner: &Partner) -> Result<serde_json::Value, StoreError> {
+    let mut item = serde_json::to_value(partner).map_err(|e| StoreError::Sdk(Box::new(e)))?;
+    if let Some(map) = item.as_object_mut() {
+        if let Some((domain, key)) = email_index_keys(&partner.email) {
+            map.insert(EMAIL_DOMAIN_ATTR.into(), domain.into());
+            map.insert(EMAIL_KEY_ATTR.into(), key.into());
+        }
+        if partner.archived {
+            map.insert(ARCHIVED_INDEX_ATTR.into(), ARCHIVED.into());
+        }
+    }
+    Ok(item)
+}
+
 /// A partner the email sync matched: what it needs to choose and to write.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -107,12 +123,7 @@ impl Store {
     /// Writes a new partner; fails if the id is taken. One conditional put: the partner counters
     /// follow from the partners stream (see `store::stream`).
     pub async fn create_partner(&self, partner: &Partner) -> Result<(), StoreError> {
-        let mut item = serde_json::to_value(partner).map_err(|e| StoreError::Sdk(Box::new(e)))?;
-        if let (Some((domain, key)), Some(map)) = (email_index_keys(&partner.email), item.as_object_mut()) {
-            map.insert(EMAIL_DOMAIN_ATTR.into(), domain.into());
-            map.insert(EMAIL_KEY_ATTR.into(), key.into());
-        }
-        self.put_new(&self.tables().partners, &item).await
+        self.put_new(&self.tables().partners, &partner_item(partner)?).await
     }
 
     /// Partners whose email is `address` (hash and range), or at `domain` when `address` is
