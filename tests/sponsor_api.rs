@@ -986,3 +986,58 @@ async fn the_exports_own_csv_imports_as_unchanged() {
     assert_eq!(reply.body["links"]["update"], json!([]), "{:?}", reply.body);
     assert_eq!(reply.body["rejectedRows"], json!([]));
 }
+
+#[tokio::test]
+async fn a_large_revert_goes_on_when_asked_again() {
+    let api = TestApi::new().await;
+    let mut csv = String::from("Company\n");
+    for i in 0..25 {
+        csv.push_str(&format!("Revert {i:02}\n"));
+    }
+    let done = import(&api, &csv, false).await;
+    let id = done.body["importId"].as_str().unwrap().to_string();
+    let path = format!("/partnerships/import/{id}/revert?budgetMs=0");
+    let first = api.call("POST", &path, None).await;
+    assert_eq!(first.status, 202, "{:?}", first.body);
+    assert_eq!(first.body["status"], "reverting");
+    let mut last = first;
+    for _ in 0..5 {
+        if last.status == 200 {
+            break;
+        }
+        last = api.call("POST", &path, None).await;
+    }
+    assert_eq!(last.body["status"], "reverted", "{:?}", last.body);
+    let partners = api.call("GET", "/partnerships/partners", None).await.body;
+    assert!(partners["partners"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_revert_of_many_partners_refuses_when_one_got_a_record_since() {
+    let api = TestApi::new().await;
+    let mut csv = String::from("Company\n");
+    for i in 0..60 {
+        csv.push_str(&format!("Many {i:02}\n"));
+    }
+    let done = import(&api, &csv, false).await;
+    assert_eq!(done.body["counts"]["partnersCreated"], 60, "{:?}", done.body);
+    let id = done.body["importId"].as_str().unwrap().to_string();
+    let partners = api.call("GET", "/partnerships/partners", None).await.body;
+    let touched = partners["partners"][7]["id"].as_str().unwrap().to_string();
+    api.create_id(
+        &format!("/partnerships/partners/{touched}/communications"),
+        "communication",
+        json!({"summary": "They called back"}),
+    )
+    .await;
+    let refused = api
+        .call("POST", &format!("/partnerships/import/{id}/revert"), None)
+        .await;
+    assert_eq!(refused.status, 409, "{:?}", refused.body);
+    assert_eq!(
+        refused.body["data"]["conflicts"],
+        json!([{"kind": "partner", "id": touched, "reason": "has links, documents or communications added since"}])
+    );
+    let partners = api.call("GET", "/partnerships/partners", None).await.body;
+    assert_eq!(partners["partners"].as_array().unwrap().len(), 60, "nothing undone");
+}

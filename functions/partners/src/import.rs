@@ -30,9 +30,10 @@ use shared::store::partners::{partner_item, partner_update};
 use shared::store::{Retries, Store, StoreError, Update, delete_versioned_item, put_new_item, put_versioned_item};
 use shared::{ApiError, ApiResult, AppContext};
 
-/// How long one request writes before it answers 202 and leaves the rest to `…/resume`
-/// (API Gateway cuts a request at 29 s).
-const REQUEST_BUDGET: Duration = Duration::from_secs(20);
+/// How long one request works before it answers 202 and leaves the rest to `…/resume` (or to
+/// the next `…/revert`), counted from the request's start: the function's timeout is 20 s, and
+/// a chunk or an undo batch in flight when the budget ends still finishes.
+const REQUEST_BUDGET: Duration = Duration::from_secs(12);
 
 /// Rejected rows an import's row keeps.
 const MAX_REJECTED_KEPT: usize = 200;
@@ -275,6 +276,7 @@ fn diff(total: usize, plans: &[RowPlan], rejected: &[RejectedRow], current: &Cur
 
 /// POST `/partnerships/import`.
 pub async fn start(request: &Request, ctx: &AppContext, caller: &Caller) -> ApiResult<Response<Body>> {
+    let started = Instant::now();
     let (csv, dry_run) = csv_and_dry_run(request)?;
     let rows = csv_rows(&csv)?;
     let store = &ctx.store;
@@ -317,7 +319,7 @@ pub async fn start(request: &Request, ctx: &AppContext, caller: &Caller) -> ApiR
         version: 1,
     };
     store.create_import(&import, &chunks).await?;
-    let import = run(ctx, &import_id, &caller.email, budget(request)).await?;
+    let import = run(ctx, &import_id, &caller.email, started, budget(request)).await?;
     answer(&import)
 }
 
@@ -330,7 +332,14 @@ fn budget(request: &Request) -> Duration {
 }
 
 fn answer(import: &ImportRow) -> ApiResult<Response<Body>> {
-    let running = import.status == "running";
+    let status = match import.status.as_str() {
+        "running" => StatusCode::ACCEPTED,
+        _ => StatusCode::OK,
+    };
+    Ok(json_response(status, &answer_body(import)))
+}
+
+fn answer_body(import: &ImportRow) -> Value {
     let message = match import.status.as_str() {
         "running" => format!(
             "Import continues: POST /partnerships/import/{}/resume to write the rest.",
@@ -340,7 +349,7 @@ fn answer(import: &ImportRow) -> ApiResult<Response<Body>> {
         "reverted" => "Import reverted.".to_string(),
         other => format!("Import {other}."),
     };
-    let body = json!({
+    json!({
         "message": message,
         "importId": import.import_id,
         "status": import.status,
@@ -354,11 +363,7 @@ fn answer(import: &ImportRow) -> ApiResult<Response<Body>> {
         "rejectedCount": import.rejected_count,
         "createdAt": import.created_at,
         "createdBy": import.created_by,
-    });
-    Ok(json_response(
-        if running { StatusCode::ACCEPTED } else { StatusCode::OK },
-        &body,
-    ))
+    })
 }
 
 async fn load(ctx: &AppContext, id: &str) -> ApiResult<ImportRow> {
@@ -388,13 +393,12 @@ pub async fn list(ctx: &AppContext) -> ApiResult<Response<Body>> {
 /// import: asking again is harmless).
 pub async fn resume(request: &Request, ctx: &AppContext, id: &str, caller: &Caller) -> ApiResult<Response<Body>> {
     load(ctx, id).await?;
-    let import = run(ctx, id, &caller.email, budget(request)).await?;
+    let import = run(ctx, id, &caller.email, Instant::now(), budget(request)).await?;
     answer(&import)
 }
 
 /// Writes chunks from the cursor until done or the budget is spent (at least one).
-async fn run(ctx: &AppContext, id: &str, actor: &str, budget: Duration) -> ApiResult<ImportRow> {
-    let started = Instant::now();
+async fn run(ctx: &AppContext, id: &str, actor: &str, started: Instant, budget: Duration) -> ApiResult<ImportRow> {
     let events = ctx.store.all_events().await?;
     let mut retries = Retries::default();
     let mut wrote = false;
@@ -554,19 +558,21 @@ fn record(kind: &str, id: &str, action: &str, before: Option<Value>, version: u6
 
 /// POST `/partnerships/import/{importId}/revert`: undoes every write of the import — created
 /// links and partners deleted, updated ones restored — if none was edited since (else 409 with
-/// what was, and nothing undone). Undone in transactions with the events' counters; asking
-/// again after an interrupted revert finishes it.
-pub async fn revert(ctx: &AppContext, id: &str, caller: &Caller) -> ApiResult<Response<Body>> {
+/// what was, and nothing undone). Undone in transactions with the events' counters, for up to
+/// the request's budget: a large revert answers 202 and goes on when asked again.
+pub async fn revert(request: &Request, ctx: &AppContext, id: &str, caller: &Caller) -> ApiResult<Response<Body>> {
+    let started = Instant::now();
+    let budget = budget(request);
     let store = &ctx.store;
     let tables = &ctx.config.tables;
     let import = load(ctx, id).await?;
     if import.status == "reverted" {
         return answer(&import);
     }
+    // The first call checks everything; a later one (a revert that ran out of time) goes on.
+    let first_call = import.status != "reverting";
     // Stop the writing first: a resume never writes into a revert.
-    let import = if import.status == "reverting" {
-        import
-    } else {
+    let import = if first_call {
         let stop = Update::new(&caller.email, Utc::now().timestamp_millis())
             .expect_version(import.version)
             .set("status", "reverting")?;
@@ -577,19 +583,19 @@ pub async fn revert(ctx: &AppContext, id: &str, caller: &Caller) -> ApiResult<Re
                 true => ApiError::Conflicting("The import changed meanwhile; ask again.".into()),
                 false => e.into(),
             })?
+    } else {
+        import
     };
-    let records = store.import_writes(id, import.cursor).await?;
+    let (records, events) = futures::try_join!(store.import_writes(id, import.cursor), store.all_events())?;
+    let events: HashSet<String> = events.into_iter().map(|e| e.id).collect();
     let undo = undo_plan(&records);
-    let partner_ids: Vec<String> = undo
-        .iter()
-        .filter(|(r, _)| r.kind == "partner")
-        .map(|(r, _)| r.id.clone())
-        .collect();
-    let link_ids: Vec<String> = undo
-        .iter()
-        .filter(|(r, _)| r.kind == "link")
-        .map(|(r, _)| r.id.clone())
-        .collect();
+    let of_kind = |kind: &str| -> Vec<String> {
+        undo.iter()
+            .filter(|(r, _)| r.kind == kind)
+            .map(|(r, _)| r.id.clone())
+            .collect()
+    };
+    let (partner_ids, link_ids) = (of_kind("partner"), of_kind("link"));
     let (partners, links) = futures::try_join!(
         store.batch_get::<Partner>(&tables.partners, &partner_ids),
         store.links_by_ids(&link_ids)
@@ -599,19 +605,16 @@ pub async fn revert(ctx: &AppContext, id: &str, caller: &Caller) -> ApiResult<Re
     let ours: BTreeSet<&str> = link_ids.iter().map(String::as_str).collect();
     let mut conflicts = Vec::new();
     let mut steps = Vec::new();
+    let mut created_partners = Vec::new();
     for (first, last_version) in &undo {
         let version = match first.kind.as_str() {
             "partner" => partners.get(&first.id).map(|p| p.version),
             _ => links.get(&first.id).map(|l| l.version),
         };
+        // Undone by an earlier call of an interrupted revert.
         let done = match (first.action.as_str(), version) {
-            ("created", None) => true,
-            ("updated", Some(v)) => {
-                v == last_version + 1
-                    && import.status == "reverting"
-                    && first.before.is_some()
-                    && is_restored(first, &partners, &links)
-            }
+            ("created", None) => !first_call,
+            ("updated", Some(v)) => !first_call && v == last_version + 1 && is_restored(first, &partners, &links),
             _ => false,
         };
         if done {
@@ -624,40 +627,54 @@ pub async fn revert(ctx: &AppContext, id: &str, caller: &Caller) -> ApiResult<Re
             continue;
         }
         if first.kind == "partner" && first.action == "created" {
-            let (others, (documents, _), (communications, _)) = futures::try_join!(
-                store.links_of(&first.id),
-                store.list_records::<Document>(&first.id, Some(1), None),
-                store.list_records::<Communication>(&first.id, Some(1), None),
-            )?;
-            if others.iter().any(|l| !ours.contains(l.id.as_str()))
-                || !documents.is_empty()
-                || !communications.is_empty()
-            {
-                conflicts.push(json!({"kind": "partner", "id": first.id, "reason": "has links, documents or communications added since"}));
-                continue;
-            }
+            created_partners.push(first.id.clone());
         }
         steps.push((first.clone(), *last_version));
     }
+    if first_call {
+        // A created partner is deleted only if nobody has added anything to it since.
+        let checked = added_to(store, &created_partners, &ours).await?;
+        for (partner, _) in checked.into_iter().filter(|(_, added)| *added) {
+            conflicts.push(
+                json!({"kind": "partner", "id": partner, "reason": "has links, documents or communications added since"}),
+            );
+        }
+    }
     if !conflicts.is_empty() {
-        let back = Update::new(&caller.email, Utc::now().timestamp_millis())
-            .expect_version(import.version)
-            .set(
-                "status",
-                if import.cursor >= import.chunk_count {
-                    "completed"
-                } else {
-                    "running"
-                },
-            )?;
-        store.update::<ImportRow>(&tables.meta, &import.id, &back).await?;
+        if first_call {
+            let back = Update::new(&caller.email, Utc::now().timestamp_millis())
+                .expect_version(import.version)
+                .set(
+                    "status",
+                    if import.cursor >= import.chunk_count {
+                        "completed"
+                    } else {
+                        "running"
+                    },
+                )?;
+            store.update::<ImportRow>(&tables.meta, &import.id, &back).await?;
+            return Err(ApiError::ConflictWith {
+                message: "The import cannot be reverted: records it wrote were edited since. Nothing was undone."
+                    .into(),
+                data: json!({"conflicts": conflicts}),
+            });
+        }
         return Err(ApiError::ConflictWith {
-            message: "The import cannot be reverted: records it wrote were edited since. Nothing was undone.".into(),
+            message: "Records this import wrote were edited while it was being reverted; the rest was not undone."
+                .into(),
             data: json!({"conflicts": conflicts}),
         });
     }
     let now = Utc::now().timestamp_millis();
-    for batch in steps.chunks(UNDO_PER_TRANSACTION) {
+    for (n, batch) in steps.chunks(UNDO_PER_TRANSACTION).enumerate() {
+        // At least one batch per call, so every call makes progress.
+        if n > 0 && started.elapsed() >= budget {
+            let mut body = answer_body(&import);
+            body["message"] = json!(format!(
+                "Revert continues: POST /partnerships/import/{id}/revert again to undo the rest."
+            ));
+            return Ok(json_response(StatusCode::ACCEPTED, &body));
+        }
         let mut items = Vec::new();
         let mut deltas: BTreeMap<String, EventCounters> = BTreeMap::new();
         for (first, version) in batch {
@@ -700,7 +717,7 @@ pub async fn revert(ctx: &AppContext, id: &str, caller: &Caller) -> ApiResult<Re
             }
         }
         for (event_id, delta) in deltas.into_iter().filter(|(_, d)| !d.is_zero()) {
-            if store.get_event(&event_id).await?.is_some() {
+            if events.contains(&event_id) {
                 items.push(Store::counters_update(delta).into_transact(&tables.events, &event_id)?);
             }
         }
@@ -720,6 +737,55 @@ pub async fn revert(ctx: &AppContext, id: &str, caller: &Caller) -> ApiResult<Re
         .set("status", "reverted")?;
     let reverted = store.update::<ImportRow>(&tables.meta, &import.id, &done).await?;
     answer(&reverted)
+}
+
+/// Created partners checked one by one before a revert; more are checked with one projected
+/// scan of the links, documents and communications instead (billed by bytes, it is cheaper than
+/// three queries per partner once there are many).
+const CHECKED_ONE_BY_ONE: usize = 50;
+
+/// For each of `partners`, whether anyone added a link (not one of `ours`), a document or a
+/// communication to it.
+async fn added_to(
+    store: &Store,
+    partners: &[String],
+    ours: &BTreeSet<&str>,
+) -> Result<Vec<(String, bool)>, StoreError> {
+    if partners.len() <= CHECKED_ONE_BY_ONE {
+        let added = futures::future::try_join_all(partners.iter().map(|p| added_since(store, p, ours))).await?;
+        return Ok(partners.iter().cloned().zip(added).collect());
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Owner {
+        partner_id: String,
+    }
+    let tables = store.tables();
+    let (links, documents, communications) = futures::try_join!(
+        store.all_link_summaries(),
+        store.scan_parallel::<Owner>(&tables.documents, &["partnerId"], 4),
+        store.scan_parallel::<Owner>(&tables.communications, &["partnerId"], 4),
+    )?;
+    let touched: HashSet<&str> = links
+        .iter()
+        .filter(|l| !ours.contains(l.id.as_str()))
+        .map(|l| l.partner_id.as_str())
+        .chain(documents.iter().chain(&communications).map(|r| r.partner_id.as_str()))
+        .collect();
+    Ok(partners
+        .iter()
+        .map(|p| (p.clone(), touched.contains(p.as_str())))
+        .collect())
+}
+
+/// Whether anyone added a link (not one of `ours`), a document or a communication to a partner.
+async fn added_since(store: &Store, partner: &str, ours: &BTreeSet<&str>) -> Result<bool, StoreError> {
+    let (others, (documents, _), (communications, _)) = futures::try_join!(
+        store.links_of(partner),
+        store.list_records::<Document>(partner, Some(1), None),
+        store.list_records::<Communication>(partner, Some(1), None),
+    )?;
+    Ok(others.iter().any(|l| !ours.contains(l.id.as_str())) || !documents.is_empty() || !communications.is_empty())
 }
 
 /// Whether an updated record stands as it was before the import (an interrupted revert that

@@ -72,7 +72,7 @@ pub async fn handle(request: Request, ctx: &AppContext) -> Response<Body> {
                 import::resume(&request, ctx, &path_param(&request, "importId")?, &caller).await
             }
             "POST /partnerships/import/{importId}/revert" => {
-                import::revert(ctx, &path_param(&request, "importId")?, &caller).await
+                import::revert(&request, ctx, &path_param(&request, "importId")?, &caller).await
             }
             "POST /partnerships/partners/{partnerId}/merge" => {
                 merge::merge(&path_param(&request, "partnerId")?, &request, ctx, &caller).await
