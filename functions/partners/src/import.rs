@@ -686,8 +686,7 @@ pub async fn revert(request: &Request, ctx: &AppContext, id: &str, caller: &Call
                     if action == "created" {
                         items.push(delete_versioned_item(&tables.links, &first.id, *version)?);
                     } else {
-                        let before: PartnerEventLink = serde_json::from_value(first.before.clone().unwrap_or_default())
-                            .map_err(|e| ApiError::Internal(Box::new(e)))?;
+                        let before: PartnerEventLink = before_image(first)?;
                         *delta = delta.plus(EventCounters::of_link(&before.status, before.amount));
                         let restored = PartnerEventLink {
                             version: version + 1,
@@ -700,8 +699,7 @@ pub async fn revert(request: &Request, ctx: &AppContext, id: &str, caller: &Call
                 }
                 (_, "created") => items.push(delete_versioned_item(&tables.partners, &first.id, *version)?),
                 _ => {
-                    let before: Partner = serde_json::from_value(first.before.clone().unwrap_or_default())
-                        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+                    let before: Partner = before_image(first)?;
                     let restored = Partner {
                         version: version + 1,
                         updated_at: now,
@@ -786,6 +784,11 @@ async fn added_since(store: &Store, partner: &str, ours: &BTreeSet<&str>) -> Res
         store.list_records::<Communication>(partner, Some(1), None),
     )?;
     Ok(others.iter().any(|l| !ours.contains(l.id.as_str())) || !documents.is_empty() || !communications.is_empty())
+}
+
+/// The item as it was before the import updated it.
+fn before_image<T: serde::de::DeserializeOwned>(record: &WriteRecord) -> ApiResult<T> {
+    serde_json::from_value(record.before.clone().unwrap_or_default()).map_err(|e| ApiError::Internal(Box::new(e)))
 }
 
 /// Whether an updated record stands as it was before the import (an interrupted revert that

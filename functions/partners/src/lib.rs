@@ -118,11 +118,7 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
     let mut retries = Retries::default();
     loop {
         retries.next().await?;
-        let stored = ctx
-            .store
-            .get_partner(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(PARTNER, id))?;
+        let stored = load_partner(ctx, id).await?;
         if changes.is_empty() {
             return Err(ApiError::validation(
                 "At least one property must be provided.",
@@ -143,6 +139,14 @@ async fn update(id: &str, request: &Request, ctx: &AppContext, actor: &str) -> A
             Err(other) => return Err(other.into()),
         }
     }
+}
+
+/// The partner, strongly consistent, or 404.
+async fn load_partner(ctx: &AppContext, id: &str) -> ApiResult<shared::domain::partner::Partner> {
+    ctx.store
+        .get_partner(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(PARTNER, id))
 }
 
 /// A claim or a release.
@@ -166,11 +170,7 @@ async fn change_owner(
     let mut retries = Retries::default();
     loop {
         retries.next().await?;
-        let stored = ctx
-            .store
-            .get_partner(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found(PARTNER, id))?;
+        let stored = load_partner(ctx, id).await?;
         check_if_match(request, stored.version, PARTNER, || json!(stored.to_wire()))?;
         let owner = stored.owner_email.as_deref();
         let decided = match change {
