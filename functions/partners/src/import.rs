@@ -21,9 +21,7 @@ use shared::domain::link::{LinkChanges, NewLink, PartnerEventLink};
 use shared::domain::normalize::query_boolean;
 use shared::domain::partner::{Partner, PartnerChanges};
 use shared::domain::records::{Communication, Document};
-use shared::domain::sheets::{
-    RejectedRow, SheetRow, event_match_key, event_year, link_body, names_event, partner_body,
-};
+use shared::domain::sheets::{RejectedRow, SheetRow, event_year, link_body, named_event, names_event, partner_body};
 use shared::http::{json_response, ok, query_params};
 use shared::store::imports::{ImportCounts, ImportRow, WritesRow};
 use shared::store::partners::{partner_item, partner_update};
@@ -177,14 +175,7 @@ fn plan_row(
         });
     }
     let year = event_year(row)?;
-    let event = match row.get("eventId") {
-        Some(id) => current.events.iter().find(|e| e.id == id),
-        None => row.get("eventName").zip(year).and_then(|(name, year)| {
-            let key = event_match_key(name, year);
-            current.events.iter().find(|e| event_match_key(&e.name, e.year) == key)
-        }),
-    }
-    .ok_or_else(|| {
+    let event = named_event(row, year, &current.events).ok_or_else(|| {
         format!(
             "event {} does not exist (create it first)",
             row.get("eventId").or(row.get("eventName")).unwrap_or_default()

@@ -13,8 +13,7 @@ use shared::domain::event::PartnershipEvent;
 use shared::domain::link::{LinkChanges, NewLink, PartnerEventLink};
 use shared::domain::partner::{Partner, PartnerChanges};
 use shared::domain::sheets::{
-    RejectedRow, SheetRow, event_match_key, event_year, link_body, names_event, partner_body, partner_match_key,
-    sheet_rows,
+    RejectedRow, SheetRow, event_year, link_body, named_event, names_event, partner_body, partner_match_key, sheet_rows,
 };
 use shared::store::partners::partner_update;
 
@@ -142,13 +141,7 @@ pub async fn pull(services: &Services, client: &Sheets, actor: &str, create_miss
                 continue;
             }
         };
-        let found = match row.get("eventId") {
-            Some(id) => events.iter().find(|e| e.id == id).cloned(),
-            None => row.get("eventName").zip(year).and_then(|(name, year)| {
-                let key = event_match_key(name, year);
-                events.iter().find(|e| event_match_key(&e.name, e.year) == key).cloned()
-            }),
-        };
+        let found = named_event(row, year, &events).cloned();
         let event = match found {
             Some(event) => event,
             None if create_missing_events && row.get("eventName").is_some() && year.is_some() => {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::domain::event::PartnershipEvent;
 use crate::domain::normalize::slugify;
 
 /// The sheet's columns A–X: export key, header, width in pixels (§9.2).
@@ -224,6 +225,21 @@ pub fn partner_match_key(company: &str, email: &str, contact: &str) -> String {
         email.trim().to_lowercase(),
         contact.trim().to_lowercase()
     )
+}
+
+/// The event a row names: by its `Event ID`, else by `Event` and `year`.
+pub fn named_event<'a>(
+    row: &SheetRow,
+    year: Option<i32>,
+    events: &'a [PartnershipEvent],
+) -> Option<&'a PartnershipEvent> {
+    match row.get("eventId") {
+        Some(id) => events.iter().find(|e| e.id == id),
+        None => row.get("eventName").zip(year).and_then(|(name, year)| {
+            let key = event_match_key(name, year);
+            events.iter().find(|e| event_match_key(&e.name, e.year) == key)
+        }),
+    }
 }
 
 /// The key that finds an event by name and year.
